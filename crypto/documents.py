@@ -1,0 +1,207 @@
+"""Sealed documents (protocol v1 §2.3): reports, reporter messages and replies.
+
+A document is a JSON object, padded to one of six size buckets so its length says little
+about its content, then sealed with `crypto_box_seal` so that only the recipient can open
+it and nothing identifies the sender. Reports and messages go to the oversight key;
+replies go to the reporter's box key as written *inside* the report.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from nacl.public import PrivateKey, PublicKey
+
+from . import _sodium
+from .encoding import b64u_decode
+from .errors import CryptoError
+
+__all__ = [
+    "BUCKETS",
+    "DOCUMENT_TYPES",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_SEALED_BYTES",
+    "REPORT_CHANNELS",
+    "DocumentTooLarge",
+    "InvalidDocument",
+    "bucket_for",
+    "check_document",
+    "open_document",
+    "seal_document",
+    "seal_report",
+]
+
+BUCKETS = (1024, 4096, 16384, 65536, 262144, 1048576)
+#: The largest plaintext JSON a v1 document can hold (padding needs at least one byte).
+MAX_DOCUMENT_BYTES = BUCKETS[-1] - 1
+#: The largest sealed document: the largest bucket plus the sealed-box overhead.
+MAX_SEALED_BYTES = BUCKETS[-1] + _sodium.SEAL_OVERHEAD
+
+DOCUMENT_TYPES = frozenset({"report", "message", "reply"})
+REPORT_CHANNELS = frozenset({"staff", "kiosk", "third_party"})
+
+_TEXT_FIELDS = (
+    "lang",
+    "category",
+    "facility",
+    "location",
+    "occurred",
+    "description",
+    "subjects",
+    "witnesses",
+)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+class InvalidDocument(ValueError):
+    """A document we were asked to seal does not follow the v1 schema; says which field."""
+
+
+class DocumentTooLarge(ValueError):
+    """The document is larger than the largest v1 bucket (1 MiB less one byte)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            f"This document is {size} bytes; protocol v1 documents must be under "
+            f"{BUCKETS[-1]} bytes. Send long text or files as attachments."
+        )
+        self.size = size
+
+
+def bucket_for(size: int) -> int:
+    """The smallest bucket strictly larger than `size`, or `DocumentTooLarge`."""
+    for bucket in BUCKETS:
+        if bucket > size:
+            return bucket
+    raise DocumentTooLarge(size)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_descriptor(d: object, where: str) -> None:
+    if not isinstance(d, Mapping):
+        raise InvalidDocument(f"{where} must be an object")
+    for field in ("blob_id", "name", "mime"):
+        if not isinstance(d.get(field), str):
+            raise InvalidDocument(f"{where}.{field} must be a string")
+    size = d.get("size")
+    if not _is_int(size) or size < 0:  # type: ignore[operator]
+        raise InvalidDocument(f"{where}.size must be a non-negative integer")
+    try:
+        b64u_decode(d.get("key"), length=32)  # type: ignore[arg-type]
+    except CryptoError:
+        raise InvalidDocument(f"{where}.key must be 32 bytes of b64u") from None
+    sha = d.get("sha256")
+    if not isinstance(sha, str) or not _SHA256_HEX.fullmatch(sha):
+        raise InvalidDocument(f"{where}.sha256 must be 64 lowercase hex digits")
+
+
+def check_document(doc: object, expect: str | None = None) -> None:
+    """Raise `InvalidDocument` unless `doc` is a v1 document (of type `expect`, if given).
+
+    Every document needs `"v": 1` and a known `type`. A report must also carry every
+    field §2.3 lists, with the right JSON type, because the console relies on them (above
+    all `reply_box_pk` and the attachment keys). Unknown fields are allowed and ignored.
+    Messages and replies carry `text`, and optionally `attachments`, and `sent_on`.
+    """
+    if not isinstance(doc, Mapping):
+        raise InvalidDocument("a document must be a JSON object")
+    if not _is_int(doc.get("v")) or doc.get("v") != 1:
+        raise InvalidDocument('a v1 document must have "v": 1')
+    kind = doc.get("type")
+    if kind not in DOCUMENT_TYPES:
+        raise InvalidDocument('"type" must be "report", "message" or "reply"')
+    if expect is not None and kind != expect:
+        raise InvalidDocument(f'expected a "{expect}" document, got "{kind}"')
+    sent_on = doc.get("sent_on")
+    if not isinstance(sent_on, str) or not _DATE.fullmatch(sent_on):
+        raise InvalidDocument('"sent_on" must be a date, YYYY-MM-DD, with no time of day')
+    attachments = doc.get("attachments", [])
+    if not isinstance(attachments, list):
+        raise InvalidDocument('"attachments" must be a list')
+    for i, descriptor in enumerate(attachments):
+        _check_descriptor(descriptor, f"attachments[{i}]")
+    if kind != "report":
+        if not isinstance(doc.get("text"), str):
+            raise InvalidDocument(f'a {kind} must have a "text" string')
+        return
+    if doc.get("channel") not in REPORT_CHANNELS:
+        raise InvalidDocument('"channel" must be "staff", "kiosk" or "third_party"')
+    for field in _TEXT_FIELDS:
+        if not isinstance(doc.get(field), str):
+            raise InvalidDocument(f'"{field}" must be a string')
+    if not isinstance(doc.get("urgent"), bool):
+        raise InvalidDocument('"urgent" must be true or false')
+    if "attachments" not in doc:
+        raise InvalidDocument('a report must have "attachments" (an empty list if none)')
+    identity = doc.get("identity", ...)
+    if identity is not None and not isinstance(identity, str | Mapping):
+        raise InvalidDocument('"identity" must be null, a string or an object')
+    try:
+        b64u_decode(doc.get("reply_box_pk"), length=_sodium.BOX_PUBLIC_BYTES)  # type: ignore[arg-type]
+    except CryptoError:
+        raise InvalidDocument('"reply_box_pk" must be a 32-byte public key in b64u') from None
+
+
+def _encode(doc: Mapping[str, Any]) -> bytes:
+    try:
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
+            "utf-8"
+        )
+    except (TypeError, ValueError) as exc:
+        raise InvalidDocument(f"the document is not plain JSON: {exc}") from None
+
+
+def seal_document(doc: Mapping[str, Any], recipient: PublicKey) -> bytes:
+    """Check, encode, pad to its bucket and seal `doc` to `recipient`."""
+    check_document(doc)
+    plain = _encode(doc)
+    bucket = bucket_for(len(plain))
+    return _sodium.box_seal(_sodium.pad(plain, bucket), bytes(recipient))
+
+
+def seal_report(report: Mapping[str, Any], oversight: PublicKey) -> bytes:
+    """Seal a report to the oversight public key (a `seal_document` that insists on a report)."""
+    check_document(report, expect="report")
+    return seal_document(report, oversight)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):  # two readers could otherwise disagree on the value
+        raise ValueError("duplicate key")
+    return result
+
+
+def open_document(sealed: bytes, key: PrivateKey, *, expect: str | None = None) -> dict[str, Any]:
+    """Open a sealed document addressed to `key` and return the JSON object.
+
+    Raises the opaque `CryptoError` for a wrong key, tampering, bad padding, a length
+    that is not a bucket, invalid UTF-8 or JSON, or a schema violation.
+    """
+    if len(sealed) > MAX_SEALED_BYTES:
+        raise CryptoError("sealed document")
+    padded = _sodium.box_seal_open(sealed, bytes(key.public_key), bytes(key))
+    if len(padded) not in BUCKETS:
+        raise CryptoError("sealed document")
+    try:
+        plain = _sodium.unpad(padded, len(padded))
+        doc = json.loads(
+            plain.decode("utf-8"),
+            object_pairs_hook=_unique_keys,
+            parse_constant=_reject_constant,
+        )
+        check_document(doc, expect)
+    except (CryptoError, ValueError, RecursionError):
+        raise CryptoError("sealed document") from None
+    return doc  # type: ignore[no-any-return]

@@ -1,0 +1,119 @@
+"""The project as a user meets it: the package that imports, the command that runs."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+import crypto
+from portal.app import create_app as create_portal
+from portal.settings import PortalSettings
+from triage.app import create_app as create_console
+from triage.settings import TriageSettings
+
+from .serving import serving
+
+ROOT = Path(__file__).resolve().parents[1]
+LANTHORN = Path(sys.executable).with_name("lanthorn")
+
+
+def test_import_crypto_is_this_projects_package() -> None:
+    assert Path(crypto.__file__).resolve() == ROOT / "crypto" / "__init__.py"
+    assert crypto.PROTOCOL_VERSION == 1
+
+
+def test_crypto_pulls_in_no_web_framework_or_database() -> None:
+    code = (
+        "import sys, crypto; print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'starlette', 'sqlalchemy', 'httpx', 'uvicorn', 'jinja2', 'psycopg', 'portal', "
+        "'triage'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_only_the_private_module_touches_libsodium_bindings() -> None:
+    for path in (ROOT / "crypto").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {
+            node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+        } | {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        if path.name != "_sodium.py":
+            assert not any(m.startswith("nacl.bindings") or m == "nacl" for m in imported), path
+
+
+def test_public_surface_is_pinned() -> None:
+    assert sorted(crypto.__all__) == sorted(set(crypto.__all__))
+    for name in crypto.__all__:
+        assert hasattr(crypto, name), name
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LANTHORN_DATA": ""}
+    return subprocess.run(
+        [str(LANTHORN), *args], capture_output=True, text=True, env=env, check=False
+    )
+
+
+def test_help_teaches_with_examples() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "lanthorn triage init --data" in result.stdout
+    assert "LANTHORN_DATABASE_URL" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["portal", "init", "--help"],
+        ["portal", "serve", "--help"],
+        ["triage", "init", "--help"],
+        ["triage", "audit", "verify", "--help"],
+    ],
+)
+def test_every_contract_command_has_help(args: list[str]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 0
+    assert "--data" in result.stdout
+
+
+def test_unbuilt_commands_say_so_and_fail() -> None:
+    result = run_cli("portal", "serve", "--data", "/nonexistent")
+    assert result.returncode == 1
+    assert "not built yet" in result.stderr
+
+
+def test_a_wrong_command_line_exits_2_with_usage() -> None:
+    result = run_cli("portal", "init")
+    assert result.returncode == 2
+    assert "--oversight-key" in result.stderr
+
+
+def test_demo_runs_protocol_v1_end_to_end() -> None:
+    result = run_cli("demo")
+    assert result.returncode == 0, result.stderr
+    assert "opened by console" in result.stdout
+    receipt_line = next(line for line in result.stdout.splitlines() if "receipt code" in line)
+    assert crypto.validate_receipt(receipt_line.split("code", 1)[1])
+
+
+def test_app_factories_build_apps(tmp_path: Path) -> None:
+    for app in (
+        create_portal(PortalSettings(data_dir=tmp_path)),
+        create_console(TriageSettings(data_dir=tmp_path)),
+    ):
+        with serving(app) as url:
+            response = httpx.get(url + "/")
+        assert response.status_code == 503
+        assert "not" in response.text
