@@ -8,6 +8,7 @@ replies go to the reporter's box key as written *inside* the report.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from collections.abc import Mapping
@@ -84,6 +85,16 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_date(value: object) -> bool:
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        return False
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _check_descriptor(d: object, where: str) -> None:
     if not isinstance(d, Mapping):
         raise InvalidDocument(f"{where} must be an object")
@@ -119,8 +130,7 @@ def check_document(doc: object, expect: str | None = None) -> None:
         raise InvalidDocument('"type" must be "report", "message" or "reply"')
     if expect is not None and kind != expect:
         raise InvalidDocument(f'expected a "{expect}" document, got "{kind}"')
-    sent_on = doc.get("sent_on")
-    if not isinstance(sent_on, str) or not _DATE.fullmatch(sent_on):
+    if not _is_date(doc.get("sent_on")):
         raise InvalidDocument('"sent_on" must be a date, YYYY-MM-DD, with no time of day')
     attachments = doc.get("attachments", [])
     if not isinstance(attachments, list):
@@ -154,6 +164,8 @@ def _encode(doc: Mapping[str, Any]) -> bytes:
         return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
             "utf-8"
         )
+    except UnicodeEncodeError:
+        raise InvalidDocument("the document holds text that is not valid Unicode") from None
     except (TypeError, ValueError) as exc:
         raise InvalidDocument(f"the document is not plain JSON: {exc}") from None
 
@@ -176,6 +188,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e400 overflows to infinity
+        raise ValueError(text)
+    return value
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):  # two readers could otherwise disagree on the value
@@ -196,12 +215,16 @@ def open_document(sealed: bytes, key: PrivateKey, *, expect: str | None = None) 
         raise CryptoError("sealed document")
     try:
         plain = _sodium.unpad(padded, len(padded))
+        if bucket_for(len(plain)) != len(padded):  # v1 pads to the *smallest* bucket
+            raise CryptoError("sealed document")
         doc = json.loads(
             plain.decode("utf-8"),
             object_pairs_hook=_unique_keys,
             parse_constant=_reject_constant,
+            parse_float=_finite_float,
         )
         check_document(doc, expect)
+        _encode(doc)  # what we return must be re-sealable: refuses lone surrogates ("\ud800")
     except (CryptoError, ValueError, RecursionError):
         raise CryptoError("sealed document") from None
     return doc  # type: ignore[no-any-return]

@@ -53,6 +53,10 @@ MAX_PASSPHRASE_BYTES = 1024
 VAULT_KDF = KdfParams(t=3, m_kib=262144, p=1)
 
 _WRAP_LABEL = b"lanthorn/v1/vault-wrap"
+_WRAP_BYTES = _sodium.SECRETBOX_NONCE_BYTES + VAULT_KEY_BYTES + 16  # nonce, key, MAC
+#: Upper bounds a stored vault file may ask for (4 GiB, 20 passes).
+_MAX_M_KIB = 4 * 1024 * 1024
+_MAX_T = 20
 _FORMAT = "lanthorn/v1/vault"
 
 
@@ -81,17 +85,30 @@ class WrappedVaultKey:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> WrappedVaultKey:
+        """Parse a stored vault file; anything out of shape or bounds is `CryptoError`.
+
+        The bounds matter: whoever can edit this file must not be able to make unsealing
+        take hours or all memory.
+        """
         try:
             data = json.loads(text)
             kdf = data["kdf"]
-            if data["format"] != _FORMAT or kdf["alg"] != "argon2id13":
+            numbers = (data["threshold"], data["officers"], kdf["t"], kdf["m_kib"], kdf["p"])
+            if (
+                data["format"] != _FORMAT
+                or kdf["alg"] != "argon2id13"
+                or not all(type(x) is int for x in numbers)
+                or not 1 <= data["threshold"] <= data["officers"] <= MAX_OFFICERS
+                or kdf["t"] > _MAX_T
+                or kdf["m_kib"] > _MAX_M_KIB
+            ):
                 raise CryptoError("vault key file")
             result = cls(
-                threshold=int(data["threshold"]),
-                officers=int(data["officers"]),
+                threshold=data["threshold"],
+                officers=data["officers"],
                 salt=b64u_decode(data["salt"], length=VAULT_SALT_BYTES),
-                kdf=KdfParams(t=int(kdf["t"]), m_kib=int(kdf["m_kib"]), p=int(kdf["p"])),
-                wraps=tuple(b64u_decode(w) for w in data["wraps"]),
+                kdf=KdfParams(t=kdf["t"], m_kib=kdf["m_kib"], p=kdf["p"]),
+                wraps=tuple(b64u_decode(w, length=_WRAP_BYTES) for w in data["wraps"]),
             )
         except (KeyError, TypeError, ValueError, CryptoError):
             raise CryptoError("vault key file") from None

@@ -259,3 +259,31 @@ def test_seal_report_insists_on_a_report() -> None:
             {"v": 1, "type": "message", "text": "", "sent_on": "2026-11-27"},
             OVERSIGHT.public_key,
         )
+
+
+@pytest.mark.parametrize(
+    "plaintext",
+    [
+        pytest.param(
+            padded(json.dumps(report(), separators=(",", ":")).encode(), 4096),
+            id="padded-past-the-smallest-bucket",
+        ),
+        pytest.param(
+            padded(json.dumps(report()).encode()[:-1] + b',"x":1e400}'), id="infinite-number"
+        ),
+        pytest.param(
+            padded(json.dumps(report()).encode()[:-1] + b',"x":"\\ud800"}'), id="lone-surrogate"
+        ),
+        pytest.param(padded(json.dumps(report(sent_on="2026-13-45")).encode()), id="no-such-day"),
+    ],
+)
+def test_documents_a_v1_writer_could_not_produce_are_refused(plaintext: bytes) -> None:
+    with pytest.raises(crypto.CryptoError):
+        crypto.open_document(raw_seal(plaintext), OVERSIGHT)
+
+
+def test_sealing_refuses_text_that_is_not_unicode() -> None:
+    with pytest.raises(crypto.InvalidDocument, match="not valid Unicode"):
+        crypto.seal_report(report(description="\ud800"), OVERSIGHT.public_key)
+    with pytest.raises(crypto.InvalidDocument, match="sent_on"):
+        crypto.seal_report(report(sent_on="2026-02-30"), OVERSIGHT.public_key)

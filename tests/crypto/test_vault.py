@@ -99,6 +99,13 @@ def test_the_stored_file_round_trips_and_holds_no_secret() -> None:
         lambda t: t[:-10],
         lambda t: t.replace('"wraps": [', '"wraps": ["AAAA", '),
         lambda t: "[]",
+        lambda t: t.replace('"threshold": 2', '"threshold": -2'),
+        lambda t: t.replace('"threshold": 2', '"threshold": "2"'),
+        lambda t: t.replace('"threshold": 2', '"threshold": 2.0'),
+        lambda t: t.replace('"officers": 3', '"officers": 13'),
+        lambda t: t.replace('"t": 1', '"t": 1000000'),  # would make unsealing take forever
+        lambda t: t.replace('"m_kib": 8', '"m_kib": 999999999'),  # or take all memory
+        lambda t: t.replace('"wraps": [\n  "', '"wraps": [\n  "AAAA'),  # a wrap of wrong size
     ],
 )
 def test_a_damaged_vault_file_is_refused(damage: object) -> None:
