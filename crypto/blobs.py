@@ -210,6 +210,7 @@ def encrypt_file(src: BinaryIO, dst: BinaryIO, key: bytes) -> BlobSummary:
 def decrypt_file(src: BinaryIO, dst: BinaryIO, key: bytes) -> BlobSummary:
     """Decrypt the stored blob in `src` into `dst`; raises `CryptoError` if it is not whole."""
     reader = BlobReader(key)
+    reader.feed(src.read(BLOB_HEADER_BYTES))  # then every read is one whole stored chunk
     while block := src.read(BLOB_STORED_CHUNK):
         dst.write(reader.feed(block))
     return reader.finish()
