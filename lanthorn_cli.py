@@ -1,7 +1,7 @@
 """The `lanthorn` command: one entry point, with `portal` and `triage` families.
 
 The flags are the contract in DESIGN.md section 4. Commands whose part is not built yet
-say so and exit with status 1; `lanthorn demo` shows protocol v1 working end to end.
+say so and exit with status 1.
 
 Exit codes: 0 success, 1 the command could not do its job, 2 the command line was wrong.
 """
@@ -9,9 +9,7 @@ Exit codes: 0 success, 1 the command could not do its job, 2 the command line wa
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
-import time
 from collections.abc import Sequence
 
 EXAMPLES = """\
@@ -26,10 +24,7 @@ Configuration also comes from LANTHORN_* environment variables: LANTHORN_DATA fo
 LANTHORN_DATABASE_URL for the database (default: SQLite in the data directory).
 """
 
-NOT_BUILT = {
-    "portal": "the portal is not built yet (issue 3)",
-    "triage": "the triage console is not built yet (issue 4)",
-}
+NOT_BUILT = {"triage": "the triage console is not built yet (issue 4)"}
 
 
 def _data_arg(parser: argparse.ArgumentParser) -> None:
@@ -45,11 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     families = parser.add_subparsers(dest="family", metavar="COMMAND", required=True)
 
-    families.add_parser(
+    demo = families.add_parser(
         "demo",
-        help="run protocol v1 end to end on this machine with demo keys",
+        help="run Lanthorn on this machine with demo keys",
         description="Run Lanthorn on one machine with demo keys and SQLite.",
     )
+    demo.add_argument("--data", metavar="DIR", help="where demo data lives (default: demo-data)")
+    demo.add_argument("--port", type=int, default=8080, help="portal port (default: 8080)")
 
     portal = families.add_parser("portal", help="the public portal (runs on the portal host)")
     portal_cmds = portal.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -110,50 +107,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_demo() -> int:
-    """Show protocol v1 working in-process until the portal and console exist."""
-    import crypto
+def run_demo(data: str | None, port: int) -> int:
+    """A portal on this machine with demo keys, until the console joins it (issue 4)."""
+    from pathlib import Path
 
-    print("Lanthorn demo — protocol v1 in one process (portal and console not built yet)\n")
-    oversight = crypto.PrivateKey.generate()
-    salt = crypto.new_vault_key()[: crypto.RECEIPT_SALT_BYTES]
-    receipt = crypto.generate_receipt()
-    print(f"  receipt code        {crypto.format_receipt(receipt)}")
-    started = time.perf_counter()
-    keys = crypto.derive_reporter_keys(receipt, salt)
-    took = time.perf_counter() - started
-    print(f"  key derivation      Argon2id t=3 m=64 MiB, {took * 1000:.0f} ms")
-    print(f"  lookup id           {crypto.b64u_encode(keys.lookup_id)}")
-    report = {
-        "v": 1,
-        "type": "report",
-        "channel": "staff",
-        "lang": "en",
-        "category": "staff_sexual_misconduct",
-        "facility": "HMP Example",
-        "location": "B wing",
-        "occurred": "last week",
-        "description": "Demo report: nothing real.",
-        "subjects": "",
-        "witnesses": "",
-        "urgent": False,
-        "identity": None,
-        "attachments": [],
-        "reply_box_pk": crypto.b64u_encode(bytes(keys.box_pk)),
-        "sent_on": datetime.date.today().isoformat(),
-    }
-    sealed = crypto.seal_report(report, oversight.public_key)
-    print(f"  sealed report       {len(sealed)} bytes (bucket {len(sealed) - 48})")
-    opened = crypto.open_document(sealed, oversight, expect="report")
-    print(f"  opened by console   {opened['description']!r}")
-    print("\nThe portal (issue 3) and the triage console (issue 4) will run here next.")
-    return 0
+    import crypto
+    from portal.cli import initialise, serve_command
+    from portal.settings import CONFIG_FILE
+
+    data_dir = Path(data or "demo-data")
+    portal_dir, keys_dir = data_dir / "portal", data_dir / "demo-keys"
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    oversight_file, console_file = keys_dir / "oversight.key", keys_dir / "console.key"
+    if not oversight_file.exists():
+        oversight_file.write_text(crypto.b64u_encode(bytes(crypto.PrivateKey.generate())))
+        console_file.write_text(crypto.b64u_encode(bytes(crypto.SigningKey.generate())))
+    oversight = crypto.PrivateKey(crypto.b64u_decode(oversight_file.read_text().strip()))
+    console = crypto.SigningKey(crypto.b64u_decode(console_file.read_text().strip()))
+    if not (portal_dir / CONFIG_FILE).exists():
+        initialise(portal_dir, bytes(oversight.public_key), bytes(console.verify_key))
+    print(
+        "Lanthorn demo (SQLite, demo keys)\n"
+        f"  portal:        http://127.0.0.1:{port}/\n"
+        "  console:       not built yet (issue 4); demo passphrases arrive with it\n"
+        f"  demo keys:     {keys_dir} (oversight private key and console signing key:\n"
+        "                 demo only, never use them for real reports)\n"
+    )
+    return serve_command(str(portal_dir), "127.0.0.1", port, 1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.family == "demo":
-        return run_demo()
+        return run_demo(args.data, args.port)
+    if args.family == "portal":
+        from portal.cli import init_command, serve_command
+
+        if args.command == "init":
+            return init_command(args.data, args.oversight_key, args.console_key)
+        return serve_command(args.data, args.host, args.port, args.workers)
     print(f"lanthorn {args.family} {args.command}: {NOT_BUILT[args.family]}.", file=sys.stderr)
     return 1
 

@@ -2,22 +2,126 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
 
+from . import api, web
+from .blobstore import BlobStore
+from .db import make_engine, make_sessionmaker
+from .errors import PortalError
+from .migrations import upgrade
+from .purge import Purger
+from .security import Csrf, KdfGate, SecurityHeadersMiddleware
 from .settings import PortalSettings
+from .signed import DatabaseNonceStore
+from .throttle import ReceiptThrottle
+
+HERE = Path(__file__).parent
+log = logging.getLogger("lanthorn.portal")
+
+_HTTP_MESSAGES = {
+    404: "There is no page at this address.",
+    405: "This address does not accept that kind of request.",
+}
 
 
-async def not_open_yet(request: Request) -> PlainTextResponse:
-    return PlainTextResponse(
-        "The Lanthorn portal is not open yet: reporting arrives with issue 3.", status_code=503
+def render_error(request: Request, status: int, code: str, message: str) -> Response:
+    """One renderer for every error: JSON under /api/, the error page elsewhere."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": code, "message": message}, status_code=status)
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
     )
 
 
-def create_app(settings: PortalSettings) -> Starlette:
+async def portal_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, PortalError):  # pragma: no cover - registered for PortalError
+        return await server_error(request, exc)
+    return render_error(request, exc.status, exc.code, exc.message)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, HTTPException):  # pragma: no cover - registered for HTTPException
+        return await server_error(request, exc)
+    message = _HTTP_MESSAGES.get(exc.status_code, "This request could not be handled.")
+    return render_error(request, exc.status_code, "http_error", message)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    # Log the exception type only: a message or traceback could carry request content.
+    log.error("internal error: %s", type(exc).__name__)
+    return render_error(
+        request, 500, "internal", "Something went wrong on our side. Nothing you sent was kept."
+    )
+
+
+def create_app(settings: PortalSettings, *, clock: Callable[[], float] = time.time) -> Starlette:
     """Build the portal for `settings`; everything it needs hangs off `app.state`."""
-    app = Starlette(routes=[Route("/", not_open_yet)])
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    blobs = BlobStore(settings.blob_dir)
+    blobs.sweep_temporary()
+    purger = Purger(settings, sessions, blobs, clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with purger.running():
+            yield
+        engine.dispose()
+
+    templates = Jinja2Templates(
+        env=Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+    )
+    app = Starlette(
+        routes=[
+            *api.routes,
+            *web.routes,
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ],
+        middleware=[Middleware(SecurityHeadersMiddleware)],
+        exception_handlers={
+            PortalError: portal_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+        lifespan=lifespan,
+    )
     app.state.settings = settings
+    app.state.clock = clock
+    app.state.engine = engine
+    app.state.sessions = sessions
+    app.state.blobs = blobs
+    app.state.purger = purger
+    app.state.templates = templates
+    app.state.nonces = DatabaseNonceStore(sessions, clock)
+    app.state.csrf = Csrf(settings.secret.reveal())
+    app.state.kdf_gate = KdfGate(settings.kdf_concurrency)
+    app.state.throttle = ReceiptThrottle(clock)
     return app
+
+
+def app_from_environment() -> Starlette:
+    """The factory `lanthorn portal serve` hands to uvicorn (one call per worker)."""
+    import os
+
+    return create_app(PortalSettings.load(Path(os.environ["LANTHORN_DATA"])))

@@ -1,19 +1,133 @@
-"""Portal settings: one frozen dataclass, read from `LANTHORN_*` once, built directly in tests."""
+"""Portal settings: one frozen dataclass, read once from the data directory and `LANTHORN_*`.
+
+`lanthorn portal init` writes `DATA/portal.json` (the public keys and receipt salt) and
+`DATA/secret.key` (the portal's own secret, for CSRF tokens and session cookies). Tests
+build `PortalSettings` directly, with cheap Argon2 parameters.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import crypto
+
+CONFIG_FILE = "portal.json"
+SECRET_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
+
+GIB = 1024**3
+
+
+class SettingsError(Exception):
+    """The portal cannot start with this configuration; the message says how to fix it."""
+
+
+class Secret:
+    """Bytes that never show up in a `repr`, a log line or a traceback."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bytes) -> None:
+        self._value = value
+
+    def reveal(self) -> bytes:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits, as served in `/api/v1/config`."""
+
+    document_bytes: int = crypto.MAX_SEALED_BYTES
+    blob_bytes: int = crypto.stored_size(2 * GIB)
+    submission_bytes: int = crypto.stored_size(2 * GIB)
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "document_bytes": self.document_bytes,
+            "blob_bytes": self.blob_bytes,
+            "submission_bytes": self.submission_bytes,
+        }
 
 
 @dataclass(frozen=True)
 class PortalSettings:
-    """Where the portal keeps its data. Grows with issue 3 (database URL, keys, limits)."""
-
     data_dir: Path
+    database_url: str
+    oversight_key: crypto.PublicKey
+    console_key: crypto.VerifyKey
+    receipt_salt: bytes
+    secret: Secret
+    kdf: crypto.KdfParams = crypto.V1_KDF
+    limits: Limits = field(default_factory=Limits)
+    #: How many Argon2id derivations may run at once (64 MiB each at v1 parameters).
+    kdf_concurrency: int = max(1, os.cpu_count() or 1)
+    #: A reporter's follow-up session ends after this long without a request.
+    session_idle_seconds: int = 15 * 60
+    #: Days to keep ciphertext after the console acknowledged it / the reporter read it.
+    retention_days: int = 14
+    #: Unreferenced uploads are purged after this long (timed in memory, never on disk).
+    unclaimed_blob_seconds: int = 4 * 3600
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> PortalSettings:
-        return cls(data_dir=Path(environ.get("LANTHORN_DATA", "data/portal")))
+    def load(cls, data_dir: Path, environ: Mapping[str, str] = os.environ) -> PortalSettings:
+        """Read `DATA/portal.json`, `DATA/secret.key` and `LANTHORN_*` overrides."""
+        config_path = data_dir / CONFIG_FILE
+        if not config_path.is_file():
+            raise SettingsError(
+                f"{data_dir} is not an initialised portal data directory (no {CONFIG_FILE}). "
+                "Run: lanthorn portal init --data DIR --oversight-key FILE --console-key FILE"
+            )
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+            oversight = crypto.b64u_decode(config["oversight_public_key"], length=32)
+            console = crypto.b64u_decode(config["console_key"], length=32)
+            salt = crypto.b64u_decode(config["receipt_salt"], length=crypto.RECEIPT_SALT_BYTES)
+            secret = (data_dir / SECRET_FILE).read_bytes()
+        except (OSError, ValueError, KeyError, crypto.CryptoError) as exc:
+            raise SettingsError(
+                f"cannot read the portal configuration in {data_dir}: {exc}"
+            ) from None
+        if len(secret) != 32:
+            raise SettingsError(f"{data_dir / SECRET_FILE} must hold 32 bytes")
+        limits = Limits(
+            blob_bytes=_int(environ, "LANTHORN_BLOB_BYTES", Limits.blob_bytes),
+            submission_bytes=_int(environ, "LANTHORN_SUBMISSION_BYTES", Limits.submission_bytes),
+        )
+        return cls(
+            data_dir=data_dir,
+            database_url=environ.get("LANTHORN_DATABASE_URL") or sqlite_url(data_dir),
+            oversight_key=crypto.PublicKey(oversight),
+            console_key=crypto.VerifyKey(console),
+            receipt_salt=salt,
+            secret=Secret(secret),
+            limits=limits,
+            kdf_concurrency=_int(environ, "LANTHORN_KDF_CONCURRENCY", cls.kdf_concurrency),
+        )
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite+pysqlite:///{(data_dir / 'portal.db').resolve()}"
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = environ.get(name)
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {value!r}") from None
+    if number < 1:
+        raise SettingsError(f"{name} must be at least 1")
+    return number

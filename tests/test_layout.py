@@ -12,8 +12,6 @@ import httpx
 import pytest
 
 import crypto
-from portal.app import create_app as create_portal
-from portal.settings import PortalSettings
 from triage.app import create_app as create_console
 from triage.settings import TriageSettings
 
@@ -89,7 +87,7 @@ def test_every_contract_command_has_help(args: list[str]) -> None:
 
 
 def test_unbuilt_commands_say_so_and_fail() -> None:
-    result = run_cli("portal", "serve", "--data", "/nonexistent")
+    result = run_cli("triage", "cases", "--data", "/nonexistent")
     assert result.returncode == 1
     assert "not built yet" in result.stderr
 
@@ -100,20 +98,8 @@ def test_a_wrong_command_line_exits_2_with_usage() -> None:
     assert "--oversight-key" in result.stderr
 
 
-def test_demo_runs_protocol_v1_end_to_end() -> None:
-    result = run_cli("demo")
-    assert result.returncode == 0, result.stderr
-    assert "opened by console" in result.stdout
-    receipt_line = next(line for line in result.stdout.splitlines() if "receipt code" in line)
-    assert crypto.validate_receipt(receipt_line.split("code", 1)[1])
-
-
-def test_app_factories_build_apps(tmp_path: Path) -> None:
-    for app in (
-        create_portal(PortalSettings(data_dir=tmp_path)),
-        create_console(TriageSettings(data_dir=tmp_path)),
-    ):
-        with serving(app) as url:
-            response = httpx.get(url + "/")
-        assert response.status_code == 503
-        assert "not" in response.text
+def test_console_factory_builds_an_app(tmp_path: Path) -> None:
+    with serving(create_console(TriageSettings(data_dir=tmp_path))) as url:
+        response = httpx.get(url + "/")
+    assert response.status_code == 503
+    assert "not built yet" in response.text

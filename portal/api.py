@@ -1,0 +1,284 @@
+"""The JSON API of DESIGN.md §2.6: intake and follow-up for end-to-end clients, and the
+console-facing sync endpoints. Every handler checks, then stores in one transaction."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+import crypto
+
+from . import store
+from .blobstore import is_blob_id, is_stored_form_size
+from .bodies import (
+    b64u_field,
+    blob_ids_field,
+    limited_stream,
+    parse_json_object,
+    read_body,
+    string_field,
+)
+from .db import Blob, Case
+from .errors import BadRequest, NotFound, Unacceptable
+from .openapi import openapi_document
+from .signed import verify_console, verify_reporter
+
+#: Room for JSON framing around the largest sealed document, in base64 (4/3) plus fields.
+_JSON_OVERHEAD = 64 * 1024
+
+
+def _today(request: Request) -> datetime.date:
+    return datetime.datetime.fromtimestamp(request.app.state.clock(), datetime.UTC).date()
+
+
+def _json_limit(request: Request) -> int:
+    return int(request.app.state.settings.limits.document_bytes) * 4 // 3 + _JSON_OVERHEAD
+
+
+async def _json_body(request: Request) -> tuple[bytes, dict[str, Any]]:
+    body = await read_body(request, _json_limit(request))
+    return body, parse_json_object(body)
+
+
+async def config(request: Request) -> JSONResponse:
+    s = request.app.state.settings
+    return JSONResponse(
+        {
+            "protocol": crypto.PROTOCOL_VERSION,
+            "oversight_public_key": crypto.b64u_encode(bytes(s.oversight_key)),
+            "receipt_salt": crypto.b64u_encode(s.receipt_salt),
+            "kdf": s.kdf.as_json(),
+            "limits": s.limits.as_json(),
+        }
+    )
+
+
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(openapi_document())
+
+
+async def upload_blob(request: Request) -> JSONResponse:
+    """Store one stored-form blob as it streams in; the portal never sees its plaintext."""
+    state = request.app.state
+    limit = state.settings.limits.blob_bytes
+    pending = state.blobs.start()
+    try:
+        async for chunk in limited_stream(request, limit, "This attachment"):
+            pending.write(chunk)
+        if not is_stored_form_size(pending.size):
+            raise Unacceptable(
+                f"{pending.size} bytes is not the size of a v1 stored blob (a 24-byte header "
+                "and whole 65553-byte chunks, the last one final).",
+                code="bad_blob",
+            )
+        today = _today(request)
+        blob_id = await run_in_threadpool(pending.commit, today)
+    except BaseException:
+        pending.abort()
+        raise
+    await run_in_threadpool(_record_unclaimed, request, blob_id, pending.size, today)
+    return JSONResponse({"blob_id": blob_id}, status_code=201)
+
+
+def _record_unclaimed(request: Request, blob_id: str, size: int, today: datetime.date) -> None:
+    with request.app.state.sessions() as session:
+        store.record_unclaimed(session, blob_id, size, today)
+
+
+async def submit_report(request: Request) -> JSONResponse:
+    _, data = await _json_body(request)
+    sealed = b64u_field(data, "sealed")
+    lookup_id = b64u_field(data, "lookup_id", 32)
+    box_pk = b64u_field(data, "box_pk", 32)
+    sign_pk = b64u_field(data, "sign_pk", 32)
+    blob_ids = blob_ids_field(data)
+    limits = request.app.state.settings.limits
+
+    def create() -> store.NewItem:
+        with request.app.state.sessions() as session:
+            return store.create_case(
+                session,
+                sealed=sealed,
+                lookup_id=lookup_id,
+                box_pk=box_pk,
+                sign_pk=sign_pk,
+                blob_ids=blob_ids,
+                document_limit=limits.document_bytes,
+                submission_limit=limits.submission_bytes,
+                today=_today(request),
+            )
+
+    created = await run_in_threadpool(create)
+    return JSONResponse({"case": created.case_id}, status_code=201)
+
+
+def thread_json(request: Request, case: Case) -> dict[str, Any]:
+    """The thread as §2.6 shapes it; reporter items lose `sealed` once acknowledged."""
+    with request.app.state.sessions() as session:
+        items = store.thread_items(session, case, _today(request))
+        blobs = store.blob_ids_by_item(session, [i.seq for i in items])
+    out = []
+    for item in items:
+        entry: dict[str, Any] = {
+            "id": item.id,
+            "from": "oversight" if item.kind == "reply" else "reporter",
+            "blob_ids": blobs[item.seq],
+            "on": item.on.isoformat(),
+        }
+        if item.sealed is not None and (item.kind == "reply" or item.acked_on is None):
+            entry["sealed"] = crypto.b64u_encode(item.sealed)
+        out.append(entry)
+    return {
+        "case": case.id,
+        "status": {"state": case.status, "on": case.status_on.isoformat()},
+        "items": out,
+    }
+
+
+async def read_thread(request: Request) -> JSONResponse:
+    case = await verify_reporter(request, await read_body(request, _json_limit(request)))
+    return JSONResponse(await run_in_threadpool(thread_json, request, case))
+
+
+async def post_message(request: Request) -> JSONResponse:
+    body, data = await _json_body(request)
+    case = await verify_reporter(request, body)
+    sealed = b64u_field(data, "sealed")
+    blob_ids = blob_ids_field(data)
+    limits = request.app.state.settings.limits
+
+    def add() -> store.NewItem:
+        with request.app.state.sessions() as session:
+            return store.add_message(
+                session,
+                session.merge(case),
+                sealed=sealed,
+                blob_ids=blob_ids,
+                document_limit=limits.document_bytes,
+                submission_limit=limits.submission_bytes,
+                today=_today(request),
+            )
+
+    created = await run_in_threadpool(add)
+    return JSONResponse({"id": created.item_id}, status_code=201)
+
+
+def _int_param(request: Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise BadRequest(f'"{name}" must be a whole number from {low} to {high}.')
+    return int(value)
+
+
+async def console_outbox(request: Request) -> JSONResponse:
+    await verify_console(request, await read_body(request, _json_limit(request)))
+    after = _int_param(request, "after", None, 0, 2**62)
+    limit = _int_param(request, "limit", 100, 1, 500) or 100
+
+    def page() -> dict[str, Any]:
+        with request.app.state.sessions() as session:
+            items = store.outbox(session, after, limit)
+            blobs = store.blob_ids_by_item(session, [i.seq for i in items])
+            cases = {c.id: c for c in (session.get(Case, i.case_id) for i in items) if c}
+        return {
+            "items": [
+                {
+                    "id": item.id,
+                    "case": item.case_id,
+                    "kind": item.kind,
+                    "sealed": crypto.b64u_encode(item.sealed or b""),
+                    "blob_ids": blobs[item.seq],
+                    "box_pk": crypto.b64u_encode(cases[item.case_id].box_pk),
+                    "on": item.on.isoformat(),
+                }
+                for item in items
+            ],
+            "next": str(items[-1].seq) if items else None,
+        }
+
+    return JSONResponse(await run_in_threadpool(page))
+
+
+async def console_blob(request: Request) -> Response:
+    await verify_console(request, await read_body(request, _json_limit(request)))
+    blob_id = request.path_params["blob_id"]
+    if not is_blob_id(blob_id):
+        raise NotFound("There is no such attachment on this portal.")
+
+    def find() -> Blob:
+        with request.app.state.sessions() as session:
+            return store.claimed_blob(session, blob_id)
+
+    blob = await run_in_threadpool(find)
+    path = request.app.state.blobs.path(blob.id)
+    if not path.is_file():
+        raise NotFound("This attachment has been purged from the portal.")
+    return FileResponse(path, media_type="application/octet-stream")
+
+
+async def console_ack(request: Request) -> JSONResponse:
+    body, data = await _json_body(request)
+    await verify_console(request, body)
+    cursor = data.get("cursor")
+    if not isinstance(cursor, str) or not cursor.isdigit() or len(cursor) > 18:
+        raise BadRequest('"cursor" must be a cursor string from the outbox.', code="bad_field")
+
+    def ack() -> int:
+        with request.app.state.sessions() as session:
+            return store.acknowledge(session, int(cursor), _today(request))
+
+    return JSONResponse({"acked": await run_in_threadpool(ack)})
+
+
+async def console_reply(request: Request) -> JSONResponse:
+    body, data = await _json_body(request)
+    await verify_console(request, body)
+    case_id = string_field(data, "case")
+    sealed = b64u_field(data, "sealed")
+    limit = request.app.state.settings.limits.document_bytes
+
+    def add() -> store.NewItem:
+        with request.app.state.sessions() as session:
+            return store.add_reply(session, case_id, sealed, limit, _today(request))
+
+    created = await run_in_threadpool(add)
+    return JSONResponse({"id": created.item_id}, status_code=201)
+
+
+async def console_status(request: Request) -> JSONResponse:
+    body, data = await _json_body(request)
+    await verify_console(request, body)
+    case_id = string_field(data, "case")
+    state = string_field(data, "state")
+
+    def update() -> dict[str, Any]:
+        with request.app.state.sessions() as session:
+            case = store.set_status(session, case_id, state, _today(request))
+            return {
+                "case": case.id,
+                "status": {"state": case.status, "on": case.status_on.isoformat()},
+            }
+
+    return JSONResponse(await run_in_threadpool(update))
+
+
+routes = [
+    Route("/api/v1/config", config, methods=["GET"]),
+    Route("/api/v1/openapi.json", openapi, methods=["GET"]),
+    Route("/api/v1/blobs", upload_blob, methods=["POST"]),
+    Route("/api/v1/reports", submit_report, methods=["POST"]),
+    Route("/api/v1/thread", read_thread, methods=["GET"]),
+    Route("/api/v1/thread/messages", post_message, methods=["POST"]),
+    Route("/api/v1/console/outbox", console_outbox, methods=["GET"]),
+    Route("/api/v1/console/blobs/{blob_id}", console_blob, methods=["GET"]),
+    Route("/api/v1/console/ack", console_ack, methods=["POST"]),
+    Route("/api/v1/console/replies", console_reply, methods=["POST"]),
+    Route("/api/v1/console/status", console_status, methods=["POST"]),
+]

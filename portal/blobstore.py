@@ -1,0 +1,110 @@
+"""Stored-form attachment files in `DATA/blobs/`.
+
+A file is written under a temporary name, flushed to disk, and renamed to its id only
+when complete, so a crash never leaves a half blob under a real name. Only ciphertext
+ever reaches this directory. File times are set to midnight of the day, so the files do
+not record a time of day (the inode change time still does: see SECURITY.md).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import BinaryIO
+
+import crypto
+
+_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+_TEMP_PREFIX = ".tmp-"
+
+
+def new_blob_id() -> str:
+    return crypto.b64u_encode(secrets.token_bytes(16))
+
+
+def is_blob_id(value: object) -> bool:
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def is_stored_form_size(size: int) -> bool:
+    """Whether `size` can be a v1 stored blob: header plus one or more whole chunks."""
+    body = size - crypto.BLOB_HEADER_BYTES
+    return body >= crypto.BLOB_STORED_CHUNK and body % crypto.BLOB_STORED_CHUNK == 0
+
+
+def _midnight(day: datetime.date) -> float:
+    return datetime.datetime.combine(day, datetime.time(), datetime.UTC).timestamp()
+
+
+class PendingBlob:
+    """A blob being written. `commit()` makes it durable under its id; `abort()` drops it."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self._store = store
+        self.blob_id = new_blob_id()
+        self._temp = store.root / f"{_TEMP_PREFIX}{secrets.token_hex(8)}"
+        fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._file: BinaryIO = os.fdopen(fd, "wb")
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self._file.write(data)
+            self.size += len(data)
+
+    def commit(self, day: datetime.date) -> str:
+        """Flush, fsync, give it the day's timestamp, rename to its id, fsync the directory."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        stamp = _midnight(day)
+        os.utime(self._temp, (stamp, stamp))
+        os.replace(self._temp, self._store.path(self.blob_id))
+        self._store.sync_directory()
+        return self.blob_id
+
+    def abort(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self._temp.unlink(missing_ok=True)
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def path(self, blob_id: str) -> Path:
+        if not is_blob_id(blob_id):
+            raise ValueError("not a blob id")
+        return self.root / blob_id
+
+    def start(self) -> PendingBlob:
+        return PendingBlob(self)
+
+    def delete(self, blob_id: str) -> None:
+        self.path(blob_id).unlink(missing_ok=True)
+
+    def exists(self, blob_id: str) -> bool:
+        return self.path(blob_id).is_file()
+
+    def sync_directory(self) -> None:
+        fd = os.open(self.root, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def sweep_temporary(self) -> int:
+        """Remove temporary files a crash left behind (run at start-up)."""
+        count = 0
+        for path in self.root.glob(f"{_TEMP_PREFIX}*"):
+            path.unlink(missing_ok=True)
+            count += 1
+        return count
+
+    def ids(self) -> set[str]:
+        return {p.name for p in self.root.iterdir() if is_blob_id(p.name)}

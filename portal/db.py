@@ -1,0 +1,118 @@
+"""The portal's database: exactly what DESIGN.md §2.7 allows, and nothing else.
+
+A case is a random id, its `lookup_id`, the reporter's two public keys, the public
+status and *dates* (never a time of day). Items are sealed documents; blobs are rows
+pointing at stored-form files. Nonces and reporter sessions hold no reporter identifier
+that can be tied to a case without the reporter's own secrets.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    lookup_id: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    box_pk: Mapped[bytes] = mapped_column(LargeBinary(32))
+    sign_pk: Mapped[bytes] = mapped_column(LargeBinary(32))
+    status: Mapped[str] = mapped_column(String(16))
+    status_on: Mapped[datetime.date] = mapped_column(Date)
+    created_on: Mapped[datetime.date] = mapped_column(Date)
+
+
+class Item(Base):
+    """A sealed document in a case's thread: the report, a reporter message or a reply."""
+
+    __tablename__ = "items"
+
+    #: Arrival order; the outbox cursor is this number.
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(24), unique=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # report | message | reply
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once purged
+    on: Mapped[datetime.date] = mapped_column(Date)
+    acked_on: Mapped[datetime.date | None] = mapped_column(Date)  # console has it
+    read_on: Mapped[datetime.date | None] = mapped_column(Date)  # reporter has read it
+
+
+class Blob(Base):
+    """A stored-form attachment file in `DATA/blobs/`, unreferenced until an item claims it."""
+
+    __tablename__ = "blobs"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    item_seq: Mapped[int | None] = mapped_column(ForeignKey("items.seq"), index=True)
+    position: Mapped[int | None] = mapped_column(Integer)
+    uploaded_on: Mapped[datetime.date] = mapped_column(Date)
+
+
+class Nonce(Base):
+    """A signed request's nonce, kept until its timestamp is stale.
+
+    Stored as BLAKE2b(key id || nonce): the row shows that *some* request was signed at
+    that time, not by whom, since the nonce never leaves this hash.
+    """
+
+    __tablename__ = "nonces"
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    expires: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class ReporterSession(Base):
+    """The server half of a follow-up session: the key that opens the reporter's cookie.
+
+    The cookie holds the sealed session; this row holds its key, found by a hash of the
+    cookie's id. Neither opens anything alone.
+    """
+
+    __tablename__ = "sessions"
+
+    id_digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    expires: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url`; SQLite gets WAL, full fsync and secure deletion."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")  # a receipt means the report is on disk
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA secure_delete=ON")  # purged ciphertext is overwritten
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,62 @@
+"""Errors that carry an HTTP status and a sentence for the person who caused them.
+
+One renderer answers every error: JSON `{"error", "message"}` under `/api/`, the
+`error.html` page elsewhere. A 500 never echoes internals.
+"""
+
+from __future__ import annotations
+
+
+class PortalError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class BadRequest(PortalError):
+    """Malformed: bad JSON, bad base64, wrong types or key lengths."""
+
+
+class Unauthorized(PortalError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(PortalError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(PortalError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(PortalError):
+    status = 409
+    code = "conflict"
+
+
+class TooLarge(PortalError):
+    status = 413
+    code = "too_large"
+
+
+class Unacceptable(PortalError):
+    """Well-formed but not acceptable: unknown or used blob ids, sizes over a limit."""
+
+    status = 422
+    code = "unacceptable"
+
+
+class TooManyAttempts(PortalError):
+    status = 429
+    code = "too_many_attempts"
+
+
+SIGNATURE_REFUSED = "The request's signature was missing, wrong, stale or replayed."

@@ -1,0 +1,269 @@
+"""Coming back with a receipt: read replies and status, send more, leave.
+
+The session cookie holds the reporter's lookup id and box key sealed under a random key
+that only the database row knows; the row is found by a hash of the cookie's id. A
+stolen cookie alone, or a seized database alone, opens nothing. Sessions end after
+`session_idle_seconds` without a request, or at once on "Leave".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+import crypto
+
+from . import store
+from .db import Case, ReporterSession
+from .errors import PortalError, Unacceptable
+from .multipart import parse_form
+from .pages import redirect, render, small_form, today
+from .tokens import open_token, seal_token
+from .uploads import commit_uploads, total_limit
+
+SESSION_COOKIE = "lanthorn_session"
+
+
+@dataclass(frozen=True)
+class Reporter:
+    lookup_id: bytes
+    box: crypto.PrivateKey
+
+
+def _digest(session_id: bytes) -> bytes:
+    return hashlib.blake2b(b"lanthorn/portal/session" + session_id, digest_size=32).digest()
+
+
+async def follow_up_form(request: Request) -> Response:
+    ended = request.query_params.get("ended") == "1"
+    return render(request, "follow_up.html", {"ended": ended})
+
+
+def _login_page(request: Request, error: str, status: int = 422) -> Response:
+    return render(request, "follow_up.html", {"error": error}, status=status)
+
+
+async def follow_up_login(request: Request) -> Response:
+    state = request.app.state
+    form = await small_form(request)
+    state.csrf.check(request, "follow-up", form.get("csrf"))
+    try:
+        receipt = crypto.validate_receipt(form.get("receipt", ""))
+    except crypto.InvalidReceipt as exc:
+        return _login_page(request, str(exc))
+    settings = state.settings
+    keys = await state.kdf_gate.run(
+        crypto.derive_reporter_keys, receipt, settings.receipt_salt, settings.kdf
+    )
+
+    def find() -> Case | None:
+        with state.sessions() as session:
+            return store.find_case(session, keys.lookup_id)
+
+    case = await run_in_threadpool(find)
+    if case is None:
+        await asyncio.sleep(state.throttle.failure(keys.lookup_id))
+        return _login_page(
+            request,
+            "No report was found for this receipt code. Check every digit against what you "
+            "wrote down. If it is right, the report may have been closed and removed.",
+        )
+    state.throttle.success(keys.lookup_id)
+    session_id, key = secrets.token_bytes(16), secrets.token_bytes(32)
+    sealed = seal_token(
+        key, {"l": crypto.b64u_encode(keys.lookup_id), "b": crypto.b64u_encode(bytes(keys.box))}
+    )
+    expires = int(state.clock()) + settings.session_idle_seconds
+
+    def save() -> None:
+        with state.sessions() as session:
+            session.add(ReporterSession(id_digest=_digest(session_id), key=key, expires=expires))
+            session.commit()
+
+    await run_in_threadpool(save)
+    response = redirect("/thread")
+    response.set_cookie(
+        SESSION_COOKIE,
+        f"{crypto.b64u_encode(session_id)}.{sealed}",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+def _cookie_parts(request: Request) -> tuple[bytes, str] | None:
+    value = request.cookies.get(SESSION_COOKIE, "")
+    head, _, sealed = value.partition(".")
+    try:
+        return crypto.b64u_decode(head, length=16), sealed
+    except crypto.CryptoError:
+        return None
+
+
+async def current_reporter(request: Request) -> Reporter | None:
+    """The reporter of this browser session, extending it; None if there is none."""
+    parts = _cookie_parts(request)
+    if parts is None:
+        return None
+    session_id, sealed = parts
+    state = request.app.state
+    now = int(state.clock())
+
+    def load() -> bytes | None:
+        with state.sessions() as session:
+            row = session.get(ReporterSession, _digest(session_id))
+            if row is None or row.expires < now:
+                return None
+            row.expires = now + state.settings.session_idle_seconds
+            session.commit()
+            return bytes(row.key)
+
+    key = await run_in_threadpool(load)
+    value = open_token(key, sealed) if key else None
+    if not isinstance(value, dict):
+        return None
+    try:
+        return Reporter(
+            lookup_id=crypto.b64u_decode(value["l"], length=32),
+            box=crypto.PrivateKey(crypto.b64u_decode(value["b"], length=32)),
+        )
+    except (KeyError, crypto.CryptoError):
+        return None
+
+
+def _open_reply(reporter: Reporter, sealed: bytes | None) -> str | None:
+    if sealed is None:
+        return None
+    try:
+        return str(crypto.open_document(sealed, reporter.box, expect="reply")["text"])
+    except crypto.CryptoError:
+        return None
+
+
+async def thread_page(
+    request: Request, *, status: int = 200, error: str = "", text: str = ""
+) -> Response:
+    reporter = await current_reporter(request)
+    if reporter is None:
+        return redirect("/follow-up?ended=1")
+    state = request.app.state
+
+    def load() -> dict[str, Any]:
+        with state.sessions() as session:
+            case = store.find_case(session, reporter.lookup_id)
+            if case is None:
+                return {}
+            items = store.thread_items(session, case, today(request))
+            blobs = store.blob_ids_by_item(session, [i.seq for i in items])
+        return {
+            "case": case,
+            "items": [
+                {
+                    "kind": item.kind,
+                    "on": item.on,
+                    "files": len(blobs[item.seq]),
+                    "text": _open_reply(reporter, item.sealed) if item.kind == "reply" else None,
+                    "purged": item.sealed is None,
+                }
+                for item in items
+            ],
+        }
+
+    context = await run_in_threadpool(load)
+    if not context:
+        return redirect("/follow-up?ended=1")
+    context.update(sent=request.query_params.get("sent") == "1", error=error, text=text)
+    return render(request, "thread.html", context, status=status)
+
+
+async def thread_get(request: Request) -> Response:
+    return await thread_page(request)
+
+
+async def thread_post(request: Request) -> Response:
+    """A follow-up message, with attachments, sealed to the oversight body."""
+    state = request.app.state
+    reporter = await current_reporter(request)
+    form = await parse_form(request, state.blobs, total_limit=total_limit(request))
+    try:
+        state.csrf.check(request, "message", form.fields.get("csrf"))
+        if reporter is None:
+            form.abort()
+            return redirect("/follow-up?ended=1")
+    except PortalError:
+        form.abort()
+        raise
+    text = form.fields.get("text", "").strip()
+    if not text and not form.files:
+        form.abort()
+        return await thread_page(request, status=422, error="Write a message or attach a file.")
+    attachments = await commit_uploads(request, form)
+    document = {
+        "v": 1,
+        "type": "message",
+        "text": text,
+        "attachments": attachments,
+        "sent_on": today(request).isoformat(),
+    }
+    settings = state.settings
+    try:
+        sealed = crypto.seal_document(document, settings.oversight_key)
+    except crypto.DocumentTooLarge as exc:
+        return await thread_page(request, status=422, error=str(exc), text=text)
+
+    def add() -> None:
+        with state.sessions() as session:
+            case = store.find_case(session, reporter.lookup_id)
+            if case is None:
+                raise Unacceptable("This report is no longer on the portal.")
+            store.add_message(
+                session,
+                case,
+                sealed=sealed,
+                blob_ids=[a["blob_id"] for a in attachments],
+                document_limit=settings.limits.document_bytes,
+                submission_limit=settings.limits.submission_bytes,
+                today=today(request),
+            )
+
+    await run_in_threadpool(add)
+    return redirect("/thread?sent=1")
+
+
+async def leave(request: Request) -> Response:
+    state = request.app.state
+    form = await small_form(request)
+    state.csrf.check(request, "leave", form.get("csrf"))
+    parts = _cookie_parts(request)
+    if parts is not None:
+
+        def forget() -> None:
+            with state.sessions() as session:
+                session.execute(
+                    delete(ReporterSession).where(ReporterSession.id_digest == _digest(parts[0]))
+                )
+                session.commit()
+
+        await run_in_threadpool(forget)
+    response = render(request, "left.html")
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict")
+    return response
+
+
+routes = [
+    Route("/follow-up", follow_up_form, methods=["GET"]),
+    Route("/follow-up", follow_up_login, methods=["POST"]),
+    Route("/thread", thread_get, methods=["GET"]),
+    Route("/thread", thread_post, methods=["POST"]),
+    Route("/leave", leave, methods=["POST"]),
+]

@@ -1,0 +1,52 @@
+"""Helpers shared by the HTML pages: rendering with CSRF, small urlencoded forms, dates."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from .bodies import read_body
+from .errors import BadRequest
+
+SMALL_FORM_BYTES = 16 * 1024
+
+
+def today(request: Request) -> datetime.date:
+    return datetime.datetime.fromtimestamp(request.app.state.clock(), datetime.UTC).date()
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> Response:
+    """Render `template`; `csrf(purpose)` in templates makes a token for that form."""
+    csrf = request.app.state.csrf
+    ctx = {"csrf": lambda purpose: csrf.token(request, purpose), **(context or {})}
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, template, ctx, status_code=status
+    )
+    csrf.set_cookie(request, response)
+    return response
+
+
+def redirect(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+async def small_form(request: Request) -> dict[str, str]:
+    """An application/x-www-form-urlencoded form of a few fields, read into memory."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != (
+        "application/x-www-form-urlencoded"
+    ):
+        raise BadRequest("This form must be sent as a normal web form.")
+    body = await read_body(request, SMALL_FORM_BYTES, "This form")
+    try:
+        pairs = parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=20
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("The form could not be read. Please send it again.") from None
+    return dict(pairs)

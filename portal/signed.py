@@ -1,0 +1,102 @@
+"""Verifying signed requests (protocol v1 §2.5) against the portal's database.
+
+Nonces are shared by every worker and node through the `nonces` table; each is stored
+only as a hash with its expiry, so the table cannot say which case made a request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+import crypto
+
+from .db import Case, Nonce
+from .errors import SIGNATURE_REFUSED, Unauthorized
+from .store import find_case
+
+
+class DatabaseNonceStore:
+    def __init__(self, sessions: sessionmaker[Any], clock: Callable[[], float]) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    def remember(self, key_id: bytes, nonce: bytes, expires: int) -> bool:
+        digest = _nonce_digest(key_id, nonce)
+        with self._sessions() as session:
+            session.execute(delete(Nonce).where(Nonce.expires < int(self._clock())))
+            session.add(Nonce(digest=digest, expires=expires))
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                return False
+        return True
+
+
+def _nonce_digest(key_id: bytes, nonce: bytes) -> bytes:
+    return hashlib.blake2b(b"lanthorn/portal/nonce" + key_id + nonce, digest_size=32).digest()
+
+
+def request_target(request: Request) -> str:
+    """The request target as sent: raw path, and `?` raw query when there is one."""
+    raw_path = request.scope.get("raw_path") or request.scope["path"].encode("utf-8")
+    target = raw_path.decode("latin-1")
+    query = request.scope.get("query_string", b"")
+    return f"{target}?{query.decode('latin-1')}" if query else target
+
+
+async def verify(
+    request: Request, body: bytes, resolve: Callable[[bytes], crypto.VerifyKey | None]
+) -> bytes:
+    """Check the request's signature; return its key id, or raise a detail-free 401."""
+    state = request.app.state
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+
+    def check() -> bytes:
+        return crypto.verify_request(
+            headers,
+            request.method,
+            request_target(request),
+            body,
+            now=int(state.clock()),
+            resolve_key=resolve,
+            nonces=state.nonces,
+        )
+
+    try:
+        return await run_in_threadpool(check)
+    except crypto.RequestRejected:
+        raise Unauthorized(SIGNATURE_REFUSED) from None
+
+
+async def verify_console(request: Request, body: bytes) -> None:
+    console_key: crypto.VerifyKey = request.app.state.settings.console_key
+
+    def resolve(key_id: bytes) -> crypto.VerifyKey | None:
+        return console_key if key_id == bytes(console_key) else None
+
+    await verify(request, body, resolve)
+
+
+async def verify_reporter(request: Request, body: bytes) -> Case:
+    """Check a reporter-signed request; return the case whose `lookup_id` signed it."""
+    found: dict[str, Case] = {}
+
+    def resolve(lookup_id: bytes) -> crypto.VerifyKey | None:
+        with request.app.state.sessions() as session:
+            case = find_case(session, lookup_id)
+        if case is None:
+            return None
+        found["case"] = case
+        return crypto.VerifyKey(case.sign_pk)
+
+    await verify(request, body, resolve)
+    return found["case"]

@@ -1,0 +1,271 @@
+"""What the portal does with its database: cases, thread items, blob claims, the outbox.
+
+Plain functions over a SQLAlchemy `Session`, called from a worker thread. They check in
+the order DESIGN.md §2.6 fixes (400 → 422 → 409), and a refused request changes
+nothing: every change happens in one transaction, committed only when all checks pass.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import crypto
+
+from .db import Blob, Case, Item
+from .errors import Conflict, NotFound, Unacceptable
+
+STATES = ("received", "acknowledged", "in_review", "action_taken", "closed")
+_CASE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+
+
+def rowcount(result: object) -> int:
+    """Rows an UPDATE or DELETE touched (`CursorResult.rowcount`)."""
+    return int(getattr(result, "rowcount", 0))
+
+
+def new_case_id() -> str:
+    """Ten characters an officer can read aloud (50 random bits)."""
+    return "".join(secrets.choice(_CASE_ALPHABET) for _ in range(10))
+
+
+def new_item_id() -> str:
+    return crypto.b64u_encode(secrets.token_bytes(12))
+
+
+def check_sealed_size(sealed: bytes, limit: int) -> None:
+    """A sealed document must be one v1 bucket plus the sealed-box overhead, within `limit`."""
+    if len(sealed) > limit:
+        raise Unacceptable(
+            f"The sealed document is {len(sealed)} bytes; this portal accepts at most {limit}.",
+            code="document_too_large",
+        )
+    if len(sealed) - 48 not in crypto.BUCKETS:
+        raise Unacceptable(
+            "The sealed document has a length no v1 document can have: it must be one of "
+            "the v1 padding buckets plus 48 bytes.",
+            code="bad_sealed_document",
+        )
+
+
+@dataclass(frozen=True)
+class NewItem:
+    case_id: str
+    item_id: str
+
+
+def _check_blobs(session: Session, blob_ids: Sequence[str], submission_limit: int) -> None:
+    """422 unless every blob exists, is unreferenced, and together they fit the limit."""
+    if len(set(blob_ids)) != len(blob_ids):
+        raise Unacceptable("The same blob id is listed twice.", code="blob_repeated")
+    if not blob_ids:
+        return
+    rows = session.execute(select(Blob).where(Blob.id.in_(blob_ids))).scalars().all()
+    found = {row.id: row for row in rows}
+    for blob_id in blob_ids:
+        row = found.get(blob_id)
+        if row is None or row.item_seq is not None:
+            raise Unacceptable(
+                f"Blob {blob_id} is unknown or already used by another report or message. "
+                "Upload it again.",
+                code="blob_unavailable",
+            )
+    total = sum(row.size for row in rows)
+    if total > submission_limit:
+        raise Unacceptable(
+            f"The attachments total {total} bytes; one submission may carry at most "
+            f"{submission_limit}.",
+            code="submission_too_large",
+        )
+
+
+def _claim_blobs(session: Session, item: Item, blob_ids: Sequence[str]) -> None:
+    """Attach checked blobs to `item`, in order, unless another request just took one."""
+    for position, blob_id in enumerate(blob_ids):
+        claimed = session.execute(
+            update(Blob)
+            .where(Blob.id == blob_id, Blob.item_seq.is_(None))
+            .values(item_seq=item.seq, position=position)
+        )
+        if rowcount(claimed) != 1:
+            raise Unacceptable(
+                f"Blob {blob_id} was used by another submission a moment ago.",
+                code="blob_unavailable",
+            )
+
+
+def _lookup_in_use() -> Conflict:
+    return Conflict(
+        "A case with this lookup id already exists: derive keys from a new receipt.",
+        code="lookup_in_use",
+    )
+
+
+def create_case(
+    session: Session,
+    *,
+    sealed: bytes,
+    lookup_id: bytes,
+    box_pk: bytes,
+    sign_pk: bytes,
+    blob_ids: Sequence[str],
+    document_limit: int,
+    submission_limit: int,
+    today: datetime.date,
+) -> NewItem:
+    """Store a new case and its report in one transaction; 422 or 409 change nothing."""
+    check_sealed_size(sealed, document_limit)
+    try:
+        _check_blobs(session, blob_ids, submission_limit)
+        if find_case(session, lookup_id) is not None:
+            raise _lookup_in_use()
+        case = Case(
+            id=new_case_id(),
+            lookup_id=lookup_id,
+            box_pk=box_pk,
+            sign_pk=sign_pk,
+            status="received",
+            status_on=today,
+            created_on=today,
+        )
+        item = Item(id=new_item_id(), case_id=case.id, kind="report", sealed=sealed, on=today)
+        session.add_all([case, item])
+        session.flush()
+        _claim_blobs(session, item, blob_ids)
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # a concurrent request registered the same lookup id
+        raise _lookup_in_use() from None
+    except BaseException:
+        session.rollback()
+        raise
+    return NewItem(case.id, item.id)
+
+
+def find_case(session: Session, lookup_id: bytes) -> Case | None:
+    return session.scalar(select(Case).where(Case.lookup_id == lookup_id))
+
+
+def add_message(
+    session: Session,
+    case: Case,
+    *,
+    sealed: bytes,
+    blob_ids: Sequence[str],
+    document_limit: int,
+    submission_limit: int,
+    today: datetime.date,
+) -> NewItem:
+    """Store a reporter's follow-up message with its attachments."""
+    check_sealed_size(sealed, document_limit)
+    try:
+        _check_blobs(session, blob_ids, submission_limit)
+        item = Item(id=new_item_id(), case_id=case.id, kind="message", sealed=sealed, on=today)
+        session.add(item)
+        session.flush()
+        _claim_blobs(session, item, blob_ids)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return NewItem(case.id, item.id)
+
+
+def blob_ids_by_item(session: Session, seqs: Sequence[int]) -> dict[int, list[str]]:
+    result: dict[int, list[str]] = {seq: [] for seq in seqs}
+    if seqs:
+        rows = session.execute(
+            select(Blob.item_seq, Blob.id)
+            .where(Blob.item_seq.in_(seqs))
+            .order_by(Blob.item_seq, Blob.position)
+        )
+        for seq, blob_id in rows:
+            result[cast(int, seq)].append(blob_id)
+    return result
+
+
+def thread_items(session: Session, case: Case, today: datetime.date) -> list[Item]:
+    """Every item of the case in order; replies handed over are marked read today."""
+    items = list(
+        session.execute(select(Item).where(Item.case_id == case.id).order_by(Item.seq))
+        .scalars()
+        .all()
+    )
+    unread = [i.seq for i in items if i.kind == "reply" and i.read_on is None]
+    if unread:
+        session.execute(update(Item).where(Item.seq.in_(unread)).values(read_on=today))
+        session.commit()
+    return items
+
+
+def outbox(session: Session, after: int | None, limit: int) -> list[Item]:
+    query = select(Item).where(Item.kind.in_(("report", "message")), Item.acked_on.is_(None))
+    if after is not None:
+        query = query.where(Item.seq > after)
+    return list(session.execute(query.order_by(Item.seq).limit(limit)).scalars().all())
+
+
+def acknowledge(session: Session, cursor: int, today: datetime.date) -> int:
+    result = session.execute(
+        update(Item)
+        .where(Item.seq <= cursor, Item.kind.in_(("report", "message")), Item.acked_on.is_(None))
+        .values(acked_on=today)
+    )
+    session.commit()
+    return rowcount(result)
+
+
+def get_case(session: Session, case_id: str) -> Case:
+    case = session.get(Case, case_id) if isinstance(case_id, str) else None
+    if case is None:
+        raise Unacceptable(f"There is no case {case_id!r} on this portal.", code="unknown_case")
+    return case
+
+
+def add_reply(
+    session: Session, case_id: str, sealed: bytes, document_limit: int, today: datetime.date
+) -> NewItem:
+    check_sealed_size(sealed, document_limit)
+    case = get_case(session, case_id)
+    item = Item(id=new_item_id(), case_id=case.id, kind="reply", sealed=sealed, on=today)
+    session.add(item)
+    session.commit()
+    return NewItem(case.id, item.id)
+
+
+def set_status(session: Session, case_id: str, state: str, today: datetime.date) -> Case:
+    if state not in STATES:
+        raise Unacceptable(
+            f"Unknown status {state!r}; use one of: {', '.join(STATES)}.", code="unknown_state"
+        )
+    case = get_case(session, case_id)
+    case.status, case.status_on = state, today
+    session.commit()
+    return case
+
+
+def claimed_blob(session: Session, blob_id: str) -> Blob:
+    """A blob the console may download: one that a stored report or message references."""
+    blob = session.get(Blob, blob_id)
+    if blob is None or blob.item_seq is None:
+        raise NotFound("There is no such attachment on this portal.")
+    return blob
+
+
+def record_unclaimed(session: Session, blob_id: str, size: int, today: datetime.date) -> None:
+    session.add(Blob(id=blob_id, size=size, uploaded_on=today))
+    session.commit()
+
+
+def forget_unclaimed(session: Session, blob_id: str) -> bool:
+    """Delete an unreferenced blob's row; True if it was still unreferenced."""
+    result = session.execute(delete(Blob).where(Blob.id == blob_id, Blob.item_seq.is_(None)))
+    session.commit()
+    return bool(rowcount(result))

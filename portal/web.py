@@ -1,0 +1,209 @@
+"""The HTML intake: choose who you are, report, get a receipt, check you have it right.
+
+Works with JavaScript off. The server derives the reporter's keys and seals the report
+in memory through the same `store` path as the JSON API, then forgets the receipt and
+keys when the request ends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+import crypto
+
+from . import followup, store
+from .categories import CATEGORIES, CHANNEL_VALUES, CHANNELS
+from .errors import Conflict, NotFound, PortalError, Unacceptable
+from .multipart import parse_form
+from .pages import render, small_form, today
+from .tokens import open_token, purpose_key, seal_token
+from .uploads import commit_uploads, total_limit
+
+TEXT_FIELDS = ("facility", "location", "occurred", "subjects", "witnesses", "description")
+
+
+async def home(request: Request) -> Response:
+    return render(request, "home.html", {"channels": CHANNELS})
+
+
+def _channel(request: Request) -> str:
+    channel: str = request.path_params["channel"]
+    if channel not in CHANNELS:
+        raise NotFound("There is no such reporting form.")
+    return channel
+
+
+def _report_context(
+    request: Request,
+    channel: str,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    key = purpose_key(request.app.state.settings.secret.reveal(), "pending-attachments")
+    return {
+        "channel": channel,
+        "channel_label": CHANNELS[channel],
+        "categories": CATEGORIES,
+        "values": values or {},
+        "errors": errors or {},
+        "attachments": attachments or [],
+        "pending": seal_token(key, attachments) if attachments else "",
+        "max_upload_gib": request.app.state.settings.limits.submission_bytes / 1024**3,
+    }
+
+
+async def report_form(request: Request) -> Response:
+    channel = _channel(request)
+    return render(request, "report.html", _report_context(request, channel))
+
+
+def _validate(fields: dict[str, str]) -> dict[str, str]:
+    errors = {}
+    if fields.get("category") not in CATEGORIES:
+        errors["category"] = "Choose what the report is about."
+    if not fields.get("facility", "").strip():
+        errors["facility"] = "Say which prison this is about."
+    if not fields.get("description", "").strip():
+        errors["description"] = "Describe what happened, in your own words."
+    if fields.get("urgent") not in ("yes", "no"):
+        errors["urgent"] = "Say whether someone is in danger right now."
+    return errors
+
+
+def earlier_uploads(request: Request, token: object) -> list[dict[str, Any]]:
+    """Attachments accepted with an earlier, incomplete try at this form."""
+    key = purpose_key(request.app.state.settings.secret.reveal(), "pending-attachments")
+    value = open_token(key, token)
+    return value if isinstance(value, list) else []
+
+
+async def report_submit(request: Request) -> Response:
+    channel = _channel(request)
+    form = await parse_form(request, request.app.state.blobs, total_limit=total_limit(request))
+    try:
+        request.app.state.csrf.check(request, "report", form.fields.get("csrf"))
+    except PortalError:
+        form.abort()
+        raise
+    attachments = earlier_uploads(request, form.fields.get("pending")) + await commit_uploads(
+        request, form
+    )
+    fields = {name: form.fields.get(name, "").strip() for name in (*TEXT_FIELDS, "category")}
+    fields["urgent"] = form.fields.get("urgent", "")
+    fields["identity"] = form.fields.get("identity", "").strip()
+    errors = _validate(fields)
+    if errors:
+        context = _report_context(request, channel, fields, errors, attachments)
+        return render(request, "report.html", context, status=422)
+    try:
+        receipt, case_id = await file_report(request, channel, fields, attachments)
+    except (Unacceptable, crypto.DocumentTooLarge) as exc:
+        message = exc.message if isinstance(exc, PortalError) else str(exc)
+        context = _report_context(request, channel, fields, {"form": message}, attachments)
+        return render(request, "report.html", context, status=422)
+    return receipt_page(request, receipt, status=201)
+
+
+async def file_report(
+    request: Request, channel: str, fields: dict[str, str], attachments: list[dict[str, Any]]
+) -> tuple[str, str]:
+    """Derive keys from a new receipt, seal the report, store it; return (receipt, case)."""
+    state = request.app.state
+    settings = state.settings
+    for _ in range(3):  # a lookup id clash is a 1-in-2^63 event; a fresh receipt settles it
+        receipt = crypto.generate_receipt()
+        keys = await state.kdf_gate.run(
+            crypto.derive_reporter_keys, receipt, settings.receipt_salt, settings.kdf
+        )
+        document = {
+            "v": 1,
+            "type": "report",
+            "channel": CHANNEL_VALUES[channel],
+            "lang": "en",
+            "category": fields["category"],
+            **{name: fields[name] for name in TEXT_FIELDS},
+            "urgent": fields["urgent"] == "yes",
+            "identity": fields["identity"] or None,
+            "attachments": attachments,
+            "reply_box_pk": crypto.b64u_encode(bytes(keys.box_pk)),
+            "sent_on": today(request).isoformat(),
+        }
+        sealed = crypto.seal_report(document, settings.oversight_key)
+
+        def create(keys: crypto.ReporterKeys = keys, sealed: bytes = sealed) -> store.NewItem:
+            with state.sessions() as session:
+                return store.create_case(
+                    session,
+                    sealed=sealed,
+                    lookup_id=keys.lookup_id,
+                    box_pk=bytes(keys.box_pk),
+                    sign_pk=bytes(keys.sign_pk),
+                    blob_ids=[a["blob_id"] for a in attachments],
+                    document_limit=settings.limits.document_bytes,
+                    submission_limit=settings.limits.submission_bytes,
+                    today=today(request),
+                )
+
+        try:
+            created = await run_in_threadpool(create)
+        except Conflict:
+            continue
+        return receipt, created.case_id
+    raise Conflict("Please send the report again.")  # pragma: no cover - never in practice
+
+
+def _receipt_key(request: Request) -> bytes:
+    return purpose_key(request.app.state.settings.secret.reveal(), "receipt-check")
+
+
+def receipt_page(
+    request: Request,
+    receipt: str,
+    *,
+    status: int = 200,
+    check: dict[str, Any] | None = None,
+) -> Response:
+    context = {
+        "receipt": crypto.format_receipt(receipt),
+        "groups": crypto.format_receipt(receipt).split(),
+        "token": seal_token(_receipt_key(request), receipt),
+        "check": check,
+    }
+    return render(request, "receipt.html", context, status=status)
+
+
+async def receipt_check(request: Request) -> Response:
+    """The "type it back" check: is what the reporter wrote down what we issued?"""
+    form = await small_form(request)
+    request.app.state.csrf.check(request, "receipt-check", form.get("csrf"))
+    receipt = open_token(_receipt_key(request), form.get("token"))
+    if not isinstance(receipt, str):
+        raise Unacceptable("This check has expired. Your report was sent; keep your receipt.")
+    try:
+        typed = crypto.validate_receipt(form.get("typed", ""))
+    except crypto.InvalidReceipt as exc:
+        return receipt_page(request, receipt, status=422, check={"ok": False, "message": str(exc)})
+    if typed != receipt:
+        check = {"ok": False, "message": "That is not the same code. Look at it again."}
+        return receipt_page(request, receipt, status=422, check=check)
+    return receipt_page(request, receipt, check={"ok": True, "message": ""})
+
+
+async def about(request: Request) -> Response:
+    return render(request, "about.html")
+
+
+routes = [
+    Route("/", home, methods=["GET"]),
+    Route("/about", about, methods=["GET"]),
+    Route("/report/{channel}", report_form, methods=["GET"]),
+    Route("/report/{channel}", report_submit, methods=["POST"]),
+    Route("/receipt/check", receipt_check, methods=["POST"]),
+    *followup.routes,
+]
