@@ -4,6 +4,7 @@ console-facing sync endpoints. Every handler checks, then stores in one transact
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +29,9 @@ from .errors import BadRequest, NotFound, Unacceptable
 from .openapi import openapi_document
 from .signed import verify_console, verify_reporter
 
+_DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: str.isdigit() also accepts "²" and "٣"
+_MAX_CURSOR = 2**62
+
 #: Room for JSON framing around the largest sealed document, in base64 (4/3) plus fields.
 _JSON_OVERHEAD = 64 * 1024
 
@@ -40,9 +44,15 @@ def _json_limit(request: Request) -> int:
     return int(request.app.state.settings.limits.document_bytes) * 4 // 3 + _JSON_OVERHEAD
 
 
-async def _json_body(request: Request) -> tuple[bytes, dict[str, Any]]:
+async def _json_body(request: Request) -> dict[str, Any]:
+    return parse_json_object(await read_body(request, _json_limit(request)))
+
+
+async def _signed_json(request: Request, verify: Any) -> tuple[Any, dict[str, Any]]:
+    """Check the signature over the raw body first, and only then parse it."""
     body = await read_body(request, _json_limit(request))
-    return body, parse_json_object(body)
+    signer = await verify(request, body)
+    return signer, parse_json_object(body)
 
 
 async def config(request: Request) -> JSONResponse:
@@ -91,7 +101,7 @@ def _record_unclaimed(request: Request, blob_id: str, size: int, today: datetime
 
 
 async def submit_report(request: Request) -> JSONResponse:
-    _, data = await _json_body(request)
+    data = await _json_body(request)
     sealed = b64u_field(data, "sealed")
     lookup_id = b64u_field(data, "lookup_id", 32)
     box_pk = b64u_field(data, "box_pk", 32)
@@ -146,8 +156,7 @@ async def read_thread(request: Request) -> JSONResponse:
 
 
 async def post_message(request: Request) -> JSONResponse:
-    body, data = await _json_body(request)
-    case = await verify_reporter(request, body)
+    case, data = await _signed_json(request, verify_reporter)
     sealed = b64u_field(data, "sealed")
     blob_ids = blob_ids_field(data)
     limits = request.app.state.settings.limits
@@ -172,14 +181,14 @@ def _int_param(request: Request, name: str, default: int | None, low: int, high:
     value = request.query_params.get(name)
     if value is None or value == "":
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
-        raise BadRequest(f'"{name}" must be a whole number from {low} to {high}.')
+    if not _DIGITS.fullmatch(value) or not low <= int(value) <= high:
+        raise BadRequest(f'"{name}" must be a whole number from {low} to {high}.', code="bad_field")
     return int(value)
 
 
 async def console_outbox(request: Request) -> JSONResponse:
     await verify_console(request, await read_body(request, _json_limit(request)))
-    after = _int_param(request, "after", None, 0, 2**62)
+    after = _int_param(request, "after", None, 0, _MAX_CURSOR)
     limit = _int_param(request, "limit", 100, 1, 500) or 100
 
     def page() -> dict[str, Any]:
@@ -224,10 +233,9 @@ async def console_blob(request: Request) -> Response:
 
 
 async def console_ack(request: Request) -> JSONResponse:
-    body, data = await _json_body(request)
-    await verify_console(request, body)
+    _, data = await _signed_json(request, verify_console)
     cursor = data.get("cursor")
-    if not isinstance(cursor, str) or not cursor.isdigit() or len(cursor) > 18:
+    if not isinstance(cursor, str) or not _DIGITS.fullmatch(cursor) or int(cursor) > _MAX_CURSOR:
         raise BadRequest('"cursor" must be a cursor string from the outbox.', code="bad_field")
 
     def ack() -> int:
@@ -238,8 +246,7 @@ async def console_ack(request: Request) -> JSONResponse:
 
 
 async def console_reply(request: Request) -> JSONResponse:
-    body, data = await _json_body(request)
-    await verify_console(request, body)
+    _, data = await _signed_json(request, verify_console)
     case_id = string_field(data, "case")
     sealed = b64u_field(data, "sealed")
     limit = request.app.state.settings.limits.document_bytes
@@ -253,8 +260,7 @@ async def console_reply(request: Request) -> JSONResponse:
 
 
 async def console_status(request: Request) -> JSONResponse:
-    body, data = await _json_body(request)
-    await verify_console(request, body)
+    _, data = await _signed_json(request, verify_console)
     case_id = string_field(data, "case")
     state = string_field(data, "state")
 

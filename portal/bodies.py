@@ -4,6 +4,7 @@ JSON fields checked with a message that says exactly what is wrong (→ 400)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,12 +14,14 @@ import crypto
 
 from .errors import BadRequest, TooLarge
 
+_DIGITS = re.compile(r"[0-9]{1,20}")
+
 
 def declared_length(request: Request) -> int | None:
     value = request.headers.get("content-length")
     if value is None:
         return None
-    if not value.isdigit():
+    if not _DIGITS.fullmatch(value):
         raise BadRequest("The Content-Length header is not a number.")
     return int(value)
 

@@ -95,6 +95,16 @@ def uvicorn_log_config() -> dict[str, object]:
     }
 
 
+#: How uvicorn runs the portal: no access log (it would record addresses and times), and
+#: no Server or Date header. Tests serve the portal with the same options.
+UVICORN_OPTIONS: dict[str, object] = {
+    "access_log": False,
+    "server_header": False,
+    "date_header": False,
+    "proxy_headers": False,
+}
+
+
 def serve_command(data: str | None, host: str, port: int, workers: int) -> int:
     import uvicorn
 
@@ -113,11 +123,8 @@ def serve_command(data: str | None, host: str, port: int, workers: int) -> int:
         host=host,
         port=port,
         workers=workers,
-        access_log=False,
-        server_header=False,
-        date_header=False,
-        proxy_headers=False,
         log_config=uvicorn_log_config(),
+        **UVICORN_OPTIONS,  # type: ignore[arg-type]
     )
     logging.shutdown()
     return 0

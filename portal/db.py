@@ -70,30 +70,33 @@ class Blob(Base):
 
 
 class Nonce(Base):
-    """A signed request's nonce, kept until its timestamp is stale.
+    """A signed request's nonce, kept until the day its timestamp goes stale is over.
 
-    Stored as BLAKE2b(key id || nonce): the row shows that *some* request was signed at
-    that time, not by whom, since the nonce never leaves this hash.
+    Stored as BLAKE2b(key id || nonce), so the row cannot say which case signed it, and
+    with a *day*, not a time: keeping a nonce longer than 120 s only makes replay
+    protection stricter, while a precise expiry would record when a reporter was active.
     """
 
     __tablename__ = "nonces"
 
     digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    expires: Mapped[int] = mapped_column(BigInteger, index=True)
+    expires_on: Mapped[datetime.date] = mapped_column(Date, index=True)
 
 
 class ReporterSession(Base):
     """The server half of a follow-up session: the key that opens the reporter's cookie.
 
-    The cookie holds the sealed session; this row holds its key, found by a hash of the
-    cookie's id. Neither opens anything alone.
+    The cookie holds the sealed session (keys and last-seen time); this row holds its
+    key, found by a hash of the cookie's id, and the *day* it was last used so that
+    abandoned rows can be purged. Neither half opens anything alone, and no time of day
+    is stored.
     """
 
     __tablename__ = "sessions"
 
     id_digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     key: Mapped[bytes] = mapped_column(LargeBinary(32))
-    expires: Mapped[int] = mapped_column(BigInteger, index=True)
+    seen_on: Mapped[datetime.date] = mapped_column(Date, index=True)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

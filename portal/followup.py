@@ -1,9 +1,9 @@
 """Coming back with a receipt: read replies and status, send more, leave.
 
-The session cookie holds the reporter's lookup id and box key sealed under a random key
-that only the database row knows; the row is found by a hash of the cookie's id. A
-stolen cookie alone, or a seized database alone, opens nothing. Sessions end after
-`session_idle_seconds` without a request, or at once on "Leave".
+The session cookie holds the reporter's lookup id, box key and last-request time, sealed
+under a random key that only the database row knows; the row is found by a hash of the
+cookie's id. A stolen cookie alone, or a seized database alone, opens nothing. Sessions
+end after `session_idle_seconds` without a request, or at once on "Leave".
 """
 
 from __future__ import annotations
@@ -79,26 +79,40 @@ async def follow_up_login(request: Request) -> Response:
         )
     state.throttle.success(keys.lookup_id)
     session_id, key = secrets.token_bytes(16), secrets.token_bytes(32)
-    sealed = seal_token(
-        key, {"l": crypto.b64u_encode(keys.lookup_id), "b": crypto.b64u_encode(bytes(keys.box))}
-    )
-    expires = int(state.clock()) + settings.session_idle_seconds
+    reporter = Reporter(keys.lookup_id, keys.box)
 
     def save() -> None:
         with state.sessions() as session:
-            session.add(ReporterSession(id_digest=_digest(session_id), key=key, expires=expires))
+            row = ReporterSession(id_digest=_digest(session_id), key=key, seen_on=today(request))
+            session.add(row)
             session.commit()
 
     await run_in_threadpool(save)
     response = redirect("/thread")
+    _set_cookie(request, response, _cookie_value(session_id, key, reporter, state.clock()))
+    return response
+
+
+def _cookie_value(session_id: bytes, key: bytes, reporter: Reporter, now: float) -> str:
+    sealed = seal_token(
+        key,
+        {
+            "l": crypto.b64u_encode(reporter.lookup_id),
+            "b": crypto.b64u_encode(bytes(reporter.box)),
+            "t": int(now),  # last request; lives only in the reporter's browser, sealed
+        },
+    )
+    return f"{crypto.b64u_encode(session_id)}.{sealed}"
+
+
+def _set_cookie(request: Request, response: Response, value: str) -> None:
     response.set_cookie(
         SESSION_COOKIE,
-        f"{crypto.b64u_encode(session_id)}.{sealed}",
+        value,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
     )
-    return response
 
 
 def _cookie_parts(request: Request) -> tuple[bytes, str] | None:
@@ -110,35 +124,51 @@ def _cookie_parts(request: Request) -> tuple[bytes, str] | None:
         return None
 
 
-async def current_reporter(request: Request) -> Reporter | None:
-    """The reporter of this browser session, extending it; None if there is none."""
+async def current_reporter(request: Request) -> tuple[Reporter, str] | None:
+    """The reporter of this browser session and the renewed cookie; None if it ended."""
     parts = _cookie_parts(request)
     if parts is None:
         return None
     session_id, sealed = parts
     state = request.app.state
-    now = int(state.clock())
+    now = state.clock()
+    day = today(request)
 
     def load() -> bytes | None:
         with state.sessions() as session:
             row = session.get(ReporterSession, _digest(session_id))
-            if row is None or row.expires < now:
+            if row is None:
                 return None
-            row.expires = now + state.settings.session_idle_seconds
-            session.commit()
+            if row.seen_on != day:
+                row.seen_on = day
+                session.commit()
             return bytes(row.key)
 
     key = await run_in_threadpool(load)
-    value = open_token(key, sealed) if key else None
-    if not isinstance(value, dict):
+    if key is None:
+        return None
+    value = open_token(key, sealed)
+    if not isinstance(value, dict) or not isinstance(value.get("t"), int):
+        return None
+    if now - value["t"] > state.settings.session_idle_seconds:
+        await run_in_threadpool(_forget_session, request, session_id)
         return None
     try:
-        return Reporter(
+        reporter = Reporter(
             lookup_id=crypto.b64u_decode(value["l"], length=32),
             box=crypto.PrivateKey(crypto.b64u_decode(value["b"], length=32)),
         )
     except (KeyError, crypto.CryptoError):
         return None
+    return reporter, _cookie_value(session_id, key, reporter, now)
+
+
+def _forget_session(request: Request, session_id: bytes) -> None:
+    with request.app.state.sessions() as session:
+        session.execute(
+            delete(ReporterSession).where(ReporterSession.id_digest == _digest(session_id))
+        )
+        session.commit()
 
 
 def _open_reply(reporter: Reporter, sealed: bytes | None) -> str | None:
@@ -153,9 +183,10 @@ def _open_reply(reporter: Reporter, sealed: bytes | None) -> str | None:
 async def thread_page(
     request: Request, *, status: int = 200, error: str = "", text: str = ""
 ) -> Response:
-    reporter = await current_reporter(request)
-    if reporter is None:
+    current = await current_reporter(request)
+    if current is None:
         return redirect("/follow-up?ended=1")
+    reporter, cookie = current
     state = request.app.state
 
     def load() -> dict[str, Any]:
@@ -183,7 +214,9 @@ async def thread_page(
     if not context:
         return redirect("/follow-up?ended=1")
     context.update(sent=request.query_params.get("sent") == "1", error=error, text=text)
-    return render(request, "thread.html", context, status=status)
+    response = render(request, "thread.html", context, status=status)
+    _set_cookie(request, response, cookie)  # the idle clock starts again
+    return response
 
 
 async def thread_get(request: Request) -> Response:
@@ -193,16 +226,17 @@ async def thread_get(request: Request) -> Response:
 async def thread_post(request: Request) -> Response:
     """A follow-up message, with attachments, sealed to the oversight body."""
     state = request.app.state
-    reporter = await current_reporter(request)
+    current = await current_reporter(request)
     form = await parse_form(request, state.blobs, total_limit=total_limit(request))
     try:
         state.csrf.check(request, "message", form.fields.get("csrf"))
-        if reporter is None:
-            form.abort()
-            return redirect("/follow-up?ended=1")
     except PortalError:
         form.abort()
         raise
+    if current is None:
+        form.abort()
+        return redirect("/follow-up?ended=1")
+    reporter, cookie = current
     text = form.fields.get("text", "").strip()
     if not text and not form.files:
         form.abort()
@@ -237,7 +271,9 @@ async def thread_post(request: Request) -> Response:
             )
 
     await run_in_threadpool(add)
-    return redirect("/thread?sent=1")
+    response = redirect("/thread?sent=1")
+    _set_cookie(request, response, cookie)
+    return response
 
 
 async def leave(request: Request) -> Response:
@@ -246,15 +282,7 @@ async def leave(request: Request) -> Response:
     state.csrf.check(request, "leave", form.get("csrf"))
     parts = _cookie_parts(request)
     if parts is not None:
-
-        def forget() -> None:
-            with state.sessions() as session:
-                session.execute(
-                    delete(ReporterSession).where(ReporterSession.id_digest == _digest(parts[0]))
-                )
-                session.commit()
-
-        await run_in_threadpool(forget)
+        await run_in_threadpool(_forget_session, request, parts[0])
     response = render(request, "left.html")
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict")
     return response

@@ -1,13 +1,346 @@
-"""The OpenAPI 3.1 document served at `/api/v1/openapi.json` (filled in below)."""
+"""The OpenAPI 3.1 document served at `/api/v1/openapi.json`.
+
+It describes DESIGN.md §2.6 as `portal/api.py` implements it: paths, bodies, status codes
+and the `error` codes each endpoint can return, for authors of third-party clients. The
+document is built once at import; `openapi_document()` hands out a copy.
+"""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
+
+Json = dict[str, Any]
+
+_INFO_DESCRIPTION = """\
+Intake and follow-up for end-to-end encrypted misconduct reports (Lanthorn protocol v1).
+The portal only ever stores ciphertext.
+
+**Reporting.** `GET /api/v1/config`; derive the reporter keys from a fresh receipt; upload
+each attachment in its v1 stored form to `POST /api/v1/blobs`; seal the report to
+`oversight_public_key`; `POST /api/v1/reports` with the `blob_ids`. **Following up.** Sign
+`GET /api/v1/thread` and `POST /api/v1/thread/messages` with the reporter's sign key.
+**Console.** Page through `GET /api/v1/console/outbox`, download attachments, then `ack`
+the cursor; send sealed replies and public status changes.
+
+**Encodings.** Every binary value is URL-safe base64 *without padding* (b64u, RFC 4648 §5,
+decoded strictly: one spelling per value). Dates are `YYYY-MM-DD`, never a time of day.
+
+**Signed requests** (docs/protocol.md §6). The four `Lanthorn-*` headers sign the ASCII
+string of six lines joined by `\\n`, no trailing newline: `lanthorn/v1/request`, the method,
+the request target exactly as sent (raw path, then `?` and the raw query if any), the
+timestamp (decimal Unix seconds, as in the header), the nonce (b64u of 16 random bytes, as
+in the header) and the lowercase hex SHA-256 of the body (of the empty string when there is
+none). The signature is Ed25519 over that string. Timestamps more than 120 s from the
+portal's clock, and nonces reused under the same key, are refused. Every signature failure
+is a 401 `unauthorized` with no detail.
+
+**Errors** are `{"error": code, "message": sentence}`: 400 malformed, 401 signature, 404
+not found, 409 lookup id in use, 413 body too large (refused before reading further), 422
+well formed but unacceptable. A refused request changes nothing. An unknown path or method
+is 404/405 `http_error`; a server fault is 500 `internal`.
+"""
+
+#: Every `error` code of the API: its HTTP status and what it means.
+_CODES: dict[str, tuple[int, str]] = {
+    "bad_request": (400, "Content-Length is not a number, or a query parameter is out of range"),
+    "bad_json": (400, "the body is not a JSON object"),
+    "bad_field": (400, "a field is missing, of the wrong type, too long, or too many blob ids"),
+    "bad_base64": (400, "a binary field is not strict b64u, or a key is not 32 bytes"),
+    "unauthorized": (401, "the signature is missing, malformed, stale, replayed or unknown"),
+    "not_found": (404, "no stored report or message references this blob, or it was purged"),
+    "lookup_in_use": (409, "a case already has this `lookup_id`: start from a new receipt"),
+    "too_large": (413, "the declared or streamed body is over the limit (`limits.blob_bytes` "
+                  "for blobs, otherwise `limits.document_bytes` × 4/3 + 65536)"),
+    "bad_blob": (422, "the size is not 24 + n × 65553 bytes (n ≥ 1), a v1 stored blob"),
+    "document_too_large": (422, "decoded `sealed` is over `limits.document_bytes`"),
+    "bad_sealed_document": (422, "decoded `sealed` is not a v1 padding bucket + 48 bytes"),
+    "blob_repeated": (422, "a blob id is listed twice"),
+    "blob_unavailable": (422, "a blob id is unknown, purged, or used by another submission"),
+    "submission_too_large": (422, "the blobs total more than `limits.submission_bytes`"),
+    "unknown_case": (422, "there is no case with this id"),
+    "unknown_state": (422, "the state is not one of the five public states"),
+}  # fmt: skip
+
+_SIGNED = ("bad_request", "unauthorized", "too_large")
+_JSON = ("bad_json", "bad_field", "bad_base64")
+_SEALED = ("document_too_large", "bad_sealed_document")
+_BLOBS = ("blob_repeated", "blob_unavailable", "submission_too_large")
+
+
+def _ref(name: str) -> Json:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _about(name: str, description: str) -> Json:
+    """A reference to schema `name` with a description for this use of it."""
+    return {"allOf": [_ref(name)], "description": description}
+
+
+def _json(schema: Json) -> Json:
+    return {"application/json": {"schema": schema}}
+
+
+def _obj(properties: Json, required: list[str] | None = None, **extra: Any) -> Json:
+    """An object schema; every property is required unless `required` says otherwise."""
+    req = list(properties) if required is None else required
+    return {"type": "object", "properties": properties, "required": req, **extra}
+
+
+def _b64u(nbytes: int, last: str, description: str) -> Json:
+    """b64u of exactly `nbytes` bytes; `last` holds the final characters a strict decoder takes."""
+    n = (nbytes * 4 + 2) // 3
+    pattern = f"^[A-Za-z0-9_-]{{{n - 1}}}[{last}]$"
+    about = f"{description}: b64u of exactly {nbytes} bytes ({n} characters)."
+    return {"type": "string", "format": "base64url", "pattern": pattern, "description": about}
+
+
+def _str(pattern: str, description: str) -> Json:
+    return {"type": "string", "pattern": pattern, "description": description}
+
+
+_INT: Json = {"type": "integer", "minimum": 0}
+_SHORT: Json = {"type": "string", "minLength": 1, "maxLength": 64}
+_SCHEMAS: Json = {
+    "Error": _obj({"error": {"type": "string"}, "message": {"type": "string"}},
+                  description="`error` is a short stable code, `message` a sentence for people."),
+    "B64u": {"type": "string", "format": "base64url", "pattern": "^[A-Za-z0-9_-]*$",
+             "description": "URL-safe base64 without `=` padding, decoded strictly."},
+    "Key32": _b64u(32, "AEIMQUYcgkosw048", "A public key or lookup id"),
+    "Sealed": _about("B64u", "A v1 sealed document (`crypto_box_seal` of the padded JSON): "
+                     "decoded, a padding bucket (1, 4, 16, 64, 256 or 1024 KiB) + 48 bytes, "
+                     "at most `limits.document_bytes`."),
+    "Date": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+    "BlobId": _str("^[A-Za-z0-9_-]{22}$", "An id from `POST /api/v1/blobs` (b64u, 16 bytes)."),
+    "BlobIds": {"type": "array", "items": _ref("BlobId"), "maxItems": 100, "default": [],
+                "description": "Blobs uploaded earlier and not yet referenced, each once."},
+    "CaseId": _str("^[0-9A-HJKMNP-TV-Z]{10}$", "Ten Crockford base32 characters."),
+    "ItemId": _str("^[A-Za-z0-9_-]{16}$", "A thread item id (b64u, 12 bytes)."),
+    "Cursor": _str("^[0-9]{1,18}$", "An opaque outbox position: decimal digits."),
+    "State": {"enum": ["received", "acknowledged", "in_review", "action_taken", "closed"]},
+    "Status": _obj({"state": _ref("State"), "on": _ref("Date")}),
+    "Config": _obj({
+        "protocol": {"const": 1},
+        "oversight_public_key": _about("Key32", "The X25519 key reports are sealed to."),
+        "receipt_salt": _b64u(16, "AQgw", "The Argon2id salt for reporter keys"),
+        "kdf": _obj({"alg": {"const": "argon2id13"}, "t": _INT, "m_kib": _INT, "p": _INT},
+                    description="v1 deployments serve t=3, m_kib=65536, p=1."),
+        "limits": _obj({"document_bytes": _INT, "blob_bytes": _INT, "submission_bytes": _INT},
+                       description="Largest decoded `sealed`, largest stored blob, largest "
+                       "total of the blobs one report or message references; in bytes."),
+    }),
+    "ReportRequest": _obj(
+        {"sealed": _ref("Sealed"), "lookup_id": _ref("Key32"), "box_pk": _ref("Key32"),
+         "sign_pk": _ref("Key32"), "blob_ids": _ref("BlobIds")},
+        required=["sealed", "lookup_id", "box_pk", "sign_pk"],
+    ),
+    "MessageRequest": _obj({"sealed": _ref("Sealed"), "blob_ids": _ref("BlobIds")}, ["sealed"]),
+    "AckRequest": _obj({"cursor": _ref("Cursor")}),
+    "ReplyRequest": _obj({"case": _SHORT, "sealed": _ref("Sealed")}),
+    "StatusRequest": _obj({"case": _SHORT, "state": _ref("State")}),
+    "ThreadItem": _obj(
+        {"id": _ref("ItemId"), "from": {"enum": ["reporter", "oversight"]},
+         "sealed": _ref("Sealed"), "blob_ids": {"type": "array", "items": _ref("BlobId")},
+         "on": _ref("Date")},
+        required=["id", "from", "blob_ids", "on"],
+        description="Reporter items lose `sealed` once the console acknowledged them; "
+        "replies once purged.",
+    ),
+    "Thread": _obj({"case": _ref("CaseId"), "status": _ref("Status"),
+                    "items": {"type": "array", "items": _ref("ThreadItem")}}),
+    "OutboxItem": _obj({
+        "id": _ref("ItemId"), "case": _ref("CaseId"), "kind": {"enum": ["report", "message"]},
+        "sealed": _ref("Sealed"), "blob_ids": {"type": "array", "items": _ref("BlobId")},
+        "box_pk": _about("Key32", "The portal's copy of the reporter's box key: compare it "
+                         "with `reply_box_pk` in the report, and seal replies to the latter."),
+        "on": _ref("Date"),
+    }),
+    "Outbox": _obj({
+        "items": {"type": "array", "items": _ref("OutboxItem")},
+        "next": {"anyOf": [_ref("Cursor"), {"type": "null"}],
+                 "description": "The cursor of the page's last item; null if it is empty."},
+    }),
+}  # fmt: skip
+
+
+def _header(name: str, description: str) -> Json:
+    return {"type": "apiKey", "in": "header", "name": name, "description": description}
+
+
+_SCHEMES: Json = {
+    "LanthornKeyReporter": _header(
+        "Lanthorn-Key", "b64u of the reporter's 32-byte `lookup_id`; the request is signed "
+        "with the key registered as the case's `sign_pk`."),
+    "LanthornKeyConsole": _header(
+        "Lanthorn-Key", "b64u of the console's 32-byte Ed25519 verify key (the portal's "
+        "`console.pub`), which signs the request."),
+    "LanthornTimestamp": _header(
+        "Lanthorn-Timestamp", "Unix seconds, `0|[1-9][0-9]{0,11}`, within 120 s of the portal."),
+    "LanthornNonce": _header(
+        "Lanthorn-Nonce", "b64u of 16 fresh random bytes, never reused under one key."),
+    "LanthornSignature": _header(
+        "Lanthorn-Signature", "b64u of the 64-byte Ed25519 signature of the canonical string "
+        "(info.description; docs/protocol.md §6). Send each of the four headers once."),
+}  # fmt: skip
+
+_SIGNED_HEADERS: Json = {"LanthornTimestamp": [], "LanthornNonce": [], "LanthornSignature": []}
+#: Thread endpoints: `Lanthorn-Key` is the reporter's lookup_id.
+REPORTER_SIGNED: list[Json] = [{"LanthornKeyReporter": [], **_SIGNED_HEADERS}]
+#: Console endpoints: `Lanthorn-Key` is the console's verify key.
+CONSOLE_SIGNED: list[Json] = [{"LanthornKeyConsole": [], **_SIGNED_HEADERS}]
+
+
+def _errors(codes: tuple[str, ...]) -> Json:
+    """One response per status, listing its `error` codes and what each means."""
+    responses: Json = {}
+    for status in sorted({_CODES[c][0] for c in codes}):
+        mine = [c for c in codes if _CODES[c][0] == status]
+        lines = "; ".join(f"`{c}`: {_CODES[c][1]}" for c in mine)
+        schema = {"allOf": [_ref("Error")], "properties": {"error": {"enum": mine}}}
+        responses[str(status)] = {"description": f"{lines}.", "content": _json(schema)}
+    return responses
+
+
+def _ok(status: int, description: str, content: Json) -> Json:
+    """The success response(s) of an operation."""
+    return {str(status): {"description": description, "content": content}}
+
+
+def _op(summary: str, description: str, ok: Json, *, errors: tuple[str, ...] = (),
+        tag: str = "public", security: list[Json] | None = None, body: Json | None = None,
+        parameters: list[Json] | None = None) -> Json:  # fmt: skip
+    op: Json = {"tags": [tag], "summary": summary, "description": description}
+    if parameters:
+        op["parameters"] = parameters
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": body}
+    op["responses"] = {**ok, **_errors(errors)}
+    op["security"] = security or []
+    return op
+
+
+def _query(name: str, low: int, high: int, description: str, **extra: Any) -> Json:
+    schema = {"type": "integer", "minimum": low, "maximum": high, **extra}
+    return {"name": name, "in": "query", "description": description, "schema": schema}
+
+
+_BLOB_BODY: Json = {"application/octet-stream": {"schema": {
+    "type": "string", "contentMediaType": "application/octet-stream",
+    "description": "The v1 stored form (docs/protocol.md §5): the 24-byte secretstream "
+    "header, then whole 65553-byte chunks, the last tagged FINAL.",
+}}}  # fmt: skip
+
+_PATHS: Json = {
+    "/api/v1/config": {"get": _op(
+        "Deployment parameters",
+        "What a client needs before deriving keys and sealing: protocol version, oversight "
+        "public key, receipt salt, KDF parameters and size limits.",
+        _ok(200, "The configuration.", _json(_ref("Config"))),
+    )},
+    "/api/v1/openapi.json": {"get": _op(
+        "This document", "The OpenAPI 3.1 description of the portal JSON API.",
+        _ok(200, "The OpenAPI document.", _json({"type": "object"})),
+    )},
+    "/api/v1/blobs": {"post": _op(
+        "Upload an attachment",
+        "Streams one encrypted attachment; the portal checks only its size. Reference the id "
+        "from one report or message; blobs never referenced are purged after a few hours.",
+        _ok(201, "Stored, not yet referenced.", _json(_obj({"blob_id": _ref("BlobId")}))),
+        errors=("bad_request", "too_large", "bad_blob"), body=_BLOB_BODY,
+    )},
+    "/api/v1/reports": {"post": _op(
+        "File a report",
+        "Opens a case for a new `lookup_id` with the sealed report and its attachments. "
+        "Checks run in the order 400, 422, 409.",
+        _ok(201, "The case was opened.", _json(_obj({"case": _ref("CaseId")}))),
+        errors=("bad_request", *_JSON, "too_large", *_SEALED, *_BLOBS, "lookup_in_use"),
+        body=_json(_ref("ReportRequest")),
+    )},
+    "/api/v1/thread": {"get": _op(
+        "Read the case thread",
+        "The public status and every item in order: the report and messages (`from: reporter`) "
+        "and replies (`from: oversight`). Delivering a reply starts its retention period.",
+        _ok(200, "The thread of the case that signed the request.", _json(_ref("Thread"))),
+        errors=_SIGNED, tag="reporter", security=REPORTER_SIGNED,
+    )},
+    "/api/v1/thread/messages": {"post": _op(
+        "Send a follow-up message",
+        "Adds a message sealed to the oversight key, with optional attachments, to the case "
+        "that signed the request. The body is parsed before the signature is checked.",
+        _ok(201, "The message was stored.", _json(_obj({"id": _ref("ItemId")}))),
+        errors=(*_SIGNED, *_JSON, *_SEALED, *_BLOBS),
+        tag="reporter", security=REPORTER_SIGNED, body=_json(_ref("MessageRequest")),
+    )},
+    "/api/v1/console/outbox": {"get": _op(
+        "List unacknowledged reports and messages",
+        "Reporter items not yet acknowledged, in arrival order. Pass the previous page's "
+        "`next` as `after` to continue; without it, listing starts at the oldest.",
+        _ok(200, "One page.", _json(_ref("Outbox"))),
+        errors=_SIGNED, tag="console", security=CONSOLE_SIGNED,
+        parameters=[_query("after", 0, 2**62, "List items after this cursor."),
+                    _query("limit", 1, 500, "Items per page at most.", default=100)],
+    )},
+    "/api/v1/console/blobs/{blob_id}": {"get": _op(
+        "Download an attachment",
+        "The stored form of a blob a report or message references, streamed (`Range` is "
+        "honoured, 206); decrypt it with the key in the report's blob descriptor.",
+        {**_ok(200, "The stored blob.", {"application/octet-stream": {}}),
+         "206": {"description": "The requested byte range of the stored blob."}},
+        errors=(*_SIGNED, "not_found"), tag="console", security=CONSOLE_SIGNED,
+        parameters=[{"name": "blob_id", "in": "path", "required": True,
+                     "schema": _ref("BlobId")}],
+    )},
+    "/api/v1/console/ack": {"post": _op(
+        "Acknowledge up to a cursor",
+        "Marks every outbox item up to and including `cursor` as stored by the console: "
+        "they leave the outbox and are purged after the retention period.",
+        _ok(200, "How many items this call acknowledged.", _json(_obj({"acked": _INT}))),
+        errors=(*_SIGNED, "bad_json", "bad_field"),
+        tag="console", security=CONSOLE_SIGNED, body=_json(_ref("AckRequest")),
+    )},
+    "/api/v1/console/replies": {"post": _op(
+        "Reply to a reporter",
+        "Adds a reply, sealed to the `reply_box_pk` inside the decrypted report, to the "
+        "case's thread.",
+        _ok(201, "The reply was stored.", _json(_obj({"id": _ref("ItemId")}))),
+        errors=(*_SIGNED, *_JSON, *_SEALED, "unknown_case"),
+        tag="console", security=CONSOLE_SIGNED, body=_json(_ref("ReplyRequest")),
+    )},
+    "/api/v1/console/status": {"post": _op(
+        "Set the public status",
+        "Sets the status the reporter sees, stamped with the portal's current date.",
+        _ok(200, "The new status.", _json(_obj({"case": _ref("CaseId"),
+                                                 "status": _ref("Status")}))),
+        errors=(*_SIGNED, "bad_json", "bad_field", "unknown_state", "unknown_case"),
+        tag="console", security=CONSOLE_SIGNED, body=_json(_ref("StatusRequest")),
+    )},
+}  # fmt: skip
+
+_DOCUMENT: Json = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Lanthorn portal API",
+        "version": "1",
+        "summary": "Anonymous, end-to-end encrypted misconduct reporting (protocol v1).",
+        "description": _INFO_DESCRIPTION,
+    },
+    "tags": [
+        {"name": "public", "description": "Unauthenticated."},
+        {"name": "reporter", "description": "Signed with the reporter's receipt-derived key."},
+        {"name": "console", "description": "Signed with the triage console's key."},
+    ],
+    "paths": _PATHS,
+    "components": {
+        "schemas": _SCHEMAS,
+        "securitySchemes": _SCHEMES,
+        "x-security-requirements": {
+            "reporter-signed": REPORTER_SIGNED,
+            "console-signed": CONSOLE_SIGNED,
+        },
+    },
+}
 
 
 def openapi_document() -> dict[str, Any]:
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "Lanthorn portal API", "version": "1"},
-        "paths": {},
-    }
+    """The OpenAPI 3.1 document; a fresh copy each call, so callers may change it freely."""
+    return copy.deepcopy(_DOCUMENT)

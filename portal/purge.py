@@ -51,10 +51,13 @@ class Purger:
         counts = {"nonces": 0, "sessions": 0, "items": 0, "blobs": 0}
         with self._sessions() as session:
             counts["nonces"] = rowcount(
-                session.execute(delete(Nonce).where(Nonce.expires < int(now)))
+                session.execute(delete(Nonce).where(Nonce.expires_on < today))
             )
+            # A session idles out after minutes (the cookie says when); a row unused since
+            # before yesterday belongs to a session nobody can resume.
+            stale = today - datetime.timedelta(days=1)
             counts["sessions"] = rowcount(
-                session.execute(delete(ReporterSession).where(ReporterSession.expires < int(now)))
+                session.execute(delete(ReporterSession).where(ReporterSession.seen_on < stale))
             )
             done = (Item.kind.in_(("report", "message")) & (Item.acked_on < cutoff)) | (
                 (Item.kind == "reply") & (Item.read_on < cutoff)

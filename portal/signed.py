@@ -10,7 +10,6 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +19,7 @@ import crypto
 
 from .db import Case, Nonce
 from .errors import SIGNATURE_REFUSED, Unauthorized
-from .store import find_case
+from .store import find_case, utc_day
 
 
 class DatabaseNonceStore:
@@ -31,8 +30,7 @@ class DatabaseNonceStore:
     def remember(self, key_id: bytes, nonce: bytes, expires: int) -> bool:
         digest = _nonce_digest(key_id, nonce)
         with self._sessions() as session:
-            session.execute(delete(Nonce).where(Nonce.expires < int(self._clock())))
-            session.add(Nonce(digest=digest, expires=expires))
+            session.add(Nonce(digest=digest, expires_on=utc_day(expires)))
             try:
                 session.commit()
             except IntegrityError:

@@ -26,6 +26,11 @@ STATES = ("received", "acknowledged", "in_review", "action_taken", "closed")
 _CASE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 
 
+def utc_day(timestamp: float) -> datetime.date:
+    """The UTC date of a Unix time: the only precision the portal stores."""
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).date()
+
+
 def rowcount(result: object) -> int:
     """Rows an UPDATE or DELETE touched (`CursorResult.rowcount`)."""
     return int(getattr(result, "rowcount", 0))

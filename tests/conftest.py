@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -43,3 +46,30 @@ def vectors() -> dict[str, Any]:
 @pytest.fixture
 def cheap_kdf() -> crypto.KdfParams:
     return CHEAP_KDF
+
+
+POSTGRES_URL = os.environ.get("LANTHORN_TEST_POSTGRES_URL", "")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every database test runs twice: on SQLite, and on PostgreSQL when one is configured.
+
+    Each PostgreSQL run gets a schema of its own, dropped afterwards, so runs never see
+    each other's rows.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite+pysqlite:///{tmp_path / 'test.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("LANTHORN_TEST_POSTGRES_URL is not set")
+    schema = f"lanthorn_test_{secrets.token_hex(6)}"
+    plain = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -20,15 +21,18 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(app: ASGIApp) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 in a background thread; yield its base URL."""
+def serving(app: ASGIApp, **options: Any) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 in a background thread; yield its base URL.
+
+    `options` go to `uvicorn.Config`, so a test serves an app as production does.
+    """
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=_free_port(),
         log_level="warning",
-        access_log=False,
         lifespan="on",
+        **{"access_log": False, **options},
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -50,16 +50,16 @@ def upgrade() -> None:
     op.create_table(
         "nonces",
         sa.Column("digest", sa.LargeBinary(32), primary_key=True),
-        sa.Column("expires", sa.BigInteger, nullable=False),
+        sa.Column("expires_on", sa.Date, nullable=False),
     )
-    op.create_index("ix_nonces_expires", "nonces", ["expires"])
+    op.create_index("ix_nonces_expires_on", "nonces", ["expires_on"])
     op.create_table(
         "sessions",
         sa.Column("id_digest", sa.LargeBinary(32), primary_key=True),
         sa.Column("key", sa.LargeBinary(32), nullable=False),
-        sa.Column("expires", sa.BigInteger, nullable=False),
+        sa.Column("seen_on", sa.Date, nullable=False),
     )
-    op.create_index("ix_sessions_expires", "sessions", ["expires"])
+    op.create_index("ix_sessions_seen_on", "sessions", ["seen_on"])
 
 
 def downgrade() -> None:

@@ -1,0 +1,99 @@
+"""A real portal on a loopback port for each test: settings → app → uvicorn → httpx."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import crypto
+from portal.app import create_app
+from portal.cli import UVICORN_OPTIONS
+from portal.settings import Limits, PortalSettings, Secret
+from tests.conftest import CHEAP_KDF
+from tests.serving import serving
+
+from .clients import ConsoleClient, SignedAuth
+
+
+class Clock:
+    """Real time, plus an offset a test can move forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@dataclasses.dataclass
+class Portal:
+    url: str
+    settings: PortalSettings
+    oversight: crypto.PrivateKey
+    console_key: crypto.SigningKey
+    clock: Clock
+    app: Any
+    stack: contextlib.ExitStack
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An HTTP client, closed when the test ends at the latest."""
+        client = httpx.Client(base_url=self.url, timeout=30, **kwargs)
+        self.stack.callback(client.close)
+        return client
+
+    def console(self) -> ConsoleClient:
+        console = ConsoleClient(self.url, self.console_key, self.clock, self.oversight)
+        self.stack.callback(console.http.close)
+        return console
+
+    def reporter_auth(self, keys: crypto.ReporterKeys) -> SignedAuth:
+        return SignedAuth(keys.sign, self.clock, key_id=keys.lookup_id)
+
+    def derive(self, receipt: str) -> crypto.ReporterKeys:
+        return crypto.derive_reporter_keys(receipt, self.settings.receipt_salt, CHEAP_KDF)
+
+
+PortalFactory = Callable[..., Portal]
+
+
+@pytest.fixture
+def make_portal(tmp_path: Path, database_url: str) -> Iterator[PortalFactory]:
+    """Start portals with test settings; keyword arguments override `PortalSettings`."""
+    with contextlib.ExitStack() as stack:
+
+        def start(**overrides: Any) -> Portal:
+            oversight = crypto.PrivateKey.generate()
+            console_key = crypto.SigningKey.generate()
+            clock = Clock()
+            data_dir = overrides.pop("data_dir", tmp_path / "portal")
+            settings = PortalSettings(
+                data_dir=data_dir,
+                database_url=database_url,
+                oversight_key=oversight.public_key,
+                console_key=console_key.verify_key,
+                receipt_salt=bytes(range(16)),
+                secret=Secret(bytes(range(32))),
+                kdf=CHEAP_KDF,
+                limits=overrides.pop("limits", Limits()),
+                **overrides,
+            )
+            app = create_app(settings, clock=clock)
+            url = stack.enter_context(serving(app, **UVICORN_OPTIONS))
+            return Portal(url, settings, oversight, console_key, clock, app, stack)
+
+        yield start
+
+
+@pytest.fixture
+def portal(make_portal: PortalFactory) -> Portal:
+    return make_portal()

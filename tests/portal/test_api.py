@@ -1,0 +1,329 @@
+"""The JSON API end to end over real HTTP: a client that derives its own keys reports,
+the console fetches and opens it, and the conversation goes both ways."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+import pytest
+
+import crypto
+
+from .clients import stored_blob
+from .conftest import Portal
+
+
+def report_document(keys: crypto.ReporterKeys, attachments: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "type": "report",
+        "channel": "staff",
+        "lang": "en",
+        "category": "corruption",
+        "facility": "HMP Example",
+        "location": "Reception",
+        "occurred": "2026-11-20",
+        "description": "An officer sells phones on C wing.",
+        "subjects": "Night officer",
+        "witnesses": "",
+        "urgent": False,
+        "identity": None,
+        "attachments": attachments,
+        "reply_box_pk": crypto.b64u_encode(bytes(keys.box_pk)),
+        "sent_on": "2026-11-27",
+    }
+
+
+def upload(client: httpx.Client, data: bytes, name: str = "evidence.bin") -> dict[str, Any]:
+    key, stored, summary = stored_blob(data)
+    response = client.post("/api/v1/blobs", content=stored)
+    assert response.status_code == 201, response.text
+    return {
+        "blob_id": response.json()["blob_id"],
+        "name": name,
+        "mime": "application/octet-stream",
+        "size": summary.size,
+        "key": crypto.b64u_encode(key),
+        "sha256": summary.sha256,
+    }
+
+
+def submission(keys: crypto.ReporterKeys, sealed: bytes, blob_ids: list[str]) -> dict[str, Any]:
+    return {
+        "sealed": crypto.b64u_encode(sealed),
+        "lookup_id": crypto.b64u_encode(keys.lookup_id),
+        "box_pk": crypto.b64u_encode(bytes(keys.box_pk)),
+        "sign_pk": crypto.b64u_encode(bytes(keys.sign_pk)),
+        "blob_ids": blob_ids,
+    }
+
+
+def file_report(
+    portal: Portal, client: httpx.Client, files: list[bytes]
+) -> tuple[crypto.ReporterKeys, str, dict[str, Any]]:
+    config = client.get("/api/v1/config").json()
+    oversight = crypto.PublicKey(crypto.b64u_decode(config["oversight_public_key"]))
+    keys = portal.derive(crypto.generate_receipt())
+    attachments = [upload(client, data) for data in files]
+    document = report_document(keys, attachments)
+    sealed = crypto.seal_report(document, oversight)
+    response = client.post(
+        "/api/v1/reports", json=submission(keys, sealed, [a["blob_id"] for a in attachments])
+    )
+    assert response.status_code == 201, response.text
+    return keys, response.json()["case"], document
+
+
+def test_config_tells_a_client_everything_it_needs(portal: Portal) -> None:
+    with portal.client() as client:
+        config = client.get("/api/v1/config").json()
+    assert config["protocol"] == 1
+    assert crypto.b64u_decode(config["oversight_public_key"]) == bytes(portal.oversight.public_key)
+    assert crypto.b64u_decode(config["receipt_salt"]) == portal.settings.receipt_salt
+    assert config["kdf"] == {"alg": "argon2id13", "t": 1, "m_kib": 8, "p": 1}
+    assert set(config["limits"]) == {"document_bytes", "blob_bytes", "submission_bytes"}
+
+
+def test_report_with_attachments_reaches_the_console_byte_for_byte(portal: Portal) -> None:
+    files = [os.urandom(200_000), b"", os.urandom(65536)]
+    with portal.client() as client:
+        keys, case, document = file_report(portal, client, files)
+    console = portal.console()
+    page = console.outbox()
+    assert [item["case"] for item in page["items"]] == [case]
+    item = page["items"][0]
+    assert item["kind"] == "report"
+    assert item["box_pk"] == crypto.b64u_encode(bytes(keys.box_pk))
+    opened = console.open(item)
+    assert opened == document
+    assert item["blob_ids"] == [a["blob_id"] for a in opened["attachments"]]
+    assert [console.attachment(a) for a in opened["attachments"]] == files
+
+
+def test_the_conversation_goes_both_ways(portal: Portal) -> None:
+    console = portal.console()
+    with portal.client() as client:
+        keys, case, document = file_report(portal, client, [])
+        auth = portal.reporter_auth(keys)
+        first = console.outbox()
+        assert console.ack(first["next"]) == 1
+        assert console.outbox()["items"] == []
+
+        reply_id = console.reply(case, document, "Thank you. We have opened an investigation.")
+        assert console.status(case, "in_review").json()["status"]["state"] == "in_review"
+
+        thread = client.get("/api/v1/thread", auth=auth).json()
+        assert thread["case"] == case
+        assert thread["status"]["state"] == "in_review"
+        assert [i["from"] for i in thread["items"]] == ["reporter", "oversight"]
+        assert "sealed" not in thread["items"][0]  # acknowledged: the portal may drop it
+        reply = crypto.open_document(crypto.b64u_decode(thread["items"][1]["sealed"]), keys.box)
+        assert thread["items"][1]["id"] == reply_id
+        assert reply["text"] == "Thank you. We have opened an investigation."
+
+        config = client.get("/api/v1/config").json()
+        oversight = crypto.PublicKey(crypto.b64u_decode(config["oversight_public_key"]))
+        attachment = upload(client, b"a second photo")
+        message = {
+            "v": 1,
+            "type": "message",
+            "text": "More: he was there again.",
+            "attachments": [attachment],
+            "sent_on": "2026-11-28",
+        }
+        sealed = crypto.seal_document(message, oversight)
+        response = client.post(
+            "/api/v1/thread/messages",
+            json={"sealed": crypto.b64u_encode(sealed), "blob_ids": [attachment["blob_id"]]},
+            auth=auth,
+        )
+        assert response.status_code == 201, response.text
+    page = console.outbox()
+    assert [(i["case"], i["kind"]) for i in page["items"]] == [(case, "message")]
+    assert console.open(page["items"][0]) == message
+    assert console.attachment(attachment) == b"a second photo"
+
+
+def test_outbox_pages_in_arrival_order_with_a_cursor(portal: Portal) -> None:
+    with portal.client() as client:
+        cases = [file_report(portal, client, [])[1] for _ in range(5)]
+    console = portal.console()
+    first = console.outbox(limit=2)
+    assert [i["case"] for i in first["items"]] == cases[:2]
+    second = console.outbox(after=first["next"], limit=2)
+    assert [i["case"] for i in second["items"]] == cases[2:4]
+    assert console.ack(second["next"]) == 4  # everything up to and including the cursor
+    rest = console.outbox()
+    assert [i["case"] for i in rest["items"]] == cases[4:]
+    assert console.outbox(after=rest["next"]) == {"items": [], "next": None}
+
+
+def test_a_lookup_id_in_use_is_a_409_and_the_refused_request_changes_nothing(
+    portal: Portal,
+) -> None:
+    with portal.client() as client:
+        keys, _, document = file_report(portal, client, [])
+        attachment = upload(client, b"x")
+        sealed = crypto.seal_report(document, portal.oversight.public_key)
+        response = client.post(
+            "/api/v1/reports", json=submission(keys, sealed, [attachment["blob_id"]])
+        )
+        assert response.status_code == 409
+        assert response.json()["error"] == "lookup_in_use"
+        # The blob the refused request named is still unused: a new report can take it.
+        other = portal.derive(crypto.generate_receipt())
+        response = client.post(
+            "/api/v1/reports", json=submission(other, sealed, [attachment["blob_id"]])
+        )
+        assert response.status_code == 201
+
+
+def test_blob_ids_are_single_use(portal: Portal) -> None:
+    with portal.client() as client:
+        attachment = upload(client, b"only once")
+        sealed = crypto.seal_report(
+            report_document(portal.derive(crypto.generate_receipt()), []),
+            portal.oversight.public_key,
+        )
+        for expected in (201, 422):
+            keys = portal.derive(crypto.generate_receipt())
+            response = client.post(
+                "/api/v1/reports", json=submission(keys, sealed, [attachment["blob_id"]])
+            )
+            assert response.status_code == expected
+        assert response.json()["error"] == "blob_unavailable"
+        assert "already used" in response.json()["message"]
+
+
+def test_validation_comes_before_the_lookup_check(portal: Portal) -> None:
+    """A duplicate lookup with an unknown blob id is a 422, not a 409 (§2.6 order)."""
+    with portal.client() as client:
+        keys, _, document = file_report(portal, client, [])
+        sealed = crypto.seal_report(document, portal.oversight.public_key)
+        response = client.post("/api/v1/reports", json=submission(keys, sealed, ["A" * 22]))
+    assert response.status_code == 422
+
+
+def _valid_body(portal: Portal) -> dict[str, Any]:
+    keys = portal.derive(crypto.generate_receipt())
+    sealed = crypto.seal_report(report_document(keys, []), portal.oversight.public_key)
+    return submission(keys, sealed, [])
+
+
+@pytest.mark.parametrize(
+    ("mutate", "status", "code"),
+    [
+        pytest.param(lambda b: b"{not json", 400, "bad_json", id="not-json"),
+        pytest.param(lambda b: b"[1, 2]", 400, "bad_json", id="not-an-object"),
+        pytest.param(lambda b: b"\xff\xfe", 400, "bad_json", id="not-utf8"),
+        pytest.param(lambda b: {**b, "sealed": "@@@"}, 400, "bad_base64", id="bad-base64"),
+        pytest.param(
+            lambda b: {**b, "sealed": b["sealed"] + "=="}, 400, "bad_base64", id="padded-base64"
+        ),
+        pytest.param(lambda b: {**b, "lookup_id": "AAAA"}, 400, "bad_base64", id="short-lookup"),
+        pytest.param(lambda b: {**b, "box_pk": 7}, 400, "bad_field", id="wrong-type"),
+        pytest.param(
+            lambda b: {k: v for k, v in b.items() if k != "sign_pk"},
+            400,
+            "bad_field",
+            id="missing-field",
+        ),
+        pytest.param(lambda b: {**b, "blob_ids": "abc"}, 400, "bad_field", id="blob-ids-string"),
+        pytest.param(
+            lambda b: {**b, "sealed": crypto.b64u_encode(b"x" * 100)},
+            422,
+            "bad_sealed_document",
+            id="impossible-sealed-length",
+        ),
+        pytest.param(
+            lambda b: {**b, "blob_ids": ["nope"]}, 422, "blob_unavailable", id="unknown-blob"
+        ),
+        pytest.param(
+            lambda b: {**b, "blob_ids": ["A" * 22, "A" * 22]},
+            422,
+            "blob_repeated",
+            id="repeated-blob",
+        ),
+    ],
+)
+def test_bad_submissions_get_a_clear_4xx(
+    portal: Portal, mutate: Any, status: int, code: str
+) -> None:
+    body = mutate(_valid_body(portal))
+    with portal.client() as client:
+        if isinstance(body, bytes):
+            response = client.post(
+                "/api/v1/reports", content=body, headers={"content-type": "application/json"}
+            )
+        else:
+            response = client.post("/api/v1/reports", json=body)
+        assert response.status_code == status, response.text
+        error = response.json()
+        assert error["error"] == code
+        assert len(error["message"]) > 10
+        assert client.get("/api/v1/console/outbox").status_code == 401
+
+
+def test_a_blob_that_cannot_be_a_stored_blob_is_refused(portal: Portal) -> None:
+    with portal.client() as client:
+        for content in (b"", b"x" * 100, b"x" * (24 + 65553 + 1)):
+            response = client.post("/api/v1/blobs", content=content)
+            assert response.status_code == 422
+            assert response.json()["error"] == "bad_blob"
+    assert not [p for p in portal.settings.blob_dir.iterdir()]
+
+
+def test_replies_and_status_for_unknown_cases_are_refused(portal: Portal) -> None:
+    console = portal.console()
+    sealed = crypto.seal_document(
+        {"v": 1, "type": "reply", "text": "hi", "sent_on": "2026-11-27"},
+        crypto.PrivateKey.generate().public_key,
+    )
+    response = console.http.post(
+        "/api/v1/console/replies", json={"case": "NOSUCHCASE", "sealed": crypto.b64u_encode(sealed)}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "unknown_case"
+    with portal.client() as client:
+        _, case, _ = file_report(portal, client, [])
+    response = console.status(case, "solved")
+    assert response.status_code == 422
+    assert "acknowledged" in response.json()["message"]
+
+
+def test_openapi_document_describes_every_endpoint(portal: Portal) -> None:
+    with portal.client() as client:
+        doc = client.get("/api/v1/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    for path in (
+        "/api/v1/config",
+        "/api/v1/blobs",
+        "/api/v1/reports",
+        "/api/v1/thread",
+        "/api/v1/thread/messages",
+        "/api/v1/console/outbox",
+        "/api/v1/console/blobs/{blob_id}",
+        "/api/v1/console/ack",
+        "/api/v1/console/replies",
+        "/api/v1/console/status",
+    ):
+        assert path in doc["paths"], path
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["limit=²", "limit=٣", "after=-1", "after=1.5", "limit=0", "limit=501", "after=" + "9" * 25],
+)
+def test_bad_outbox_parameters_are_400_not_500(portal: Portal, query: str) -> None:
+    response = portal.console().http.get(f"/api/v1/console/outbox?{query}")
+    assert response.status_code == 400
+    assert response.json()["error"] == "bad_field"
+
+
+@pytest.mark.parametrize("cursor", ["²", "٣", "-1", "", "1e3", "9" * 40, 5])
+def test_bad_ack_cursors_are_400_not_500(portal: Portal, cursor: object) -> None:
+    response = portal.console().http.post("/api/v1/console/ack", json={"cursor": cursor})
+    assert response.status_code == 400
+    assert response.json()["error"] == "bad_field"
