@@ -10,13 +10,16 @@ tables:
    `crypto.V1_KDF` in this process; cores ÷ that time is the most HTML reports per second
    the machine can take (each costs the server one derivation). All cores deriving at once
    is measured too.
-2. HTML reports: N concurrent browser-like clients each load `/report/staff` (CSRF token
+2. Round trip: sequential GETs of `/api/v1/config` on an idle server, on one kept-alive
+   connection and on a new connection each: the latency floor (and a check that the
+   server sets TCP_NODELAY: without it, kept-alive requests wait for delayed ACKs).
+3. HTML reports: N concurrent browser-like clients each load `/report/staff` (CSRF token
    and cookie), then POST the multipart form without a file; every answer must be a 201
    page with a receipt. Reports/s, POST latency, and the ratio to the Argon2id bound.
-3. JSON API reports: clients POST sealed reports to `/api/v1/reports` with keys derived
+4. JSON API reports: clients POST sealed reports to `/api/v1/reports` with keys derived
    beforehand at cheap parameters (the server runs no KDF on this path): the portal's
    overhead without Argon2id.
-4. Uploads and server memory: one HTML report with a 1 GiB attachment and one 1 GiB
+5. Uploads and server memory: one HTML report with a 1 GiB attachment and one 1 GiB
    stored-form blob to `/api/v1/blobs`, both generated on the fly and streamed (the client
    never holds them), then the console's download of the first. For each: MB/s against raw
    secretstream measured in the same run, and the RSS of the server's processes sampled
@@ -29,7 +32,7 @@ tables:
 Run from the repository root:
 
     .venv/bin/python bench/portal.py            # full run, a few minutes, ~2 GiB on disk
-    .venv/bin/python bench/portal.py --quick    # smoke run, about 15 s
+    .venv/bin/python bench/portal.py --quick    # smoke run, about 10 s
 
 Exit status 1 if any request failed, a transfer did not verify, or a server process grew
 by 32 MiB or more during a transfer.
@@ -247,6 +250,15 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def http_stack() -> str:
+    """What uvicorn's `auto` settings pick here: httptools or h11, uvloop or asyncio."""
+    import importlib.util
+
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11 (pure Python)"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"{http} / {loop}"
+
+
 def machine_header(settings: Settings, data_dir: Path) -> str:
     now = datetime.datetime.now().astimezone()
     rows = [
@@ -267,6 +279,7 @@ def machine_header(settings: Settings, data_dir: Path) -> str:
             f"`lanthorn portal serve --workers {settings.workers}` on 127.0.0.1, "
             f"SQLite (WAL, synchronous=FULL) in a temporary directory under {data_dir.parent}",
         ),
+        ("uvicorn HTTP / loop", http_stack()),
         ("clients", f"{settings.clients} threads in this process, one `httpx.Client` each"),
         ("mode", "quick (smoke run: small sizes, few requests)" if settings.quick else "full"),
     ]
@@ -691,6 +704,44 @@ def kdf_section(settings: Settings, kdf: KdfResult) -> str:
     return table(headers, rows) + "\n\n" + notes
 
 
+# --- 2. round trip --------------------------------------------------------------------
+
+
+def round_trip_section(settings: Settings, portal: Portal) -> str:
+    """Sequential GETs of /api/v1/config on an idle server: kept-alive vs new connections."""
+    count = 20 if settings.quick else 100
+    progress(f"round trip: {count} sequential GETs, kept-alive and on new connections")
+    rows = []
+    medians = []
+    for label, limits in (
+        ("one kept-alive connection", httpx.Limits()),
+        ("a new connection per request", httpx.Limits(max_keepalive_connections=0)),
+    ):
+        with httpx.Client(base_url=portal.url, timeout=30, limits=limits) as client:
+            client.get("/api/v1/config")  # connect (kept-alive) and warm up
+            samples = []
+            for _ in range(count):
+                start = time.perf_counter()
+                response = client.get("/api/v1/config")
+                samples.append(time.perf_counter() - start)
+                assert response.status_code == 200, response.text
+        medians.append(statistics.median(samples))
+        rows.append((label, fmt_ms(medians[-1]), fmt_ms(percentile(samples, 99))))
+    notes = (
+        f"{count} sequential GET `/api/v1/config` from one client thread, server idle: "
+        "the floor under every latency below."
+    )
+    if medians[0] - medians[1] > 0.02:
+        notes += (
+            " **A kept-alive connection is slower than a new one by about "
+            f"{fmt_ms(medians[0] - medians[1])}**: the signature of Nagle's algorithm "
+            "meeting delayed ACKs, i.e. TCP_NODELAY is not set on the server's accepted "
+            "sockets (uvicorn with `--workers` > 1 binds the listening socket with `proto` "
+            "0, and asyncio then skips TCP_NODELAY: uvicorn issue #3149)."
+        )
+    return table(("GET /api/v1/config over", "p50", "p99"), rows) + "\n\n" + notes
+
+
 # --- load phases -----------------------------------------------------------------------
 
 
@@ -794,7 +845,7 @@ def failure_notes(result: LoadResult) -> str:
     return "\n\nFirst failures:\n\n" + "\n".join(f"- `{s}`" for s in result.failure_samples)
 
 
-# --- 2. HTML reports -------------------------------------------------------------------
+# --- 3. HTML reports -------------------------------------------------------------------
 
 
 def browser_form(csrf: str) -> tuple[bytes, str]:
@@ -902,7 +953,7 @@ def html_section(settings: Settings, portal: Portal, kdf: KdfResult) -> tuple[st
     ), not result.failures
 
 
-# --- 3. JSON API reports ---------------------------------------------------------------
+# --- 4. JSON API reports ---------------------------------------------------------------
 
 
 def api_bodies(portal: Portal, count: int) -> list[bytes]:
@@ -988,7 +1039,7 @@ def api_section(settings: Settings, portal: Portal, kdf: KdfResult) -> tuple[str
     ), not result.failures
 
 
-# --- 4. raw secretstream ---------------------------------------------------------------
+# --- 5. raw secretstream ---------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -1025,7 +1076,7 @@ def measure_raw(settings: Settings) -> RawRates:
     return RawRates(plain, hashed)
 
 
-# --- 5. uploads, download and memory ---------------------------------------------------
+# --- 6. uploads, download and memory ---------------------------------------------------
 
 
 class PatternFile(io.RawIOBase):
@@ -1388,7 +1439,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run: 20 HTML and 50 API reports, 64 MiB uploads; about 15 s",
+        help="smoke run: 20 HTML and 50 API reports, 64 MiB uploads; about 10 s",
     )
     parser.add_argument(
         "--workers",
@@ -1446,19 +1497,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         kdf = measure_kdf(settings, portal.salt)
         print(f"## 1. Argon2id bound\n\n{kdf_section(settings, kdf)}\n", flush=True)
+        print(f"## 2. Round trip\n\n{round_trip_section(settings, portal)}\n", flush=True)
 
         text, passed = html_section(settings, portal, kdf)
         ok = ok and passed
-        print(f"## 2. HTML reports (server-side Argon2id)\n\n{text}\n", flush=True)
+        print(f"## 3. HTML reports (server-side Argon2id)\n\n{text}\n", flush=True)
 
         text, passed = api_section(settings, portal, kdf)
         ok = ok and passed
-        print(f"## 3. JSON API reports (no server-side KDF)\n\n{text}\n", flush=True)
+        print(f"## 4. JSON API reports (no server-side KDF)\n\n{text}\n", flush=True)
 
         raw_rates = measure_raw(settings)
         text, passed = transfer_section(settings, portal, raw_rates)
         ok = ok and passed
-        print(f"## 4. Uploads, download and server memory\n\n{text}\n", flush=True)
+        print(f"## 5. Uploads, download and server memory\n\n{text}\n", flush=True)
 
         errors = portal.server_errors()
         listed = "\n".join(f"    {line}" for line in errors[:10])

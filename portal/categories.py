@@ -16,6 +16,15 @@ CATEGORIES: dict[str, str] = {
     "other": "Something else",
 }
 
+#: The public status a reporter sees, in their words.
+STATUS_TEXT: dict[str, str] = {
+    "received": "Received — waiting to be read",
+    "acknowledged": "Read by the oversight body",
+    "in_review": "Being looked into",
+    "action_taken": "Action has been taken",
+    "closed": "Closed",
+}
+
 CHANNELS: dict[str, str] = {
     "staff": "I work in a prison",
     "third-party": "I am reporting for someone inside",

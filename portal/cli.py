@@ -24,7 +24,7 @@ def read_public_key(path: Path, what: str) -> bytes:
         return crypto.b64u_decode(text, length=32)
     except crypto.CryptoError:
         raise SettingsError(
-            f"{path} does not hold a {what}: expected one URL-safe base64 key of 32 bytes "
+            f"{path} does not hold the {what}: expected one URL-safe base64 key of 32 bytes "
             "(43 characters), as written by `lanthorn triage init`."
         ) from None
 

@@ -23,6 +23,7 @@ from starlette.routing import Route
 import crypto
 
 from . import store
+from .categories import STATUS_TEXT
 from .db import Case, ReporterSession
 from .errors import PortalError, Unacceptable
 from .multipart import parse_form
@@ -213,7 +214,12 @@ async def thread_page(
     context = await run_in_threadpool(load)
     if not context:
         return redirect("/follow-up?ended=1")
-    context.update(sent=request.query_params.get("sent") == "1", error=error, text=text)
+    context.update(
+        sent=request.query_params.get("sent") == "1",
+        error=error,
+        text=text,
+        status_text=STATUS_TEXT,
+    )
     response = render(request, "thread.html", context, status=status)
     _set_cookie(request, response, cookie)  # the idle clock starts again
     return response

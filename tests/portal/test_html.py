@@ -121,7 +121,7 @@ def test_coming_back_reading_the_reply_and_adding_more(portal: Portal) -> None:
     thread = browser.get("/thread")
     assert thread.status_code == 200
     assert "We have this. Are you safe to talk?" in thread.text
-    assert "acknowledged" in thread.text
+    assert "Read by the oversight body" in thread.text
 
     token = csrf_token(browser, "/thread")
     sent = browser.post(

@@ -1,0 +1,123 @@
+"""`lanthorn portal init` as an administrator on a fresh server meets it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import crypto
+
+LANTHORN = Path(sys.executable).with_name("lanthorn")
+
+
+def run(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LANTHORN, *map(str, args)], capture_output=True, text=True, env=env, check=False
+    )
+
+
+@pytest.fixture
+def key_files(tmp_path: Path) -> tuple[Path, Path]:
+    oversight, console = tmp_path / "oversight.pub", tmp_path / "console.pub"
+    oversight.write_text(crypto.b64u_encode(bytes(crypto.PrivateKey.generate().public_key)))
+    console.write_text(
+        "\n  " + crypto.b64u_encode(bytes(crypto.SigningKey.generate().verify_key)) + "  \n"
+    )
+    return oversight, console
+
+
+def test_init_creates_a_private_data_directory(
+    tmp_path: Path, key_files: tuple[Path, Path], database_url: str
+) -> None:
+    data = tmp_path / "portal"
+    env = {**os.environ, "LANTHORN_DATABASE_URL": database_url}
+    result = run(
+        "portal",
+        "init",
+        "--data",
+        data,
+        "--oversight-key",
+        key_files[0],
+        "--console-key",
+        key_files[1],
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "lanthorn portal serve --data" in result.stdout
+    config = json.loads((data / "portal.json").read_text())
+    assert config["oversight_public_key"] == key_files[0].read_text().strip()
+    assert len(crypto.b64u_decode(config["receipt_salt"])) == 16
+    assert (data / "secret.key").stat().st_mode & 0o077 == 0
+    assert data.stat().st_mode & 0o077 == 0
+    again = run(
+        "portal",
+        "init",
+        "--data",
+        data,
+        "--oversight-key",
+        key_files[0],
+        "--console-key",
+        key_files[1],
+        env=env,
+    )
+    assert again.returncode == 1
+    assert "receipt salt must never change" in again.stderr
+    assert json.loads((data / "portal.json").read_text()) == config
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "does not hold the oversight public key"),
+        ("not a key", "does not hold the oversight public key"),
+        (crypto.b64u_encode(bytes(31)), "does not hold the oversight public key"),
+    ],
+)
+def test_init_explains_a_bad_key_file(
+    tmp_path: Path, key_files: tuple[Path, Path], content: str, message: str
+) -> None:
+    key_files[0].write_text(content)
+    result = run(
+        "portal",
+        "init",
+        "--data",
+        tmp_path / "p",
+        "--oversight-key",
+        key_files[0],
+        "--console-key",
+        key_files[1],
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "lanthorn triage init" in result.stderr
+    assert not (tmp_path / "p").exists()
+
+
+def test_init_explains_a_missing_key_file(tmp_path: Path, key_files: tuple[Path, Path]) -> None:
+    result = run(
+        "portal",
+        "init",
+        "--data",
+        tmp_path / "p",
+        "--oversight-key",
+        tmp_path / "nope.pub",
+        "--console-key",
+        key_files[1],
+    )
+    assert result.returncode == 1
+    assert "cannot read the oversight public key" in result.stderr
+
+
+def test_serve_explains_an_uninitialised_directory(tmp_path: Path) -> None:
+    result = run("portal", "serve", "--data", tmp_path)
+    assert result.returncode == 1
+    assert "lanthorn portal init" in result.stderr
+    env = {k: v for k, v in os.environ.items() if k != "LANTHORN_DATA"}
+    result = run("portal", "serve", env=env)
+    assert result.returncode == 1
+    assert "--data DIR or LANTHORN_DATA" in result.stderr

@@ -1,0 +1,125 @@
+"""Forgetting on schedule: ciphertext leaves once the console has it (plus retention),
+abandoned uploads leave after a few hours, and nothing in use is ever purged."""
+
+from __future__ import annotations
+
+import datetime
+
+import crypto
+from portal.db import Item, Nonce, ReporterSession
+from portal.store import utc_day
+
+from .clients import stored_blob
+from .conftest import Portal
+from .forms import open_thread, receipt_of, submit_report
+
+DAY = 86400
+
+
+def purge(portal: Portal) -> dict[str, int]:
+    counts: dict[str, int] = portal.app.state.purger.run_once()
+    return counts
+
+
+def blob_files(portal: Portal) -> set[str]:
+    return {p.name for p in portal.settings.blob_dir.iterdir()}
+
+
+def test_acknowledged_reports_and_their_files_go_after_the_retention_period(
+    portal: Portal,
+) -> None:
+    client = portal.client()
+    receipt = receipt_of(submit_report(client, files=[("a.jpg", b"photo", "image/jpeg")]))
+    console = portal.console()
+    page = console.outbox()
+    [descriptor] = console.open(page["items"][0])["attachments"]
+    assert purge(portal)["items"] == 0  # not acknowledged: kept however old
+    console.ack(page["next"])
+    portal.clock.advance((portal.settings.retention_days - 1) * DAY)
+    assert purge(portal)["items"] == 0
+    assert descriptor["blob_id"] in blob_files(portal)
+    portal.clock.advance(2 * DAY)
+    counts = purge(portal)
+    assert counts["items"] == 1
+    assert descriptor["blob_id"] not in blob_files(portal)
+    with portal.app.state.sessions() as session:
+        assert session.query(Item).one().sealed is None
+    # The reporter can still come back: the case and its status remain.
+    browser = portal.client()
+    assert open_thread(browser, receipt).status_code == 303
+    assert "Your report" in browser.get("/thread").text
+
+
+def test_read_replies_go_after_retention_unread_ones_stay(portal: Portal) -> None:
+    client = portal.client()
+    receipt = receipt_of(submit_report(client))
+    console = portal.console()
+    [item] = console.outbox()["items"]
+    console.reply(item["case"], console.open(item), "first")
+    portal.clock.advance(60 * DAY)
+    assert purge(portal)["items"] == 0  # unread: kept
+    browser = portal.client()
+    open_thread(browser, receipt)
+    assert "first" in browser.get("/thread").text  # now read, today
+    portal.clock.advance((portal.settings.retention_days + 1) * DAY)
+    assert purge(portal)["items"] == 1
+    browser = portal.client()
+    open_thread(browser, receipt)
+    assert "removed from the portal after you read it" in browser.get("/thread").text
+
+
+def test_unclaimed_uploads_go_after_a_few_hours_claimed_ones_stay(portal: Portal) -> None:
+    client = portal.client()
+    _, stored, _ = stored_blob(b"never used")
+    abandoned = client.post("/api/v1/blobs", content=stored).json()["blob_id"]
+    submit_report(client, files=[("kept.txt", b"kept", "text/plain")])
+    purge(portal)  # first sighting
+    portal.clock.advance(portal.settings.unclaimed_blob_seconds - 60)
+    purge(portal)
+    assert abandoned in blob_files(portal)
+    portal.clock.advance(120)
+    assert purge(portal)["blobs"] == 1
+    assert abandoned not in blob_files(portal)
+    assert len(blob_files(portal)) == 1  # the report's file is still there
+    response = client.post(
+        "/api/v1/reports",
+        json={
+            "sealed": crypto.b64u_encode(bytes(1072)),
+            "lookup_id": crypto.b64u_encode(bytes(32)),
+            "box_pk": crypto.b64u_encode(bytes(32)),
+            "sign_pk": crypto.b64u_encode(bytes(32)),
+            "blob_ids": [abandoned],
+        },
+    )
+    assert response.status_code == 422  # the purged id is gone for good
+
+
+def test_a_crash_leaves_no_half_blob_behind(portal: Portal) -> None:
+    blob_dir = portal.settings.blob_dir
+    (blob_dir / ".tmp-deadbeef").write_bytes(b"half written")  # crashed mid-upload
+    orphan = "B" * 22
+    (blob_dir / orphan).write_bytes(b"renamed, but no row")  # crashed before its row
+    portal.app.state.blobs.sweep_temporary()  # what start-up does
+    assert not (blob_dir / ".tmp-deadbeef").exists()
+    purge(portal)
+    portal.clock.advance(portal.settings.unclaimed_blob_seconds + 1)
+    purge(portal)
+    assert not (blob_dir / orphan).exists()
+
+
+def test_stale_nonces_and_abandoned_sessions_are_purged(portal: Portal) -> None:
+    client = portal.client()
+    receipt = receipt_of(submit_report(client))
+    open_thread(portal.client(), receipt)
+    portal.console().outbox()
+    with portal.app.state.sessions() as session:
+        assert session.query(Nonce).count() == 1
+        assert session.query(ReporterSession).count() == 1
+        nonce_day = session.query(Nonce).one().expires_on
+    assert nonce_day in (utc_day(portal.clock()), utc_day(portal.clock() + 120))
+    assert purge(portal)["nonces"] == 0  # still within its day
+    portal.clock.advance(2 * DAY + 1)
+    counts = purge(portal)
+    assert counts["nonces"] == 1
+    assert counts["sessions"] == 1
+    assert isinstance(nonce_day, datetime.date)
