@@ -27,6 +27,7 @@ from .bodies import (
 from .db import Blob, Case
 from .errors import BadRequest, NotFound, Unacceptable
 from .openapi import openapi_document
+from .pages import today as _today
 from .signed import verify_console, verify_reporter
 
 _DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: str.isdigit() also accepts "²" and "٣"
@@ -34,10 +35,6 @@ _MAX_CURSOR = 2**62
 
 #: Room for JSON framing around the largest sealed document, in base64 (4/3) plus fields.
 _JSON_OVERHEAD = 64 * 1024
-
-
-def _today(request: Request) -> datetime.date:
-    return datetime.datetime.fromtimestamp(request.app.state.clock(), datetime.UTC).date()
 
 
 def _json_limit(request: Request) -> int:
@@ -118,8 +115,7 @@ async def submit_report(request: Request) -> JSONResponse:
                 box_pk=box_pk,
                 sign_pk=sign_pk,
                 blob_ids=blob_ids,
-                document_limit=limits.document_bytes,
-                submission_limit=limits.submission_bytes,
+                limits=limits,
                 today=_today(request),
             )
 
@@ -168,8 +164,7 @@ async def post_message(request: Request) -> JSONResponse:
                 session.merge(case),
                 sealed=sealed,
                 blob_ids=blob_ids,
-                document_limit=limits.document_bytes,
-                submission_limit=limits.submission_bytes,
+                limits=limits,
                 today=_today(request),
             )
 

@@ -271,8 +271,7 @@ async def thread_post(request: Request) -> Response:
                 case,
                 sealed=sealed,
                 blob_ids=[a["blob_id"] for a in attachments],
-                document_limit=settings.limits.document_bytes,
-                submission_limit=settings.limits.submission_bytes,
+                limits=settings.limits,
                 today=today(request),
             )
 

@@ -11,12 +11,14 @@ from starlette.responses import RedirectResponse, Response
 
 from .bodies import read_body
 from .errors import BadRequest
+from .store import utc_day
 
 SMALL_FORM_BYTES = 16 * 1024
 
 
 def today(request: Request) -> datetime.date:
-    return datetime.datetime.fromtimestamp(request.app.state.clock(), datetime.UTC).date()
+    """Today's date by the portal's clock: the only precision the portal keeps."""
+    return utc_day(request.app.state.clock())
 
 
 def render(

@@ -23,7 +23,7 @@ from sqlalchemy.orm import sessionmaker
 from .blobstore import BlobStore
 from .db import Blob, Item, Nonce, ReporterSession
 from .settings import PortalSettings
-from .store import forget_unclaimed, rowcount
+from .store import forget_unclaimed, rowcount, utc_day
 
 log = logging.getLogger("lanthorn.portal")
 
@@ -46,7 +46,7 @@ class Purger:
 
     def run_once(self) -> dict[str, int]:
         now = self._clock()
-        today = datetime.datetime.fromtimestamp(now, datetime.UTC).date()
+        today = utc_day(now)
         cutoff = today - datetime.timedelta(days=self._settings.retention_days)
         counts = {"nonces": 0, "sessions": 0, "items": 0, "blobs": 0}
         with self._sessions() as session:

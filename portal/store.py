@@ -21,6 +21,7 @@ import crypto
 
 from .db import Blob, Case, Item
 from .errors import Conflict, NotFound, Unacceptable
+from .settings import Limits
 
 STATES = ("received", "acknowledged", "in_review", "action_taken", "closed")
 _CASE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -121,14 +122,13 @@ def create_case(
     box_pk: bytes,
     sign_pk: bytes,
     blob_ids: Sequence[str],
-    document_limit: int,
-    submission_limit: int,
+    limits: Limits,
     today: datetime.date,
 ) -> NewItem:
     """Store a new case and its report in one transaction; 422 or 409 change nothing."""
-    check_sealed_size(sealed, document_limit)
+    check_sealed_size(sealed, limits.document_bytes)
     try:
-        _check_blobs(session, blob_ids, submission_limit)
+        _check_blobs(session, blob_ids, limits.submission_bytes)
         if find_case(session, lookup_id) is not None:
             raise _lookup_in_use()
         case = Case(
@@ -164,14 +164,13 @@ def add_message(
     *,
     sealed: bytes,
     blob_ids: Sequence[str],
-    document_limit: int,
-    submission_limit: int,
+    limits: Limits,
     today: datetime.date,
 ) -> NewItem:
     """Store a reporter's follow-up message with its attachments."""
-    check_sealed_size(sealed, document_limit)
+    check_sealed_size(sealed, limits.document_bytes)
     try:
-        _check_blobs(session, blob_ids, submission_limit)
+        _check_blobs(session, blob_ids, limits.submission_bytes)
         item = Item(id=new_item_id(), case_id=case.id, kind="message", sealed=sealed, on=today)
         session.add(item)
         session.flush()

@@ -145,8 +145,7 @@ async def file_report(
                     box_pk=bytes(keys.box_pk),
                     sign_pk=bytes(keys.sign_pk),
                     blob_ids=[a["blob_id"] for a in attachments],
-                    document_limit=settings.limits.document_bytes,
-                    submission_limit=settings.limits.submission_bytes,
+                    limits=settings.limits,
                     today=today(request),
                 )
 
