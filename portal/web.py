@@ -107,7 +107,7 @@ async def report_submit(request: Request) -> Response:
         message = exc.message if isinstance(exc, PortalError) else str(exc)
         context = _report_context(request, channel, fields, {"form": message}, attachments)
         return render(request, "report.html", context, status=422)
-    return receipt_page(request, receipt, status=201)
+    return receipt_page(request, receipt, status=201, urgent=fields["urgent"] == "yes")
 
 
 async def file_report(
@@ -167,8 +167,10 @@ def receipt_page(
     *,
     status: int = 200,
     check: dict[str, Any] | None = None,
+    urgent: bool = False,
 ) -> Response:
     context = {
+        "urgent": urgent,
         "receipt": crypto.format_receipt(receipt),
         "groups": crypto.format_receipt(receipt).split(),
         "token": seal_token(_receipt_key(request), receipt),

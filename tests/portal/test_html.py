@@ -31,6 +31,7 @@ def test_a_staff_report_with_files_reaches_the_console_intact(portal: Portal) ->
     assert response.status_code == 201, response.text
     receipt = receipt_of(response)
     assert crypto.validate_receipt(receipt)
+    assert "call 999" in response.text  # marked urgent: the page says what else to do
 
     console = portal.console()
     [item] = console.outbox()["items"]
