@@ -9,6 +9,7 @@ Exit codes: 0 success, 1 the command could not do its job, 2 the command line wa
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -115,6 +116,7 @@ def run_demo(data: str | None, port: int) -> int:
     from portal.cli import initialise, serve_command
     from portal.settings import CONFIG_FILE
 
+    os.umask(0o077)  # demo keys are private keys: for this user only
     data_dir = Path(data or "demo-data")
     portal_dir, keys_dir = data_dir / "portal", data_dir / "demo-keys"
     keys_dir.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import api, web
 from .blobstore import BlobStore
@@ -62,20 +63,56 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    # Log the exception type only: a message or traceback could carry request content.
-    log.error("internal error: %s", type(exc).__name__)
     return render_error(
         request, 500, "internal", "Something went wrong on our side. Nothing you sent was kept."
     )
 
 
-def create_app(settings: PortalSettings, *, clock: Callable[[], float] = time.time) -> Starlette:
-    """Build the portal for `settings`; everything it needs hangs off `app.state`."""
+class ContainErrorsMiddleware:
+    """Answers an unexpected exception with the 500 page and lets it go no further.
+
+    Starlette's outermost middleware re-raises after rendering a 500, so that the server
+    logs the traceback; a traceback carries exception messages, and a message (a database
+    error quoting its parameters, say) can carry what a reporter sent. Here only the
+    exception's type is logged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.error("internal error: %s", type(exc).__name__)
+            if not started:
+                response = await server_error(Request(scope), exc)
+                await response(scope, receive, send)
+
+
+def create_app(
+    settings: PortalSettings, *, clock: Callable[[], float] = time.time, migrate: bool = True
+) -> Starlette:
+    """Build the portal for `settings`; everything it needs hangs off `app.state`.
+
+    With `migrate`, bring the database schema up to date first. `portal serve` migrates
+    once before it starts its workers and passes False, so workers never race.
+    """
     engine = make_engine(settings.database_url)
-    upgrade(engine)
+    if migrate:
+        upgrade(engine)
     sessions = make_sessionmaker(engine)
     blobs = BlobStore(settings.blob_dir)
-    blobs.sweep_temporary()
     purger = Purger(settings, sessions, blobs, clock)
 
     @contextlib.asynccontextmanager
@@ -98,12 +135,8 @@ def create_app(settings: PortalSettings, *, clock: Callable[[], float] = time.ti
             *web.routes,
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
-        middleware=[Middleware(SecurityHeadersMiddleware)],
-        exception_handlers={
-            PortalError: portal_error,
-            HTTPException: http_error,
-            Exception: server_error,
-        },
+        middleware=[Middleware(SecurityHeadersMiddleware), Middleware(ContainErrorsMiddleware)],
+        exception_handlers={PortalError: portal_error, HTTPException: http_error},
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -124,4 +157,4 @@ def app_from_environment() -> Starlette:
     """The factory `lanthorn portal serve` hands to uvicorn (one call per worker)."""
     import os
 
-    return create_app(PortalSettings.load(Path(os.environ["LANTHORN_DATA"])))
+    return create_app(PortalSettings.load(Path(os.environ["LANTHORN_DATA"])), migrate=False)

@@ -98,12 +98,21 @@ class BlobStore:
         finally:
             os.close(fd)
 
-    def sweep_temporary(self) -> int:
-        """Remove temporary files a crash left behind (run at start-up)."""
+    def sweep_temporary(self, now: float, idle_seconds: float = 3600) -> int:
+        """Remove temporary files a crash left behind: those nobody wrote to for an hour.
+
+        Only idle ones: another worker may be receiving an upload into a temporary file
+        right now, and its modification time moves with every chunk.
+        """
         count = 0
         for path in self.root.glob(f"{_TEMP_PREFIX}*"):
-            path.unlink(missing_ok=True)
-            count += 1
+            try:
+                idle = now - path.stat().st_mtime
+            except FileNotFoundError:
+                continue  # finished or aborted a moment ago
+            if idle > idle_seconds:
+                path.unlink(missing_ok=True)
+                count += 1
         return count
 
     def ids(self) -> set[str]:

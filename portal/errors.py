@@ -54,9 +54,4 @@ class Unacceptable(PortalError):
     code = "unacceptable"
 
 
-class TooManyAttempts(PortalError):
-    status = 429
-    code = "too_many_attempts"
-
-
 SIGNATURE_REFUSED = "The request's signature was missing, wrong, stale or replayed."

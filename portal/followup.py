@@ -28,6 +28,7 @@ from .db import Case, ReporterSession
 from .errors import PortalError, Unacceptable
 from .multipart import parse_form
 from .pages import redirect, render, small_form, today
+from .security import cookie_secure
 from .tokens import open_token, seal_token
 from .uploads import commit_uploads, total_limit
 
@@ -112,7 +113,7 @@ def _set_cookie(request: Request, response: Response, value: str) -> None:
         value,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=cookie_secure(request),
     )
 
 

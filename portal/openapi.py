@@ -43,7 +43,7 @@ is 404/405 `http_error`; a server fault is 500 `internal`.
 
 #: Every `error` code of the API: its HTTP status and what it means.
 _CODES: dict[str, tuple[int, str]] = {
-    "bad_request": (400, "Content-Length is not a number, or a query parameter is out of range"),
+    "bad_request": (400, "Content-Length is not a number"),
     "bad_json": (400, "the body is not a JSON object"),
     "bad_field": (400, "a field is missing, of the wrong type, too long, or too many blob ids"),
     "bad_base64": (400, "a binary field is not strict b64u, or a key is not 32 bytes"),
@@ -116,7 +116,7 @@ _SCHEMAS: Json = {
                 "description": "Blobs uploaded earlier and not yet referenced, each once."},
     "CaseId": _str("^[0-9A-HJKMNP-TV-Z]{10}$", "Ten Crockford base32 characters."),
     "ItemId": _str("^[A-Za-z0-9_-]{16}$", "A thread item id (b64u, 12 bytes)."),
-    "Cursor": _str("^[0-9]{1,18}$", "An opaque outbox position: decimal digits."),
+    "Cursor": _str("^[0-9]{1,19}$", "An outbox position: decimal digits, at most 2^62."),
     "State": {"enum": ["received", "acknowledged", "in_review", "action_taken", "closed"]},
     "Status": _obj({"state": _ref("State"), "on": _ref("Date")}),
     "Config": _obj({
@@ -266,7 +266,8 @@ _PATHS: Json = {
     "/api/v1/thread/messages": {"post": _op(
         "Send a follow-up message",
         "Adds a message sealed to the oversight key, with optional attachments, to the case "
-        "that signed the request. The body is parsed before the signature is checked.",
+        "that signed the request. The signature over the raw body is checked before the "
+        "body is parsed, so an unsigned request is 401 whatever its body.",
         _ok(201, "The message was stored.", _json(_obj({"id": _ref("ItemId")}))),
         errors=(*_SIGNED, *_JSON, *_SEALED, *_BLOBS),
         tag="reporter", security=REPORTER_SIGNED, body=_json(_ref("MessageRequest")),
@@ -276,7 +277,7 @@ _PATHS: Json = {
         "Reporter items not yet acknowledged, in arrival order. Pass the previous page's "
         "`next` as `after` to continue; without it, listing starts at the oldest.",
         _ok(200, "One page.", _json(_ref("Outbox"))),
-        errors=_SIGNED, tag="console", security=CONSOLE_SIGNED,
+        errors=(*_SIGNED, "bad_field"), tag="console", security=CONSOLE_SIGNED,
         parameters=[_query("after", 0, 2**62, "List items after this cursor."),
                     _query("limit", 1, 500, "Items per page at most.", default=100)],
     )},

@@ -5,7 +5,9 @@
 - replies `retention_days` after the reporter read them;
 - attachments no report or message claimed, after `unclaimed_blob_seconds`: timed by when
   this process first *saw* them unclaimed, held in memory, so no upload time is stored;
-- stale nonces and expired reporter sessions.
+- stale nonces and expired reporter sessions;
+- temporary upload files a crash left behind, once idle for an hour (by the file's own
+  modification time, which the kernel keeps anyway).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -49,6 +52,7 @@ class Purger:
         today = utc_day(now)
         cutoff = today - datetime.timedelta(days=self._settings.retention_days)
         counts = {"nonces": 0, "sessions": 0, "items": 0, "blobs": 0}
+        counts["temporary"] = self._blobs.sweep_temporary(time.time())
         with self._sessions() as session:
             counts["nonces"] = rowcount(
                 session.execute(delete(Nonce).where(Nonce.expires_on < today))

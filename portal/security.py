@@ -107,12 +107,13 @@ class Csrf:
         value = getattr(request.state, "new_csrf_cookie", None)
         if value:
             response.set_cookie(
-                CSRF_COOKIE, value, httponly=True, samesite="strict", secure=_secure(request)
+                CSRF_COOKIE, value, httponly=True, samesite="strict", secure=cookie_secure(request)
             )
 
 
-def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+def cookie_secure(request: Request) -> bool:
+    """Mark cookies Secure on HTTPS, and always when the operator says TLS ends at a proxy."""
+    return bool(request.app.state.settings.secure_cookies) or request.url.scheme == "https"
 
 
 class KdfGate:

@@ -66,7 +66,8 @@ class PortalSettings:
     secret: Secret
     kdf: crypto.KdfParams = crypto.V1_KDF
     limits: Limits = field(default_factory=Limits)
-    #: How many Argon2id derivations may run at once (64 MiB each at v1 parameters).
+    #: How many Argon2id derivations may run at once in each worker process (64 MiB each at
+    #: v1 parameters): the server's ceiling is workers × this × 64 MiB.
     kdf_concurrency: int = max(1, os.cpu_count() or 1)
     #: A reporter's follow-up session ends after this long without a request.
     session_idle_seconds: int = 15 * 60
@@ -74,6 +75,8 @@ class PortalSettings:
     retention_days: int = 14
     #: Unreferenced uploads are purged after this long (timed in memory, never on disk).
     unclaimed_blob_seconds: int = 4 * 3600
+    #: Mark cookies Secure even on plain HTTP: set when TLS ends at a reverse proxy.
+    secure_cookies: bool = False
 
     @property
     def blob_dir(self) -> Path:
@@ -113,6 +116,7 @@ class PortalSettings:
             secret=Secret(secret),
             limits=limits,
             kdf_concurrency=_int(environ, "LANTHORN_KDF_CONCURRENCY", cls.kdf_concurrency),
+            secure_cookies=environ.get("LANTHORN_SECURE_COOKIES", "") in ("1", "true", "yes"),
         )
 
 

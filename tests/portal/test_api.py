@@ -3,16 +3,22 @@ the console fetches and opens it, and the conversation goes both ways."""
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 import httpx
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 import crypto
 
 from .clients import stored_blob
 from .conftest import Portal
+
+CANARY = "CANARY-9d1e"
 
 
 def report_document(keys: crypto.ReporterKeys, attachments: list[dict[str, Any]]) -> dict[str, Any]:
@@ -327,3 +333,40 @@ def test_bad_ack_cursors_are_400_not_500(portal: Portal, cursor: object) -> None
     response = portal.console().http.post("/api/v1/console/ack", json={"cursor": cursor})
     assert response.status_code == 400
     assert response.json()["error"] == "bad_field"
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(self.format(record))
+
+
+def test_an_internal_error_is_a_plain_500_and_logs_no_content(portal: Portal) -> None:
+    async def boom(request: Request) -> Response:
+        raise RuntimeError(f"database said: value {CANARY!r} violates a constraint")
+
+    portal.app.router.routes.append(Route("/api/v1/boom", boom))
+    portal.app.router.routes.append(Route("/boom", boom))
+    records = _Records()
+    loggers = [logging.getLogger(name) for name in ("lanthorn", "uvicorn.error", "uvicorn")]
+    for logger in loggers:
+        logger.addHandler(records)
+    try:
+        api = portal.client().get("/api/v1/boom")
+        page = portal.client().get("/boom")
+    finally:
+        for logger in loggers:
+            logger.removeHandler(records)
+    assert api.status_code == 500
+    assert api.json() == {
+        "error": "internal",
+        "message": "Something went wrong on our side. Nothing you sent was kept.",
+    }
+    assert page.status_code == 500
+    assert "Something went wrong on our side" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    assert CANARY not in api.text + page.text
+    assert records.messages == ["internal error: RuntimeError"] * 2  # no traceback, no message

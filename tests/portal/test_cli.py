@@ -121,3 +121,40 @@ def test_serve_explains_an_uninitialised_directory(tmp_path: Path) -> None:
     result = run("portal", "serve", env=env)
     assert result.returncode == 1
     assert "--data DIR or LANTHORN_DATA" in result.stderr
+
+
+def test_init_explains_an_unreachable_database(
+    tmp_path: Path, key_files: tuple[Path, Path]
+) -> None:
+    env = {
+        **os.environ,
+        "LANTHORN_DATABASE_URL": "postgresql+psycopg://nobody:hunter2@127.0.0.1:1/none",
+    }
+    data = tmp_path / "p"
+    result = run(
+        "portal",
+        "init",
+        "--data",
+        data,
+        "--oversight-key",
+        key_files[0],
+        "--console-key",
+        key_files[1],
+        env=env,
+    )
+    assert result.returncode == 1
+    assert "cannot prepare the database" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "hunter2" not in result.stderr
+    assert not (data / "portal.json").exists()  # unfinished: running init again is safe
+    again = run(
+        "portal",
+        "init",
+        "--data",
+        data,
+        "--oversight-key",
+        key_files[0],
+        "--console-key",
+        key_files[1],
+    )
+    assert again.returncode == 0, again.stderr

@@ -8,7 +8,7 @@ import re
 
 import crypto
 
-from .conftest import Portal
+from .conftest import Portal, PortalFactory
 from .forms import (
     REPORT_FIELDS,
     csrf_token,
@@ -276,6 +276,23 @@ def test_cookies_are_strict_and_http_only(portal: Portal) -> None:
     assert "httponly" in session_cookie
     assert "samesite=strict" in session_cookie
     assert "max-age" not in session_cookie  # gone when the browser closes
+    assert "secure" not in session_cookie  # plain HTTP here, and no proxy configured
+
+
+def test_cookies_are_secure_behind_a_tls_proxy(make_portal: PortalFactory) -> None:
+    portal = make_portal(secure_cookies=True)
+    form = portal.client().get("/follow-up")
+    assert "secure" in form.headers["set-cookie"].lower()
+    # An HTTP client will not send a Secure cookie back over plain HTTP; a browser behind
+    # the TLS proxy would. Send it by hand, as that browser does.
+    csrf_cookie = form.headers["set-cookie"].split(";")[0]
+    token = hidden_fields(form.text)["csrf"]
+    login = portal.client().post(
+        "/follow-up",
+        data={"csrf": token, "receipt": crypto.generate_receipt()},
+        headers={"cookie": csrf_cookie},
+    )
+    assert login.status_code == 422  # past the CSRF check: the cookie round-tripped
 
 
 def test_unknown_pages_and_methods_get_a_clear_page(portal: Portal) -> None:

@@ -4,6 +4,8 @@ abandoned uploads leave after a few hours, and nothing in use is ever purged."""
 from __future__ import annotations
 
 import datetime
+import os
+import time
 
 import crypto
 from portal.db import Item, Nonce, ReporterSession
@@ -96,12 +98,17 @@ def test_unclaimed_uploads_go_after_a_few_hours_claimed_ones_stay(portal: Portal
 
 def test_a_crash_leaves_no_half_blob_behind(portal: Portal) -> None:
     blob_dir = portal.settings.blob_dir
-    (blob_dir / ".tmp-deadbeef").write_bytes(b"half written")  # crashed mid-upload
+    crashed = blob_dir / ".tmp-deadbeef"
+    crashed.write_bytes(b"half written")  # a worker died mid-upload two hours ago
+    two_hours_ago = time.time() - 7200
+    os.utime(crashed, (two_hours_ago, two_hours_ago))
+    receiving = blob_dir / ".tmp-cafef00d"
+    receiving.write_bytes(b"another worker is writing this right now")
     orphan = "B" * 22
     (blob_dir / orphan).write_bytes(b"renamed, but no row")  # crashed before its row
-    portal.app.state.blobs.sweep_temporary()  # what start-up does
-    assert not (blob_dir / ".tmp-deadbeef").exists()
-    purge(portal)
+    assert purge(portal)["temporary"] == 1
+    assert not crashed.exists()
+    assert receiving.exists()
     portal.clock.advance(portal.settings.unclaimed_blob_seconds + 1)
     purge(portal)
     assert not (blob_dir / orphan).exists()
