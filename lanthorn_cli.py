@@ -25,8 +25,6 @@ Configuration also comes from LANTHORN_* environment variables: LANTHORN_DATA fo
 LANTHORN_DATABASE_URL for the database (default: SQLite in the data directory).
 """
 
-NOT_BUILT = {"triage": "the triage console is not built yet (issue 4)"}
-
 
 def _data_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="DIR", help="data directory (default: $LANTHORN_DATA)")
@@ -93,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     _data_arg(p)
     p.add_argument("case")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--reveal-identity",
+        action="store_true",
+        help="also show who the reporter said they are (recorded in the audit log)",
+    )
     p = t.add_parser("reply", help="send a reply to the reporter of a case")
     _data_arg(p)
     p.add_argument("case")
@@ -148,8 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "init":
             return init_command(args.data, args.oversight_key, args.console_key)
         return serve_command(args.data, args.host, args.port, args.workers)
-    print(f"lanthorn {args.family} {args.command}: {NOT_BUILT[args.family]}.", file=sys.stderr)
-    return 1
+    from triage.cli import main as triage_main
+
+    return triage_main(args)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,24 +52,42 @@ POSTGRES_URL = os.environ.get("LANTHORN_TEST_POSTGRES_URL", "")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Every database test runs twice: on SQLite, and on PostgreSQL when one is configured.
-
-    Each PostgreSQL run gets a schema of its own, dropped afterwards, so runs never see
-    each other's rows.
-    """
-    if request.param == "sqlite":
-        yield f"sqlite+pysqlite:///{tmp_path / 'test.db'}"
-        return
-    if not POSTGRES_URL:
+def database_backend(request: pytest.FixtureRequest) -> str:
+    """Every database test runs twice: on SQLite, and on PostgreSQL when one is configured."""
+    if request.param == "postgresql" and not POSTGRES_URL:
         pytest.skip("LANTHORN_TEST_POSTGRES_URL is not set")
-    schema = f"lanthorn_test_{secrets.token_hex(6)}"
+    return str(request.param)
+
+
+@pytest.fixture
+def new_database_url(database_backend: str, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Make empty databases on the test's backend: a file for SQLite, a schema for PostgreSQL.
+
+    Each PostgreSQL database is a schema of its own, dropped afterwards, so runs never see
+    each other's rows, and a portal and a console in one test never share tables.
+    """
+    schemas: list[str] = []
     plain = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
+
+    def make() -> str:
+        name = f"lanthorn_test_{secrets.token_hex(6)}"
+        if database_backend == "sqlite":
+            return f"sqlite+pysqlite:///{tmp_path / name}.db"
         with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            conn.execute(f'CREATE SCHEMA "{name}"')
+        schemas.append(name)
+        separator = "&" if "?" in POSTGRES_URL else "?"
+        return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{name}"
+
+    try:
+        yield make
+    finally:
+        if schemas:
+            with psycopg.connect(plain, autocommit=True) as conn:
+                for name in schemas:
+                    conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+@pytest.fixture
+def database_url(new_database_url: Callable[[], str]) -> str:
+    return new_database_url()

@@ -87,7 +87,7 @@ def test_every_contract_command_has_help(args: list[str]) -> None:
 
 
 def test_unbuilt_commands_say_so_and_fail() -> None:
-    result = run_cli("triage", "cases", "--data", "/nonexistent")
+    result = run_cli("triage", "serve", "--data", "/nonexistent")
     assert result.returncode == 1
     assert "not built yet" in result.stderr
 

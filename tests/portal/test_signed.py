@@ -81,7 +81,7 @@ def test_a_replayed_request_is_refused(portal: Portal, reported: str) -> None:
     assert_refused(post(client, ACK, body, headers))
 
 
-@pytest.mark.parametrize("skew", [-121, 121, -3600])
+@pytest.mark.parametrize("skew", [-125, 125, -3600])  # a margin: the clock ticks
 def test_stale_and_future_requests_are_refused(portal: Portal, reported: str, skew: int) -> None:
     body = json.dumps({"cursor": reported}).encode()
     headers = crypto.sign_request(

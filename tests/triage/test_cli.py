@@ -1,0 +1,115 @@
+"""`lanthorn triage` as officers use it: the ceremony, unsealing, and the audit check."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LANTHORN = Path(sys.executable).with_name("lanthorn")
+GOOD = ["amber lantern over the wing", "seven quiet keys on a ring", "the long shift ends at dawn"]
+
+
+def run(*args: object, passphrases: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("LANTHORN_DATA",)}
+    env.pop("LANTHORN_UNSEAL_PASSPHRASES", None)
+    env["LANTHORN_VAULT_KDF"] = "1,8"  # cheap Argon2id: the ceremony records it in vault.json
+    if passphrases is not None:
+        env["LANTHORN_UNSEAL_PASSPHRASES"] = ",".join(passphrases)
+    return subprocess.run(
+        [LANTHORN, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="module")
+def console_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("cli") / "console"
+    result = run(
+        "triage", "init", "--data", data, "--officers", "3", "--threshold", "2", passphrases=GOOD
+    )
+    assert result.returncode == 0, result.stderr
+    assert "lanthorn portal init --data DIR --oversight-key" in result.stdout
+    return data
+
+
+def test_the_ceremony_writes_public_keys_and_nothing_readable(console_dir: Path) -> None:
+    for name in ("oversight.pub", "console.pub"):
+        assert len((console_dir / "public" / name).read_text().strip()) == 43
+    for path in (console_dir / "vault.json", console_dir / "keys.sealed"):
+        assert path.stat().st_mode & 0o077 == 0
+        for phrase in GOOD:
+            assert phrase.encode() not in path.read_bytes()
+
+
+def test_a_second_ceremony_is_refused(console_dir: Path) -> None:
+    result = run("triage", "init", "--data", console_dir, passphrases=GOOD)
+    assert result.returncode == 1
+    assert "will not overwrite" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("phrases", "message"),
+    [
+        (["short one", *GOOD[1:]], "passphrase 1 is too weak: it has 9 characters"),
+        ([GOOD[0], GOOD[0], GOOD[2]], "another officer already chose it"),
+        (["aaaaaaaaaaaaaaaaaaaa", *GOOD[1:]], "repeats too few different characters"),
+        (GOOD[:2], "holds 2 passphrases for 3 officers"),
+    ],
+)
+def test_weak_ceremonies_are_refused_with_a_reason(
+    tmp_path: Path, phrases: list[str], message: str
+) -> None:
+    result = run("triage", "init", "--data", tmp_path / "c", passphrases=phrases)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert not (tmp_path / "c" / "vault.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("phrases", "message"),
+    [
+        (GOOD[:1], "unsealing needs exactly 2 passphrases, got 1"),  # k - 1 opens nothing
+        ([GOOD[0], "the wrong words entirely here"], "do not unseal the console"),
+        ([GOOD[0], GOOD[0]], "do not unseal the console"),
+    ],
+)
+def test_wrong_or_too_few_passphrases_unseal_nothing(
+    console_dir: Path, phrases: list[str], message: str
+) -> None:
+    result = run("triage", "cases", "--data", console_dir, passphrases=phrases)
+    assert result.returncode == 1
+    assert message in result.stderr
+
+
+def test_any_two_officers_unseal_in_any_order(console_dir: Path) -> None:
+    for phrases in ([GOOD[2], GOOD[0]], [GOOD[1], GOOD[2]], GOOD):
+        result = run("triage", "cases", "--data", console_dir, "--json", passphrases=phrases)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == []
+
+
+def test_audit_verify_names_the_first_altered_entry(console_dir: Path) -> None:
+    ok = run("triage", "audit", "verify", "--data", console_dir, passphrases=GOOD)
+    assert ok.returncode == 0
+    assert "Audit log intact" in ok.stdout
+    with sqlite3.connect(console_dir / "console.db") as db:
+        db.execute("UPDATE audit SET entry = replace(entry, 'list cases', 'nothing') WHERE seq = 2")
+    broken = run("triage", "audit", "verify", "--data", console_dir, passphrases=GOOD)
+    assert broken.returncode == 1
+    assert "AUDIT LOG BROKEN at entry 2" in broken.stderr
+
+
+def test_unknown_cases_and_states_are_explained(console_dir: Path) -> None:
+    result = run("triage", "show", "--data", console_dir, "NOSUCHCASE", passphrases=GOOD)
+    assert result.returncode == 1
+    assert "there is no case 'NOSUCHCASE'" in result.stderr

@@ -1,0 +1,249 @@
+"""The console end to end over real HTTP: reports made on the portal are synced, read,
+answered; the reporter sees the answer; and the promises hold under attack."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import update
+
+import crypto
+from tests.portal.conftest import Portal
+from tests.portal.forms import csrf_token, open_thread, receipt_of, submit_report
+from tests.portal.test_api import file_report
+from triage.client import PortalError
+from triage.console import Console
+from triage.db import AuditRow
+
+from .conftest import case_ids
+
+
+def test_reports_and_messages_are_synced_read_and_answered(pair: tuple[Portal, Console]) -> None:
+    portal, console = pair
+    photo = os.urandom(150_000)
+    browser = portal.client()
+    receipt = receipt_of(
+        submit_report(browser, files=[("photo.jpg", photo, "image/jpeg")], urgent="yes")
+    )
+    with portal.client() as api_client:
+        file_report(portal, api_client, [b"api file"])  # and one through the JSON API
+
+    first = console.sync(portal.url)
+    assert (first.taken, first.files, first.set_aside) == (2, 2, [])
+    again = console.sync(portal.url)
+    assert (again.taken, again.already) == (0, 0)  # acknowledged: the portal has no more
+
+    cases = console.cases()
+    assert [c["urgent"] for c in cases] == [True, False]  # urgent on top
+    case = console.show(cases[0]["case"])
+    assert case["description"].startswith("An officer has been taking a prisoner")
+    assert case["messages"][0]["files"] == [
+        {"name": "photo.jpg", "size": len(photo), "state": "stored"}
+    ]
+    assert not case["reply_key_mismatch"]
+
+    console.reply(case["case"], "We have your report. Are you safe to talk?")
+    console.set_public_status(case["case"], "in_review")
+    assert console.push() == (2, 0)  # reply and status were queued; both go now
+    reader = portal.client()
+    open_thread(reader, receipt)
+    thread = reader.get("/thread").text
+    assert "We have your report. Are you safe to talk?" in thread
+    assert "Being looked into" in thread
+
+    token = csrf_token(reader, "/thread")
+    reader.post(
+        "/thread",
+        data={"csrf": token, "text": "Yes, on Tuesday."},
+        files=[("attachments", ("", b"", "application/octet-stream"))],
+    )
+    console.sync(portal.url)
+    messages = console.show(case["case"])["messages"]
+    assert [(m["kind"], m["text"]) for m in messages][1:] == [
+        ("reply", "We have your report. Are you safe to talk?"),
+        ("message", "Yes, on Tuesday."),
+    ]
+
+
+def test_replies_queue_while_the_portal_is_down_and_go_at_the_next_sync(
+    pair: tuple[Portal, Console],
+) -> None:
+    portal, console = pair
+    receipt = receipt_of(submit_report(portal.client()))
+    console.sync(portal.url)
+    [case_id] = case_ids(console)
+    with console.sessions() as session:  # as if the portal had moved
+        from triage.db import set_state
+
+        set_state(session, "portal_url", "http://127.0.0.1:9")
+        session.commit()
+    console.reply(case_id, "Queued reply")
+    assert console.push() == (0, 1)
+    report = console.sync(portal.url)
+    assert (report.pushed, report.queued) == (1, 0)
+    reader = portal.client()
+    open_thread(reader, receipt)
+    assert "Queued reply" in reader.get("/thread").text
+
+
+def test_a_sync_killed_halfway_and_rerun_keeps_every_item_exactly_once(
+    pair: tuple[Portal, Console], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    portal, console = pair
+    for _ in range(3):
+        submit_report(portal.client(), files=[("f.bin", os.urandom(70_000), "image/png")])
+    calls = {"n": 0}
+    real_take = Console._take
+
+    def dying_take(self: Console, *args: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # the operator's Ctrl-C, mid-page, before any ack
+        real_take(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Console, "_take", dying_take)
+    with pytest.raises(KeyboardInterrupt):
+        console.sync(portal.url)
+    monkeypatch.setattr(Console, "_take", real_take)
+    assert len(case_ids(console)) == 2
+    report = console.sync(portal.url)
+    assert (report.taken, report.already) == (1, 2)
+    assert len(case_ids(console)) == 3
+    assert len(set(case_ids(console))) == 3
+    for case_id in case_ids(console):
+        assert console.show(case_id)["messages"][0]["files"][0]["state"] == "stored"
+    assert portal.console().outbox()["items"] == []
+
+
+def test_an_item_that_cannot_be_opened_is_set_aside_and_the_rest_go_on(
+    pair: tuple[Portal, Console],
+) -> None:
+    portal, console = pair
+    submit_report(portal.client())
+    stranger = crypto.PrivateKey.generate()  # a client sealing to the wrong key
+    keys = portal.derive(crypto.generate_receipt())
+    document = {
+        "v": 1,
+        "type": "report",
+        "channel": "staff",
+        "lang": "en",
+        "category": "other",
+        "facility": "x",
+        "location": "",
+        "occurred": "",
+        "description": "lost",
+        "subjects": "",
+        "witnesses": "",
+        "urgent": False,
+        "identity": None,
+        "attachments": [],
+        "reply_box_pk": crypto.b64u_encode(bytes(keys.box_pk)),
+        "sent_on": "2026-11-27",
+    }
+    sealed = crypto.seal_report(document, stranger.public_key)
+    response = portal.client().post(
+        "/api/v1/reports",
+        json={
+            "sealed": crypto.b64u_encode(sealed),
+            "lookup_id": crypto.b64u_encode(keys.lookup_id),
+            "box_pk": crypto.b64u_encode(bytes(keys.box_pk)),
+            "sign_pk": crypto.b64u_encode(bytes(keys.sign_pk)),
+            "blob_ids": [],
+        },
+    )
+    assert response.status_code == 201
+    submit_report(portal.client())
+    report = console.sync(portal.url)
+    assert report.taken == 2
+    assert len(report.set_aside) == 1
+    assert "could not be opened with the oversight key" in report.set_aside[0]
+    assert console.set_aside_items()[0]["case"] == response.json()["case"]
+    assert console.sync(portal.url).set_aside == []  # recorded once, not again
+
+
+def test_a_reply_goes_to_the_key_in_the_report_not_the_portals_copy(
+    pair: tuple[Portal, Console],
+) -> None:
+    portal, console = pair
+    receipt = receipt_of(submit_report(portal.client()))
+    keys = portal.derive(crypto.validate_receipt(receipt))
+    attacker = crypto.PrivateKey.generate()
+    from portal.db import Case as PortalCase
+
+    with portal.app.state.sessions() as session:  # a tampered portal swaps the reply key
+        session.execute(update(PortalCase).values(box_pk=bytes(attacker.public_key)))
+        session.commit()
+    console.sync(portal.url)
+    [case_id] = case_ids(console)
+    assert console.show(case_id)["reply_key_mismatch"] is True
+    console.reply(case_id, "for the reporter only")
+    console.push()
+    thread = portal.client().get("/api/v1/thread", auth=portal.reporter_auth(keys)).json()
+    sealed = crypto.b64u_decode(thread["items"][-1]["sealed"])
+    assert crypto.open_document(sealed, keys.box)["text"] == "for the reporter only"
+    with pytest.raises(crypto.CryptoError):
+        crypto.open_document(sealed, attacker)
+
+
+def test_the_console_database_holds_no_plaintext(pair: tuple[Portal, Console]) -> None:
+    portal, console = pair
+    canary = "CANARY-console-5517"
+    submit_report(
+        portal.client(),
+        description=f"{canary} in the text",
+        identity=f"{canary} name",
+        files=[("c.txt", (canary * 50).encode(), "text/plain")],
+    )
+    console.sync(portal.url)
+    [case_id] = case_ids(console)
+    console.reply(case_id, f"{canary} reply")
+    assert canary in console.show(case_id)["description"]
+    from tests.portal.test_leaks import database_rows
+
+    dump = repr(database_rows(console.settings.database_url))
+    assert canary not in dump
+    for path in console.settings.data_dir.rglob("*"):
+        if path.is_file():
+            assert canary.encode() not in path.read_bytes(), path
+
+
+def test_the_identity_is_withheld_until_revealed_and_revealing_is_audited(
+    pair: tuple[Portal, Console],
+) -> None:
+    portal, console = pair
+    submit_report(portal.client(), identity="Officer J. Smith")
+    console.sync(portal.url)
+    [case_id] = case_ids(console)
+    assert console.show(case_id)["identity"] == "withheld"
+    assert console.show(case_id, reveal_identity=True)["identity"] == "Officer J. Smith"
+    actions = [(e["action"], e["case"]) for e in console.audit_entries()]
+    assert ("reveal identity", case_id) in actions
+    assert actions.count(("view", case_id)) == 2
+
+
+def test_every_action_is_audited_and_tampering_is_caught(pair: tuple[Portal, Console]) -> None:
+    portal, console = pair
+    submit_report(portal.client())
+    console.sync(portal.url)
+    [case_id] = case_ids(console)
+    console.show(case_id)
+    console.reply(case_id, "hello")
+    console.set_public_status(case_id, "acknowledged")
+    actions = [e["action"] for e in console.audit_entries()]
+    assert actions == ["received report", "sync", "list cases", "view", "reply", "status"]
+    count, _ = console.verify_audit()
+    assert count == len(actions)
+    with console.sessions() as session:  # someone edits the log to hide a view
+        row = session.query(AuditRow).order_by(AuditRow.seq).all()[3]
+        row.entry = row.entry.replace('"view"', '"list cases"').replace('"reply"', '"x"')
+        session.commit()
+    with pytest.raises(crypto.AuditChainBroken) as broken:
+        console.verify_audit()
+    assert broken.value.index == 3
+
+
+def test_an_unreachable_portal_is_a_clear_error(pair: tuple[Portal, Console]) -> None:
+    _, console = pair
+    with pytest.raises(PortalError, match="cannot reach the portal"):
+        console.sync("http://127.0.0.1:9")

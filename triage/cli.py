@@ -1,0 +1,224 @@
+"""`lanthorn triage …`: the key ceremony and the console's command-line work.
+
+Every command that reads or changes cases first unseals the vault with k officers'
+passphrases (prompted, or `LANTHORN_UNSEAL_PASSPHRASES` for automation), and records
+what it did in the audit log.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import crypto
+
+from .client import PortalError
+from .console import Console, default_officer, prepare_database
+from .keys import key_ceremony, passphrase_problem, threshold, unseal
+from .settings import ConsoleError, TriageSettings
+
+ENV_PASSPHRASES = "LANTHORN_UNSEAL_PASSPHRASES"
+
+
+def _env_passphrases() -> list[str] | None:
+    value = os.environ.get(ENV_PASSPHRASES)
+    return None if value is None else [p.strip() for p in value.split(",") if p.strip()]
+
+
+def _ask_new_passphrases(officers: int) -> list[str]:
+    chosen: list[str] = []
+    print(f"Key ceremony: {officers} officers each choose a passphrase, typed unseen.")
+    while len(chosen) < officers:
+        n = len(chosen) + 1
+        first = getpass.getpass(f"Officer {n} of {officers}, choose a passphrase: ")
+        problem = passphrase_problem(first, chosen)
+        if problem:
+            print(f"  Not accepted: {problem}.")
+            continue
+        if getpass.getpass(f"Officer {n}, type it again: ") != first:
+            print("  The two did not match; try again.")
+            continue
+        chosen.append(first)
+    return chosen
+
+
+def _unseal(settings: TriageSettings) -> Console:
+    k = threshold(settings)
+    passphrases = _env_passphrases()
+    if passphrases is None:
+        print(f"Unsealing needs {k} officers' passphrases.", file=sys.stderr)
+        passphrases = [getpass.getpass(f"Passphrase {i + 1} of {k}: ") for i in range(k)]
+    # Automation may hold more than k (all n officers'); the first k are used.
+    return Console(settings, unseal(settings, passphrases[:k]), who=default_officer())
+
+
+def init(settings: TriageSettings, officers: int, k: int) -> int:
+    passphrases = _env_passphrases()
+    if passphrases is not None and len(passphrases) != officers:
+        raise ConsoleError(
+            f"{ENV_PASSPHRASES} holds {len(passphrases)} passphrases for {officers} officers"
+        )
+    if not 1 <= k <= officers:
+        raise ConsoleError(f"--threshold must be between 1 and --officers ({officers})")
+    if settings.vault_kdf != crypto.VAULT_KDF:
+        print(
+            f"Note: passphrases are stretched with Argon2id t={settings.vault_kdf.t}, "
+            f"m={settings.vault_kdf.m_kib} KiB (LANTHORN_VAULT_KDF), not the default "
+            f"t={crypto.VAULT_KDF.t}, m={crypto.VAULT_KDF.m_kib} KiB.",
+            file=sys.stderr,
+        )
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    prepare_database(settings)  # before the ceremony: a failure here leaves no vault behind
+    unsealed = key_ceremony(settings, passphrases or _ask_new_passphrases(officers), k)
+    console = Console(settings, unsealed, who=default_officer())
+    with console.sessions() as session:
+        console.audit(session, "key ceremony", officers=officers, threshold=k)
+        session.commit()
+    console.close()
+    public = settings.public_dir
+    print(f"Console initialised in {settings.data_dir}: any {k} of {officers} officers unseal it.")
+    print("Copy the two public keys to the portal host and run there:")
+    print(
+        f"  lanthorn portal init --data DIR --oversight-key {public / 'oversight.pub'} "
+        f"--console-key {public / 'console.pub'}"
+    )
+    return 0
+
+
+def _progress() -> Callable[[str], None]:
+    if not sys.stderr.isatty():
+        return lambda _: None
+    return lambda line: print(f"\r  {line}", end="", file=sys.stderr, flush=True)
+
+
+def sync(console: Console, portal_url: str) -> int:
+    print(f"Syncing with {portal_url} …", file=sys.stderr)
+    report = console.sync(portal_url, _progress())
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    print(
+        f"{report.taken} new items, {report.already} already here, {report.files} files; "
+        f"{report.pushed} replies and status changes sent, {report.queued} still queued."
+    )
+    for line in report.set_aside:
+        print(f"  set aside: {line}")
+    for line in report.bad_files:
+        print(f"  file not kept: {line}")
+    return 0
+
+
+def cases(console: Console, as_json: bool) -> int:
+    rows = console.cases()
+    if as_json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("No cases yet. Run `lanthorn triage sync` to take in new reports.")
+    for row in rows:
+        flag = "URGENT " if row["urgent"] else "       "
+        print(
+            f"{flag}{row['case']}  {row['received_on']}  {row['status']:<13}"
+            f"{row['category']:<26}{row['facility']}"
+        )
+    return 0
+
+
+def show(console: Console, case_id: str, as_json: bool, reveal: bool) -> int:
+    case = console.show(case_id, reveal_identity=reveal)
+    if as_json:
+        print(json.dumps(case, indent=2, ensure_ascii=False))
+        return 0
+    print(
+        f"Case {case['case']}  ({case['status']}; {'URGENT; ' if case['urgent'] else ''}"
+        f"received {case['received_on']})"
+    )
+    print(f"About:    {case['category']}\nPrison:   {case['facility']}, {case['location']}")
+    print(f"When:     {case['occurred']}\nWho:      {case['subjects']}")
+    print(f"Witnesses: {case['witnesses']}")
+    if case["identity"] == "withheld":
+        print(
+            "Identity: the reporter disclosed who they are (--reveal-identity shows it, "
+            "and the audit log records that you looked)"
+        )
+    elif case["identity"]:
+        print(f"Identity: {case['identity']}")
+    if case["reply_key_mismatch"]:
+        print("WARNING: the portal's copy of the reply key differs from the report's.")
+    for message in case["messages"]:
+        print(f"\n--- {message['kind']}, {message['on']} ---\n{message['text']}")
+        for f in message["files"]:
+            print(f"  [file] {f['name']} ({f['size']} bytes): {f['state']}")
+    return 0
+
+
+def reply(console: Console, case_id: str, message: str) -> int:
+    console.reply(case_id, message)
+    return _push_and_say(console, "Reply")
+
+
+def status(console: Console, case_id: str, state: str) -> int:
+    console.set_public_status(case_id, state)
+    return _push_and_say(console, f"Status {state!r}")
+
+
+def _push_and_say(console: Console, what: str) -> int:
+    pushed, queued = console.push()
+    if queued:
+        print(
+            f"{what} saved; the portal could not be reached, so it is queued and will be "
+            "sent at the next sync."
+        )
+    else:
+        print(f"{what} sent to the portal.")
+    return 0
+
+
+def audit_verify(console: Console) -> int:
+    try:
+        count, head = console.verify_audit()
+    except crypto.AuditChainBroken as exc:
+        print(
+            f"AUDIT LOG BROKEN at entry {exc.index + 1}: it, or the one before it, was "
+            "altered, removed or reordered.",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"Audit log intact: {count} entries; head {head.hex()[:16]}…")
+    return 0
+
+
+def main(args: Any) -> int:
+    """Run one `lanthorn triage` command; returns the exit status."""
+    try:
+        settings = TriageSettings.from_env(getattr(args, "data", None))
+        if args.command == "init":
+            os.umask(0o077)
+            return init(settings, args.officers, args.threshold)
+        if args.command == "serve":
+            print(
+                "lanthorn triage serve: the console's web pages are not built yet (issue 4).",
+                file=sys.stderr,
+            )
+            return 1
+        console = _unseal(settings)
+        try:
+            if args.command == "sync":
+                return sync(console, args.portal)
+            if args.command == "cases":
+                return cases(console, args.json)
+            if args.command == "show":
+                return show(console, args.case, args.json, args.reveal_identity)
+            if args.command == "reply":
+                return reply(console, args.case, args.message)
+            if args.command == "status":
+                return status(console, args.case, args.state)
+            return audit_verify(console)
+        finally:
+            console.close()
+    except (ConsoleError, PortalError) as exc:
+        print(f"lanthorn triage {args.command}: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,450 @@
+"""The unsealed console: taking in reports from the portal, reading cases, replying,
+setting the public status — every step recorded in the hash-chained audit log."""
+
+from __future__ import annotations
+
+import datetime
+import getpass
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+import crypto
+from portal.blobstore import BlobStore, is_blob_id
+
+from .client import PortalClient, PortalError
+from .db import (
+    AuditRow,
+    Case,
+    Item,
+    Outgoing,
+    SetAside,
+    get_state,
+    make_engine,
+    make_sessionmaker,
+    set_state,
+)
+from .keys import Unsealed
+from .migrations import upgrade
+from .settings import ConsoleError, TriageSettings
+
+PUBLIC_STATES = ("acknowledged", "in_review", "action_taken", "closed")
+_AUDIT_LOCK = 0x4C415544  # "LAUD"
+
+
+@dataclass
+class SyncReport:
+    taken: int = 0
+    already: int = 0
+    set_aside: list[str] = field(default_factory=list)
+    files: int = 0
+    bad_files: list[str] = field(default_factory=list)
+    pushed: int = 0
+    queued: int = 0
+
+
+class Console:
+    def __init__(
+        self,
+        settings: TriageSettings,
+        unsealed: Unsealed,
+        *,
+        who: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.keys = unsealed
+        self.who = who
+        self.clock = clock
+        self.engine = make_engine(settings.database_url)
+        upgrade(self.engine)
+        self.sessions = make_sessionmaker(self.engine)
+        self.blobs = BlobStore(settings.blob_dir)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- audit -------------------------------------------------------------------------
+
+    def audit(self, session: Session, action: str, case: str | None = None, **detail: Any) -> None:
+        """Append an entry, in the caller's transaction, chained to the one before it."""
+        if session.get_bind().dialect.name == "postgresql":  # one appender at a time
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
+        last = session.scalar(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1))
+        previous = last.digest if last is not None else crypto.AUDIT_GENESIS
+        entry = {
+            "at": datetime.datetime.fromtimestamp(self.clock(), datetime.UTC).isoformat(
+                timespec="seconds"
+            ),
+            "who": self.who,
+            "action": action,
+            "case": case,
+            **detail,
+        }
+        digest = crypto.audit_digest(previous, entry, self.keys.subkey("audit"))
+        session.add(AuditRow(entry=crypto.canonical_entry(entry).decode(), digest=digest))
+
+    def verify_audit(self) -> tuple[int, bytes]:
+        """Check the whole chain; raises `crypto.AuditChainBroken` naming the first bad entry."""
+        with self.sessions() as session:
+            rows = session.execute(select(AuditRow).order_by(AuditRow.seq)).scalars().all()
+            pairs = []
+            for index, row in enumerate(rows):
+                try:
+                    pairs.append((json.loads(row.entry), bytes(row.digest)))
+                except ValueError:
+                    raise crypto.AuditChainBroken(index) from None
+        return crypto.verify_audit_chain(pairs, self.keys.subkey("audit"))
+
+    def audit_entries(self) -> list[dict[str, Any]]:
+        with self.sessions() as session:
+            rows = session.execute(select(AuditRow).order_by(AuditRow.seq)).scalars().all()
+            return [json.loads(row.entry) for row in rows]
+
+    # -- sealed storage ----------------------------------------------------------------
+
+    def _seal(self, value: Any) -> bytes:
+        return self.keys.seal("content", json.dumps(value, ensure_ascii=False).encode())
+
+    def _open(self, sealed: bytes) -> Any:
+        return json.loads(self.keys.open("content", sealed))
+
+    def _today(self) -> datetime.date:
+        return datetime.datetime.fromtimestamp(self.clock(), datetime.UTC).date()
+
+    # -- sync --------------------------------------------------------------------------
+
+    def sync(self, portal_url: str, progress: Callable[[str], None] = lambda _: None) -> SyncReport:
+        """Pull every new item, store it, acknowledge it; then push queued replies.
+
+        Interrupting this anywhere and running it again loses and duplicates nothing:
+        an item is stored in one transaction under the portal's item id, and the portal
+        forgets it only after the ack that follows.
+        """
+        report = SyncReport()
+        with PortalClient(portal_url, self.keys.console, self.clock) as portal:
+            while True:
+                page = portal.outbox()
+                if not page["items"]:
+                    break
+                for item in page["items"]:
+                    self._take(portal, item, report)
+                    progress(
+                        f"{report.taken} new, {report.already} already here, "
+                        f"{len(report.set_aside)} set aside, {report.files} files"
+                    )
+                portal.ack(page["next"])
+            with self.sessions() as session:
+                set_state(session, "portal_url", portal.url)
+                self.audit(session, "sync", taken=report.taken, set_aside=len(report.set_aside))
+                session.commit()
+            report.pushed, report.queued = self._push(portal)
+        return report
+
+    def _take(self, portal: PortalClient, item: dict[str, Any], report: SyncReport) -> None:
+        item_id = str(item.get("id", ""))
+        with self.sessions() as session:
+            known = session.scalar(select(Item.seq).where(Item.id == item_id)) is not None
+            if known or session.get(SetAside, item_id) is not None:
+                report.already += 1
+                return
+        try:
+            document = crypto.open_document(
+                crypto.b64u_decode(item.get("sealed", "")), self.keys.oversight
+            )
+        except crypto.CryptoError:
+            self._set_aside(
+                item,
+                "could not be opened with the oversight key: damaged, or sealed to another key",
+                report,
+            )
+            return
+        kind = item.get("kind")
+        with self.sessions() as session:
+            case = session.get(Case, str(item.get("case", "")))
+        if document["type"] != kind:
+            self._set_aside(
+                item, f"the portal called it a {kind} but it is a {document['type']}", report
+            )
+            return
+        if kind == "report" and case is not None:
+            self._set_aside(item, "a second report for a case that already exists", report)
+            return
+        if kind == "message" and case is None:
+            self._set_aside(item, "a message for a case this console does not have", report)
+            return
+        files = self._fetch_files(portal, document, item.get("blob_ids", []), report)
+        with self.sessions() as session:
+            if kind == "report":
+                reply_pk = crypto.b64u_decode(document["reply_box_pk"], length=32)
+                portal_pk = crypto.b64u_decode(item.get("box_pk", ""), length=32)
+                session.add(
+                    Case(
+                        id=item["case"],
+                        category=document["category"][:40],
+                        facility=document["facility"][:200],
+                        urgent=bool(document["urgent"]),
+                        received_on=self._today(),
+                        portal_box_pk=portal_pk,
+                        reply_box_pk=reply_pk,
+                        workflow="new",
+                        public_status="received",
+                    )
+                )
+                session.flush()
+            content = {"document": document, "files": files, "portal_on": item.get("on")}
+            session.add(
+                Item(
+                    id=item_id,
+                    case_id=item["case"],
+                    kind=kind,
+                    content=self._seal(content),
+                    on=self._today(),
+                )
+            )
+            self.audit(session, f"received {kind}", item["case"])
+            session.commit()
+        report.taken += 1
+
+    def _set_aside(self, item: dict[str, Any], reason: str, report: SyncReport) -> None:
+        with self.sessions() as session:
+            session.add(
+                SetAside(
+                    id=str(item.get("id", ""))[:40],
+                    case_id=str(item.get("case", ""))[:16],
+                    kind=str(item.get("kind", ""))[:8],
+                    reason=reason,
+                    content=self._seal(item),
+                    on=self._today(),
+                )
+            )
+            self.audit(session, "set aside", str(item.get("case", ""))[:16], reason=reason)
+            session.commit()
+        report.set_aside.append(f"{item.get('id')}: {reason}")
+
+    def _fetch_files(
+        self,
+        portal: PortalClient,
+        document: dict[str, Any],
+        blob_ids: list[str],
+        report: SyncReport,
+    ) -> dict[str, str]:
+        """Download, verify and keep each attachment's stored form; note what failed."""
+        states: dict[str, str] = {}
+        for descriptor in document.get("attachments", []):
+            blob_id = descriptor["blob_id"]
+            if not is_blob_id(blob_id):
+                states[blob_id] = "missing: not a blob id this portal could have issued"
+            elif blob_id not in blob_ids:
+                states[blob_id] = "missing: the portal did not list this file with the item"
+            else:
+                states[blob_id] = self._fetch_file(portal, descriptor)
+            if states[blob_id] == "stored":
+                report.files += 1
+            else:
+                report.bad_files.append(f"{blob_id}: {states[blob_id]}")
+        return states
+
+    def _fetch_file(self, portal: PortalClient, descriptor: dict[str, Any]) -> str:
+        if self.blobs.exists(descriptor["blob_id"]):
+            return "stored"  # an interrupted earlier sync already verified and kept it
+        pending = self.blobs.start()
+        reader = crypto.BlobReader(crypto.b64u_decode(descriptor["key"], length=32))
+        try:
+            for chunk in portal.blob(descriptor["blob_id"]):
+                pending.write(chunk)
+                reader.feed(chunk)  # verify as it arrives; the plaintext is not kept
+            summary = reader.finish()
+        except (PortalError, crypto.CryptoError) as exc:
+            pending.abort()
+            reason = str(exc) if isinstance(exc, PortalError) else "the file is damaged"
+            return f"not kept: {reason}"
+        if summary.size != descriptor["size"] or summary.sha256 != descriptor["sha256"]:
+            pending.abort()
+            return "not kept: the file is not the one the report describes"
+        pending.blob_id = descriptor["blob_id"]
+        pending.commit(self._today())
+        return "stored"
+
+    # -- replies and status --------------------------------------------------------------
+
+    def _case(self, session: Session, case_id: str) -> Case:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise ConsoleError(f"there is no case {case_id!r} on this console")
+        return case
+
+    def reply(self, case_id: str, message: str) -> None:
+        """Seal a reply to the reporter's own key (from the report) and queue it."""
+        if not message.strip():
+            raise ConsoleError("the reply is empty")
+        with self.sessions() as session:
+            case = self._case(session, case_id)
+            document = {
+                "v": 1,
+                "type": "reply",
+                "text": message,
+                "sent_on": self._today().isoformat(),
+            }
+            sealed = crypto.seal_document(document, crypto.PublicKey(case.reply_box_pk))
+            item_id = "reply-" + secrets.token_hex(8)
+            session.add(
+                Item(
+                    id=item_id,
+                    case_id=case.id,
+                    kind="reply",
+                    content=self._seal({"document": document}),
+                    on=self._today(),
+                )
+            )
+            body = {"case": case.id, "sealed": crypto.b64u_encode(sealed)}
+            session.add(Outgoing(case_id=case.id, kind="reply", payload=self._seal(body)))
+            self.audit(session, "reply", case.id)
+            session.commit()
+
+    def set_public_status(self, case_id: str, state: str) -> None:
+        if state not in PUBLIC_STATES:
+            raise ConsoleError(f"unknown status {state!r}: use one of {', '.join(PUBLIC_STATES)}")
+        with self.sessions() as session:
+            case = self._case(session, case_id)
+            case.public_status = state
+            body = {"case": case.id, "state": state}
+            session.add(Outgoing(case_id=case.id, kind="status", payload=self._seal(body)))
+            self.audit(session, "status", case.id, state=state)
+            session.commit()
+
+    def push(self) -> tuple[int, int]:
+        """Send queued replies and status changes to the portal of the last sync."""
+        with self.sessions() as session:
+            url = get_state(session, "portal_url")
+        if url is None:
+            return 0, self._queued()
+        with PortalClient(url, self.keys.console, self.clock) as portal:
+            return self._push(portal)
+
+    def _queued(self) -> int:
+        with self.sessions() as session:
+            return len(
+                session.scalars(select(Outgoing.seq).where(Outgoing.sent_on.is_(None))).all()
+            )
+
+    def _push(self, portal: PortalClient) -> tuple[int, int]:
+        pushed = 0
+        with self.sessions() as session:
+            queue = session.scalars(
+                select(Outgoing).where(Outgoing.sent_on.is_(None)).order_by(Outgoing.seq)
+            ).all()
+            for outgoing in queue:
+                body = self._open(outgoing.payload)
+                try:
+                    if outgoing.kind == "reply":
+                        portal.reply(body)
+                    else:
+                        portal.status(body)
+                except PortalError:
+                    break  # keep it, and everything after it, for the next sync
+                outgoing.sent_on = self._today()
+                session.commit()
+                pushed += 1
+        return pushed, self._queued()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def cases(self) -> list[dict[str, Any]]:
+        with self.sessions() as session:
+            rows = session.scalars(
+                select(Case).order_by(Case.urgent.desc(), Case.received_on.desc(), Case.id)
+            ).all()
+            self.audit(session, "list cases")
+            session.commit()
+            return [_case_summary(case) for case in rows]
+
+    def show(self, case_id: str, *, reveal_identity: bool = False) -> dict[str, Any]:
+        """The case, decrypted: report, messages and replies in order.
+
+        What the reporter disclosed about who they are stays "withheld" unless asked for,
+        and asking is its own audit entry.
+        """
+        with self.sessions() as session:
+            case = self._case(session, case_id)
+            items = session.scalars(
+                select(Item).where(Item.case_id == case.id).order_by(Item.seq)
+            ).all()
+            self.audit(session, "view", case.id)
+            if reveal_identity:
+                self.audit(session, "reveal identity", case.id)
+            session.commit()
+            opened = [(item, self._open(item.content)) for item in items]
+        report: dict[str, Any] = next((c["document"] for i, c in opened if i.kind == "report"), {})
+        thread = [
+            {
+                "kind": item.kind,
+                "on": item.on.isoformat(),
+                "text": content["document"].get("text", content["document"].get("description")),
+                "files": [
+                    {"name": d["name"], "size": d["size"], "state": content["files"][d["blob_id"]]}
+                    for d in content["document"].get("attachments", [])
+                ]
+                if "files" in content
+                else [],
+            }
+            for item, content in opened
+        ]
+        return {
+            **_case_summary(case),
+            "description": report.get("description", ""),
+            "location": report.get("location", ""),
+            "occurred": report.get("occurred", ""),
+            "subjects": report.get("subjects", ""),
+            "witnesses": report.get("witnesses", ""),
+            "channel": report.get("channel", ""),
+            "identity": (report.get("identity") if reveal_identity else "withheld")
+            if report.get("identity")
+            else None,
+            "reply_key_mismatch": case.portal_box_pk != case.reply_box_pk,
+            "messages": thread,
+        }
+
+    def set_aside_items(self) -> list[dict[str, str]]:
+        with self.sessions() as session:
+            rows = session.scalars(select(SetAside)).all()
+            return [{"id": r.id, "case": r.case_id, "reason": r.reason} for r in rows]
+
+
+def prepare_database(settings: TriageSettings) -> None:
+    """Create or upgrade the console database, or explain why it cannot be reached."""
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    except SQLAlchemyError as exc:
+        first_line = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0]
+        raise ConsoleError(
+            f"cannot prepare the database ({type(exc).__name__}: {first_line}). "
+            "Check LANTHORN_DATABASE_URL and that the database server is running."
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def _case_summary(case: Case) -> dict[str, Any]:
+    return {
+        "case": case.id,
+        "status": case.public_status,
+        "workflow": case.workflow,
+        "category": case.category,
+        "facility": case.facility,
+        "urgent": case.urgent,
+        "received_on": case.received_on.isoformat(),
+    }
+
+
+def default_officer() -> str:
+    """Who a command-line action is recorded as: the operating-system account."""
+    return f"cli:{getpass.getuser()}"

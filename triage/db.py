@@ -1,0 +1,111 @@
+"""The console's database. Everything that came from a reporter is sealed under the vault
+key (`content` columns); only the workflow fields needed to sort and filter are plain."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from portal.db import make_engine as make_engine
+from portal.db import make_sessionmaker as make_sessionmaker
+
+__all__ = [
+    "AuditRow",
+    "Base",
+    "Case",
+    "Item",
+    "Outgoing",
+    "SetAside",
+    "State",
+    "make_engine",
+    "make_sessionmaker",
+]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # the portal's case id
+    workflow: Mapped[str] = mapped_column(String(16), default="new")
+    public_status: Mapped[str] = mapped_column(String(16), default="received")
+    category: Mapped[str] = mapped_column(String(40))
+    facility: Mapped[str] = mapped_column(String(200))
+    urgent: Mapped[bool] = mapped_column(Boolean)
+    unit: Mapped[str | None] = mapped_column(String(40))
+    received_on: Mapped[datetime.date] = mapped_column(Date)
+    #: The reporter's box key as the portal holds it, and as written inside the report.
+    portal_box_pk: Mapped[bytes] = mapped_column(LargeBinary(32))
+    reply_box_pk: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class Item(Base):
+    """A report, a reporter message or a reply; `content` is the vault-sealed document."""
+
+    __tablename__ = "items"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)  # the portal's item id
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    on: Mapped[datetime.date] = mapped_column(Date)
+
+
+class SetAside(Base):
+    """An outbox item that could not be taken in, kept with the reason, sealed."""
+
+    __tablename__ = "set_aside"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # the portal's item id
+    case_id: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(Text)
+    content: Mapped[bytes] = mapped_column(LargeBinary)  # the outbox entry, vault-sealed
+    on: Mapped[datetime.date] = mapped_column(Date)
+
+
+class Outgoing(Base):
+    """A reply or status change waiting to reach the portal (queued while it is down)."""
+
+    __tablename__ = "outgoing"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # reply | status
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # vault-sealed request body
+    sent_on: Mapped[datetime.date | None] = mapped_column(Date)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry: Mapped[str] = mapped_column(Text)  # canonical JSON: who, what, which case, when
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class State(Base):
+    __tablename__ = "state"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+def get_state(session: Any, key: str) -> str | None:
+    row = session.get(State, key)
+    return None if row is None else str(row.value)
+
+
+def set_state(session: Any, key: str, value: str) -> None:
+    row = session.get(State, key)
+    if row is None:
+        session.add(State(key=key, value=value))
+    else:
+        row.value = value
