@@ -9,7 +9,6 @@ Exit codes: 0 success, 1 the command could not do its job, 2 the command line wa
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
@@ -111,39 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_demo(data: str | None, port: int) -> int:
-    """A portal on this machine with demo keys, until the console joins it (issue 4)."""
-    from pathlib import Path
-
-    import crypto
-    from portal.cli import initialise, serve_command
-    from portal.settings import CONFIG_FILE
-
-    os.umask(0o077)  # demo keys are private keys: for this user only
-    data_dir = Path(data or "demo-data")
-    portal_dir, keys_dir = data_dir / "portal", data_dir / "demo-keys"
-    keys_dir.mkdir(parents=True, exist_ok=True)
-    oversight_file, console_file = keys_dir / "oversight.key", keys_dir / "console.key"
-    if not oversight_file.exists():
-        oversight_file.write_text(crypto.b64u_encode(bytes(crypto.PrivateKey.generate())))
-        console_file.write_text(crypto.b64u_encode(bytes(crypto.SigningKey.generate())))
-    oversight = crypto.PrivateKey(crypto.b64u_decode(oversight_file.read_text().strip()))
-    console = crypto.SigningKey(crypto.b64u_decode(console_file.read_text().strip()))
-    if not (portal_dir / CONFIG_FILE).exists():
-        initialise(portal_dir, bytes(oversight.public_key), bytes(console.verify_key))
-    print(
-        "Lanthorn demo (SQLite, demo keys)\n"
-        f"  portal:        http://127.0.0.1:{port}/\n"
-        "  console:       not built yet (issue 4); demo passphrases arrive with it\n"
-        f"  demo keys:     {keys_dir} (oversight private key and console signing key:\n"
-        "                 demo only, never use them for real reports)\n"
-    )
-    return serve_command(str(portal_dir), "127.0.0.1", port, 1)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.family == "demo":
+        from triage.demo import run_demo
+
         return run_demo(args.data, args.port)
     if args.family == "portal":
         from portal.cli import init_command, serve_command

@@ -103,3 +103,60 @@ def test_console_factory_builds_an_app(tmp_path: Path) -> None:
         response = httpx.get(url + "/")
     assert response.status_code == 503
     assert "not built yet" in response.text
+
+
+def test_demo_runs_portal_and_console_together(tmp_path: Path) -> None:
+    """README's first command: report on the demo portal, and the demo console has it."""
+    import socket
+    import time
+
+    from tests.portal.forms import submit_report
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "LANTHORN_VAULT_KDF": "1,8"}
+    env.pop("LANTHORN_DATABASE_URL", None)
+    demo = subprocess.Popen(
+        [LANTHORN, "demo", "--data", str(tmp_path), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with httpx.Client(base_url=url) as client:
+                    response = submit_report(client)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the demo portal did not start"
+                time.sleep(0.3)
+        assert response.status_code == 201
+        while True:
+            cases = run_cli_env(
+                env, "triage", "cases", "--json", "--data", str(tmp_path / "console")
+            )
+            if cases.returncode == 0 and cases.stdout.strip() not in ("", "[]"):
+                break
+            assert time.monotonic() < deadline, cases.stderr
+            time.sleep(1)
+    finally:
+        demo.terminate()
+        output, _ = demo.communicate(timeout=30)
+    assert "Portal (reporters):" in output
+    assert "demo officer one lantern" in output
+    assert "took in 1 new item(s)" in output
+
+
+def run_cli_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **env,
+        "LANTHORN_UNSEAL_PASSPHRASES": "demo officer one lantern,demo officer two harbour",
+    }
+    return subprocess.run(
+        [str(LANTHORN), *args], capture_output=True, text=True, env=env, check=False
+    )
