@@ -16,6 +16,8 @@ EXAMPLES = """\
 examples:
   lanthorn demo                                   # everything on one machine, demo keys
   lanthorn triage init --data /srv/console --officers 3 --threshold 2
+  lanthorn triage sync --data /srv/console --portal https://portal.example
+  lanthorn triage show --data /srv/console K7QM2XRT9P --json
   lanthorn portal init --data /srv/portal \\
       --oversight-key oversight.pub --console-key console.pub
   lanthorn portal serve --data /srv/portal --port 8080
@@ -103,6 +105,18 @@ def build_parser() -> argparse.ArgumentParser:
     _data_arg(p)
     p.add_argument("case")
     p.add_argument("state")
+    p = t.add_parser(
+        "rekey",
+        help="new officers' passphrases: add or remove officers, replace a lost passphrase",
+        description=(
+            "Unseal with k current passphrases, then every officer of the new set chooses a "
+            "passphrase (prompted, or LANTHORN_NEW_PASSPHRASES, comma-separated). The vault "
+            "key stays the same; the old passphrases stop working."
+        ),
+    )
+    _data_arg(p)
+    p.add_argument("--officers", type=int, default=3, metavar="N")
+    p.add_argument("--threshold", type=int, default=2, metavar="K")
     audit = t.add_parser("audit", help="the audit log")
     audit_cmds = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
     p = audit_cmds.add_parser("verify", help="check the audit log's hash chain")

@@ -18,10 +18,17 @@ import crypto
 
 from .client import PortalError
 from .console import Console, default_officer, prepare_database
-from .keys import key_ceremony, passphrase_problem, threshold, unseal
+from .keys import (
+    key_ceremony,
+    passphrase_problem,
+    rewrap,
+    threshold,
+    unseal,
+)
 from .settings import ConsoleError, TriageSettings
 
 ENV_PASSPHRASES = "LANTHORN_UNSEAL_PASSPHRASES"
+ENV_NEW_PASSPHRASES = "LANTHORN_NEW_PASSPHRASES"
 
 
 def _env_passphrases() -> list[str] | None:
@@ -85,6 +92,27 @@ def init(settings: TriageSettings, officers: int, k: int) -> int:
     print(
         f"  lanthorn portal init --data DIR --oversight-key {public / 'oversight.pub'} "
         f"--console-key {public / 'console.pub'}"
+    )
+    return 0
+
+
+def rekey(console: Console, officers: int, k: int) -> int:
+    """New officers' passphrases for the same vault key (add, remove, replace a lost one)."""
+    value = os.environ.get(ENV_NEW_PASSPHRASES)
+    passphrases = None if value is None else [p.strip() for p in value.split(",") if p.strip()]
+    if passphrases is not None and len(passphrases) != officers:
+        raise ConsoleError(
+            f"{ENV_NEW_PASSPHRASES} holds {len(passphrases)} passphrases for {officers} officers"
+        )
+    if not 1 <= k <= officers <= crypto.MAX_OFFICERS:  # before anyone types a passphrase
+        raise ConsoleError(f"need 1 <= --threshold <= --officers <= {crypto.MAX_OFFICERS}")
+    rewrap(console.settings, console.keys, passphrases or _ask_new_passphrases(officers), k)
+    with console.sessions() as session:
+        console.audit(session, "rekey", officers=officers, threshold=k)
+        session.commit()
+    print(
+        f"The console now unseals with any {k} of {officers} new passphrases; the old "
+        "passphrases no longer open it. Back up vault.json again."
     )
     return 0
 
@@ -216,6 +244,8 @@ def main(args: Any) -> int:
                 return reply(console, args.case, args.message)
             if args.command == "status":
                 return status(console, args.case, args.state)
+            if args.command == "rekey":
+                return rekey(console, args.officers, args.threshold)
             return audit_verify(console)
         finally:
             console.close()

@@ -78,14 +78,7 @@ def key_ceremony(settings: TriageSettings, passphrases: Sequence[str], threshold
             f"{data} already holds a console. A new ceremony would make every report sealed "
             "to the old oversight key unreadable, so `init` will not overwrite it."
         )
-    for i, passphrase in enumerate(passphrases):
-        problem = passphrase_problem(passphrase, passphrases[:i])
-        if problem:
-            raise ConsoleError(f"passphrase {i + 1} is too weak: {problem}.")
-    if not 1 <= threshold <= len(passphrases):
-        raise ConsoleError(
-            f"the threshold must be between 1 and the number of officers ({len(passphrases)})"
-        )
+    check_new_officers(passphrases, threshold)
     data.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings.public_dir.mkdir(mode=0o755, exist_ok=True)
     vault_key = crypto.new_vault_key()
@@ -114,6 +107,36 @@ def _write_private(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def check_new_officers(passphrases: Sequence[str], threshold: int) -> None:
+    """Refuse a weak, repeated or impossible set of officers' passphrases, with a reason."""
+    for i, passphrase in enumerate(passphrases):
+        problem = passphrase_problem(passphrase, passphrases[:i])
+        if problem:
+            raise ConsoleError(f"passphrase {i + 1} is too weak: {problem}.")
+    if not 1 <= threshold <= len(passphrases) <= crypto.MAX_OFFICERS:
+        raise ConsoleError(
+            f"need 1 <= threshold ({threshold}) <= officers ({len(passphrases)}) <= "
+            f"{crypto.MAX_OFFICERS}"
+        )
+
+
+def rewrap(
+    settings: TriageSettings, unsealed: Unsealed, passphrases: Sequence[str], threshold: int
+) -> None:
+    """Wrap the same vault key for a new set of officers, replacing vault.json atomically.
+
+    Adding or removing an officer, changing the threshold, or replacing a lost
+    passphrase: k current officers unseal, then every officer of the new set chooses a
+    passphrase. The old file stops working the moment the new one is in place.
+    """
+    check_new_officers(passphrases, threshold)
+    wrapped = crypto.wrap_vault_key(unsealed.vault_key, passphrases, threshold, settings.vault_kdf)
+    path = settings.data_dir / VAULT_FILE
+    temporary = path.with_suffix(".new")
+    _write_private(temporary, wrapped.to_json().encode())
+    os.replace(temporary, path)
 
 
 def threshold(settings: TriageSettings) -> int:

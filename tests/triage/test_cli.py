@@ -15,8 +15,11 @@ LANTHORN = Path(sys.executable).with_name("lanthorn")
 GOOD = ["amber lantern over the wing", "seven quiet keys on a ring", "the long shift ends at dawn"]
 
 
-def run(*args: object, passphrases: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: object, passphrases: list[str] | None = None, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("LANTHORN_DATA",)}
+    env.update(extra_env or {})
     env.pop("LANTHORN_UNSEAL_PASSPHRASES", None)
     env["LANTHORN_VAULT_KDF"] = "1,8"  # cheap Argon2id: the ceremony records it in vault.json
     if passphrases is not None:
@@ -113,3 +116,52 @@ def test_unknown_cases_and_states_are_explained(console_dir: Path) -> None:
     result = run("triage", "show", "--data", console_dir, "NOSUCHCASE", passphrases=GOOD)
     assert result.returncode == 1
     assert "there is no case 'NOSUCHCASE'" in result.stderr
+
+
+def test_rekey_replaces_the_officers_and_the_old_passphrases_stop_working(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "console"
+    assert run("triage", "init", "--data", data, passphrases=GOOD).returncode == 0
+    new = ["a brand new officer joins", "second new passphrase here"]
+    env_new = {"LANTHORN_NEW_PASSPHRASES": ",".join(new)}
+    result = run(
+        "triage",
+        "rekey",
+        "--data",
+        data,
+        "--officers",
+        "2",
+        "--threshold",
+        "2",
+        passphrases=GOOD[:2],
+        extra_env=env_new,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "the old passphrases no longer open it" in result.stdout
+    old = run("triage", "cases", "--data", data, passphrases=GOOD[:2])
+    assert old.returncode == 1
+    assert "do not unseal" in old.stderr
+    assert run("triage", "cases", "--data", data, passphrases=new).returncode == 0
+    audit = run("triage", "audit", "verify", "--data", data, passphrases=new)
+    assert audit.returncode == 0  # the chain survives: its key comes from the vault key
+
+
+def test_rekey_refuses_a_weak_new_set_and_keeps_the_old_one(tmp_path: Path) -> None:
+    data = tmp_path / "console"
+    assert run("triage", "init", "--data", data, passphrases=GOOD).returncode == 0
+    result = run(
+        "triage",
+        "rekey",
+        "--data",
+        data,
+        "--officers",
+        "2",
+        "--threshold",
+        "2",
+        passphrases=GOOD[:2],
+        extra_env={"LANTHORN_NEW_PASSPHRASES": "weak,weaker"},
+    )
+    assert result.returncode == 1
+    assert "too weak" in result.stderr
+    assert run("triage", "cases", "--data", data, passphrases=GOOD[1:]).returncode == 0
