@@ -46,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run Lanthorn on one machine with demo keys and SQLite.",
     )
     demo.add_argument("--data", metavar="DIR", help="where demo data lives (default: demo-data)")
-    demo.add_argument("--port", type=int, default=8080, help="portal port (default: 8080)")
+    demo.add_argument(
+        "--port", type=int, default=8080, help="portal port; the console gets the next (8080)"
+    )
+    demo.add_argument("--code", action="store_true", help="print the demo sign-in code now")
 
     portal = families.add_parser("portal", help="the public portal (runs on the portal host)")
     portal_cmds = portal.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -117,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     _data_arg(p)
     p.add_argument("--officers", type=int, default=3, metavar="N")
     p.add_argument("--threshold", type=int, default=2, metavar="K")
+    p = t.add_parser(
+        "officer",
+        help="add an officer (the first admin, or anyone); prints their one-time setup code",
+    )
+    _data_arg(p)
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=["admin", "triage", "investigator", "auditor"])
+    p.add_argument("--unit", help="the unit an investigator works for, e.g. counter_corruption")
     audit = t.add_parser("audit", help="the audit log")
     audit_cmds = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
     p = audit_cmds.add_parser("verify", help="check the audit log's hash chain")
@@ -127,9 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.family == "demo":
-        from triage.demo import run_demo
+        from triage.demo import demo_code, run_demo
 
-        return run_demo(args.data, args.port)
+        return demo_code() if args.code else run_demo(args.data, args.port)
     if args.family == "portal":
         from portal.cli import init_command, serve_command
 

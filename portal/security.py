@@ -113,7 +113,8 @@ class Csrf:
 
 def cookie_secure(request: Request) -> bool:
     """Mark cookies Secure on HTTPS, and always when the operator says TLS ends at a proxy."""
-    return bool(request.app.state.settings.secure_cookies) or request.url.scheme == "https"
+    settings = request.app.state.settings
+    return bool(getattr(settings, "secure_cookies", False)) or request.url.scheme == "https"
 
 
 class KdfGate:

@@ -86,10 +86,11 @@ def test_every_contract_command_has_help(args: list[str]) -> None:
     assert "--data" in result.stdout
 
 
-def test_unbuilt_commands_say_so_and_fail() -> None:
-    result = run_cli("triage", "serve", "--data", "/nonexistent")
-    assert result.returncode == 1
-    assert "not built yet" in result.stderr
+def test_commands_on_an_uninitialised_directory_say_what_to_do() -> None:
+    for args in (["triage", "serve"], ["triage", "cases"], ["portal", "serve"]):
+        result = run_cli(*args, "--data", "/nonexistent")
+        assert result.returncode == 1
+        assert " init" in result.stderr
 
 
 def test_a_wrong_command_line_exits_2_with_usage() -> None:
@@ -98,11 +99,12 @@ def test_a_wrong_command_line_exits_2_with_usage() -> None:
     assert "--oversight-key" in result.stderr
 
 
-def test_console_factory_builds_an_app(tmp_path: Path) -> None:
+def test_an_uninitialised_console_says_what_to_do(tmp_path: Path) -> None:
     with serving(create_console(TriageSettings(data_dir=tmp_path))) as url:
-        response = httpx.get(url + "/")
-    assert response.status_code == 503
-    assert "not built yet" in response.text
+        assert httpx.get(url + "/").headers["location"] == "/unseal"
+        response = httpx.get(url + "/unseal")
+    assert response.status_code == 422
+    assert "lanthorn triage init" in response.text
 
 
 def test_demo_runs_portal_and_console_together(tmp_path: Path) -> None:
@@ -148,8 +150,9 @@ def test_demo_runs_portal_and_console_together(tmp_path: Path) -> None:
         demo.terminate()
         output, _ = demo.communicate(timeout=30)
     assert "Portal (reporters):" in output
+    assert "Console (officers):" in output
     assert "demo officer one lantern" in output
-    assert "took in 1 new item(s)" in output
+    assert "synced: 1 new item(s)" in output
 
 
 def run_cli_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -1,23 +1,108 @@
-"""The console's application factory. Nothing is created at import time."""
+"""The console's web application: unseal, sign in, cases, replies, audit.
+
+Built by `create_app(settings)`; nothing is created at import time. Until k officers
+unseal it, the console serves only the unseal page. The unsealed keys live in this
+process's memory, so the console runs as one worker.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
 
-from .settings import TriageSettings
+from portal.app import ContainErrorsMiddleware
+from portal.errors import PortalError
+from portal.security import Csrf, SecurityHeadersMiddleware
+
+from . import web
+from .officers import PASSWORDS
+from .settings import ConsoleError, TriageSettings
+
+HERE = Path(__file__).parent
 
 
-async def not_open_yet(request: Request) -> PlainTextResponse:
-    return PlainTextResponse(
-        "The Lanthorn triage console is not built yet: it arrives with issue 4.", status_code=503
+def _render_error(request: Request, status: int, message: str) -> Response:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
     )
 
 
-def create_app(settings: TriageSettings) -> Starlette:
+async def _console_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, ConsoleError):
+        return _render_error(request, 422, str(exc))
+    if isinstance(exc, PortalError):
+        return _render_error(request, exc.status, exc.message)
+    if isinstance(exc, HTTPException):
+        return _render_error(request, exc.status_code, "There is no page here.")
+    return _render_error(request, 500, "Something went wrong.")  # pragma: no cover
+
+
+def create_app(
+    settings: TriageSettings,
+    *,
+    clock: Callable[[], float] = time.time,
+    portal_url: str | None = None,
+    sync_every: float | None = None,
+    hasher: PasswordHasher = PASSWORDS,
+) -> Starlette:
     """Build the console for `settings`; everything it needs hangs off `app.state`."""
-    app = Starlette(routes=[Route("/", not_open_yet)])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(web.sync_loop(app)) if sync_every and portal_url else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if app.state.console is not None:
+                app.state.console.close()
+
+    templates = Jinja2Templates(
+        env=Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+    )
+    app = Starlette(
+        routes=[*web.routes, Mount("/static", StaticFiles(directory=HERE / "static"))],
+        middleware=[Middleware(SecurityHeadersMiddleware), Middleware(ContainErrorsMiddleware)],
+        exception_handlers={
+            web.Redirect: web.redirect_handler,
+            PortalError: _console_error,
+            ConsoleError: _console_error,
+            HTTPException: _console_error,
+        },
+        lifespan=lifespan,
+    )
     app.state.settings = settings
+    app.state.clock = clock
+    app.state.templates = templates
+    # CSRF tokens are needed before unsealing, so their key is per process, not in the vault.
+    app.state.csrf = Csrf(secrets.token_bytes(32))
+    app.state.console = None
+    app.state.portal_url = portal_url
+    app.state.sync_every = sync_every
+    app.state.hasher = hasher
+    app.state.failures = {}
     return app

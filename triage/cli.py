@@ -25,6 +25,7 @@ from .keys import (
     threshold,
     unseal,
 )
+from .officers import add_officer
 from .settings import ConsoleError, TriageSettings
 
 ENV_PASSPHRASES = "LANTHORN_UNSEAL_PASSPHRASES"
@@ -114,6 +115,37 @@ def rekey(console: Console, officers: int, k: int) -> int:
         f"The console now unseals with any {k} of {officers} new passphrases; the old "
         "passphrases no longer open it. Back up vault.json again."
     )
+    return 0
+
+
+def add_officer_command(console: Console, username: str, role: str, unit: str | None) -> int:
+    code = add_officer(console, username, role, unit)
+    print(f"Officer {username!r} ({role}) added. Give them this one-time setup code in person:")
+    print(f"  {code}")
+    print("They enrol at /enrol on the console: password, then their authenticator app.")
+    return 0
+
+
+def serve(
+    settings: TriageSettings, host: str, port: int, portal: str | None, every: int | None
+) -> int:
+    import uvicorn
+
+    from portal.cli import UVICORN_OPTIONS, uvicorn_log_config
+
+    from .app import create_app
+
+    threshold(settings)  # an uninitialised or damaged data directory stops here, clearly
+    prepare_database(settings)
+    app = create_app(settings, portal_url=portal, sync_every=every)
+    passphrases = _env_passphrases()
+    if passphrases is not None:  # automation: unseal at start instead of on the page
+        unsealed = unseal(settings, passphrases[: threshold(settings)])
+        app.state.console = Console(settings, unsealed, who="console:start")
+    state = "unsealed" if passphrases is not None else "sealed: unseal it in the browser"
+    print(f"Lanthorn console on http://{host}:{port}/ ({state}; Ctrl-C to stop)", flush=True)
+    options: dict[str, Any] = dict(UVICORN_OPTIONS)
+    uvicorn.run(app, host=host, port=port, log_config=uvicorn_log_config(), **options)
     return 0
 
 
@@ -227,11 +259,7 @@ def main(args: Any) -> int:
             os.umask(0o077)
             return init(settings, args.officers, args.threshold)
         if args.command == "serve":
-            print(
-                "lanthorn triage serve: the console's web pages are not built yet (issue 4).",
-                file=sys.stderr,
-            )
-            return 1
+            return serve(settings, args.host, args.port, args.portal, args.sync_every)
         console = _unseal(settings)
         try:
             if args.command == "sync":
@@ -246,6 +274,8 @@ def main(args: Any) -> int:
                 return status(console, args.case, args.state)
             if args.command == "rekey":
                 return rekey(console, args.officers, args.threshold)
+            if args.command == "officer":
+                return add_officer_command(console, args.username, args.role, args.unit)
             return audit_verify(console)
         finally:
             console.close()

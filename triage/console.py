@@ -3,6 +3,7 @@ setting the public status — every step recorded in the hash-chained audit log.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import getpass
 import json
@@ -70,6 +71,12 @@ class Console:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def acting_as(self, who: str) -> Console:
+        """The same console (engine, keys), recording its actions as `who`."""
+        other = copy.copy(self)
+        other.who = who
+        return other
 
     # -- audit -------------------------------------------------------------------------
 

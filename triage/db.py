@@ -17,6 +17,8 @@ __all__ = [
     "Base",
     "Case",
     "Item",
+    "Officer",
+    "OfficerSession",
     "Outgoing",
     "SetAside",
     "State",
@@ -89,6 +91,28 @@ class AuditRow(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     entry: Mapped[str] = mapped_column(Text)  # canonical JSON: who, what, which case, when
     digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class Officer(Base):
+    """A person who works in the console. The TOTP secret is sealed under the vault key."""
+
+    __tablename__ = "officers"
+
+    username: Mapped[str] = mapped_column(String(40), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # admin | triage | investigator | auditor
+    unit: Mapped[str | None] = mapped_column(String(40))  # investigators only
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)  # vault-sealed
+    setup_code_hash: Mapped[str | None] = mapped_column(String(200))  # until enrolled
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class OfficerSession(Base):
+    __tablename__ = "officer_sessions"
+
+    id_digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("officers.username"))
+    expires: Mapped[int] = mapped_column(Integer)
 
 
 class State(Base):

@@ -1,8 +1,9 @@
-"""`lanthorn demo`: a portal and a console on one machine, demo passphrases, SQLite.
+"""`lanthorn demo`: a portal and a console on one machine, demo passphrases and logins.
 
-The console is initialised with three demo officers (any two unseal it), the portal with
-the console's public keys; the portal runs as `lanthorn portal serve` would, and this
-process syncs the console from it every few seconds until Ctrl-C.
+The console is initialised with three demo officers' passphrases (any two unseal it) and
+three demo sign-ins; the portal gets the console's public keys. The portal runs as
+`lanthorn portal serve` would; this process serves the console, unsealed, and syncs it
+from the portal every few seconds, until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from portal.cli import initialise, read_public_key
+import pyotp
+import uvicorn
+
+from portal.cli import UVICORN_OPTIONS, initialise, read_public_key, uvicorn_log_config
 from portal.settings import CONFIG_FILE
 
-from .client import PortalError
+from .app import create_app
 from .console import Console, prepare_database
 from .keys import VAULT_FILE, key_ceremony, unseal
+from .officers import enrol_for_demo
 from .settings import TriageSettings
 
 DEMO_PASSPHRASES = (
@@ -28,11 +32,20 @@ DEMO_PASSPHRASES = (
     "demo officer two harbour",
     "demo officer three meadow",
 )
-SYNC_EVERY = 5.0
+DEMO_PASSWORD = "lanthorn demo password"  # noqa: S105 - the demo prints it on purpose
+DEMO_TOTP = "LANTHORNDEMOCONSOLETOTPSECRET234"
+DEMO_LOGINS = (("demo-triage", "triage"), ("demo-admin", "admin"), ("demo-auditor", "auditor"))
+SYNC_EVERY = 5
+
+
+def demo_code() -> int:
+    """`lanthorn demo --code`: the demo sign-in code right now (instead of an app)."""
+    print(pyotp.TOTP(DEMO_TOTP).now())
+    return 0
 
 
 def _stop(signum: int, frame: object) -> None:
-    raise SystemExit(0)
+    raise KeyboardInterrupt
 
 
 def run_demo(data: str | None, port: int) -> int:
@@ -40,8 +53,9 @@ def run_demo(data: str | None, port: int) -> int:
     data_dir = Path(data or "demo-data").resolve()
     settings = TriageSettings.from_env(str(data_dir / "console"))
     portal_dir = data_dir / "portal"
-    if not (settings.data_dir / VAULT_FILE).exists():
-        print("Setting up the demo console (key ceremony for three demo officers)…")
+    fresh = not (settings.data_dir / VAULT_FILE).exists()
+    if fresh:
+        print("Setting up the demo console (key ceremony for three demo officers)…", flush=True)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         prepare_database(settings)
         key_ceremony(settings, DEMO_PASSPHRASES, 2)
@@ -51,44 +65,52 @@ def run_demo(data: str | None, port: int) -> int:
             read_public_key(settings.public_dir / "oversight.pub", "oversight public key"),
             read_public_key(settings.public_dir / "console.pub", "console verify key"),
         )
-    url = f"http://127.0.0.1:{port}"
+    console = Console(settings, unseal(settings, DEMO_PASSPHRASES[:2]), who="demo:setup")
+    if fresh:
+        for username, role in DEMO_LOGINS:
+            enrol_for_demo(console, username, role, DEMO_PASSWORD, DEMO_TOTP)
+    portal_url = f"http://127.0.0.1:{port}"
+    console_url = f"http://127.0.0.1:{port + 1}"
     lanthorn = str(Path(shutil.which("lanthorn") or sys.argv[0]).resolve())
-    phrases = ",".join(DEMO_PASSPHRASES[:2])
+    logins = ", ".join(name for name, _ in DEMO_LOGINS)
     print(
         f"""
 Lanthorn demo — SQLite, demo keys; never use it for real reports.
 
-  Portal (reporters):   {url}/
-  Console:              web pages not built yet; use the command line, e.g.
-      export LANTHORN_UNSEAL_PASSPHRASES="{phrases}"
-      {lanthorn} triage cases --data {settings.data_dir}
-      {lanthorn} triage show  --data {settings.data_dir} CASE
-      {lanthorn} triage reply --data {settings.data_dir} CASE --message "Thank you."
-  Demo officers' passphrases (any two unseal the console):
+  Portal (reporters):  {portal_url}/
+  Console (officers):  {console_url}/   (already unsealed; syncs every {SYNC_EVERY} s)
+      sign in as {logins}
+      password: {DEMO_PASSWORD!r}
+      code:     run `{lanthorn} demo --code`, or add the key {DEMO_TOTP} to an
+                authenticator app
+  Demo officers' unseal passphrases (any two):
       {DEMO_PASSPHRASES[0]!r}, {DEMO_PASSPHRASES[1]!r}, {DEMO_PASSPHRASES[2]!r}
+  The console's command line works too, e.g.
+      export LANTHORN_UNSEAL_PASSPHRASES="{",".join(DEMO_PASSPHRASES[:2])}"
+      {lanthorn} triage cases --data {settings.data_dir}
 
-The console syncs from the portal every {SYNC_EVERY:.0f} seconds. Ctrl-C stops both.
+Ctrl-C stops both.
 """,
         flush=True,
     )
     server = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
         [lanthorn, "portal", "serve", "--data", str(portal_dir), "--port", str(port)]
     )
-    console = Console(settings, unseal(settings, DEMO_PASSPHRASES[:2]), who="demo:console")
+    app = create_app(settings, portal_url=portal_url, sync_every=SYNC_EVERY)
+    app.state.console = console.acting_as("demo:console")
     signal.signal(signal.SIGTERM, _stop)  # `kill` stops both parts, like Ctrl-C
     try:
-        while server.poll() is None:
-            time.sleep(SYNC_EVERY)
-            try:
-                report = console.sync(url)
-            except PortalError:
-                continue  # still starting, or stopping
-            if report.taken:
-                print(f"Console: took in {report.taken} new item(s) from the portal.", flush=True)
-    except (KeyboardInterrupt, SystemExit):
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port + 1,
+            log_config=uvicorn_log_config(),
+            **UVICORN_OPTIONS,  # type: ignore[arg-type]
+        )
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:
         pass
     finally:
-        console.close()
         if server.poll() is None:
             server.terminate()
             server.wait(timeout=30)

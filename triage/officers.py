@@ -1,0 +1,200 @@
+"""Officers: who may use the console, in which role, proven by a password and a TOTP code.
+
+An admin adds an officer and hands them a one-time setup code; the officer enrols by
+choosing a password (Argon2id) and scanning a TOTP secret shown as a QR code drawn on the
+console itself (no outside service), then confirming one code. Login needs all three:
+username, password, current code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+import pyotp
+import segno
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+
+from .console import Console
+from .db import Officer
+from .settings import ConsoleError
+
+ROLES = ("admin", "triage", "investigator", "auditor")
+UNITS = {
+    "police_liaison": "Police liaison",
+    "counter_corruption": "Counter-corruption",
+    "governor": "Governor",
+    "ombudsman": "Ombudsman",
+    "equality_lead": "Equality lead",
+    "healthcare_provider": "Healthcare provider",
+    "safeguarding": "Safeguarding",
+    "retaliation_monitor": "Retaliation monitor",
+}
+#: DESIGN.md §3's default routing table: category → the units that must act, in order.
+ROUTING = {
+    "staff_sexual_misconduct": ("police_liaison", "counter_corruption"),
+    "trafficking": ("police_liaison", "counter_corruption"),
+    "corruption": ("counter_corruption",),
+    "use_of_force": ("governor", "ombudsman"),
+    "bullying": ("governor", "ombudsman"),
+    "discrimination": ("equality_lead", "ombudsman"),
+    "healthcare": ("healthcare_provider",),
+    "self_harm_risk": ("safeguarding",),
+    "retaliation": ("retaliation_monitor",),
+}
+MAX_PASSWORD_CHARS = 256
+_USERNAME = re.compile(r"[a-z][a-z0-9._-]{1,39}")
+#: Argon2id for officers' passwords: 64 MiB, 3 passes (tests pass cheaper ones).
+PASSWORDS = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=1)
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    username: str
+    secret: str
+    uri: str
+
+    def qr_svg(self) -> str:
+        """The TOTP secret as an inline SVG QR code, drawn here (nothing leaves the host)."""
+        return str(segno.make(self.uri, micro=False).svg_inline(scale=5, border=2))
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def add_officer(console: Console, username: str, role: str, unit: str | None) -> str:
+    """Create an officer; returns the one-time setup code to hand them."""
+    if not _USERNAME.fullmatch(username):
+        raise ConsoleError(
+            "a username is 2 to 40 lower-case letters, digits, dots, dashes or underscores, "
+            "starting with a letter"
+        )
+    if role not in ROLES:
+        raise ConsoleError(f"the role must be one of: {', '.join(ROLES)}")
+    if role == "investigator" and unit not in UNITS:
+        raise ConsoleError(f"an investigator needs a unit: one of {', '.join(UNITS)}")
+    code = "-".join(secrets.token_hex(3) for _ in range(4))
+    with console.sessions() as session:
+        if session.get(Officer, username) is not None:
+            raise ConsoleError(f"there is already an officer called {username!r}")
+        session.add(
+            Officer(
+                username=username,
+                role=role,
+                unit=unit if role == "investigator" else None,
+                setup_code_hash=_code_hash(code),
+                active=True,
+            )
+        )
+        console.audit(session, "add officer", officer=username, role=role, unit=unit)
+        session.commit()
+    return code
+
+
+def start_enrolment(console: Console, username: str, code: str) -> Enrolment:
+    """Check a setup code and make the officer's TOTP secret (not yet saved)."""
+    with console.sessions() as session:
+        officer = session.get(Officer, username)
+        if (
+            officer is None
+            or officer.setup_code_hash is None
+            or not secrets.compare_digest(officer.setup_code_hash, _code_hash(code.strip()))
+        ):
+            raise ConsoleError("that username and setup code do not match an open enrolment")
+    secret = pyotp.random_base32()
+    uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="Lanthorn console")
+    return Enrolment(username, secret, uri)
+
+
+def finish_enrolment(
+    console: Console,
+    enrolment: Enrolment,
+    code: str,
+    password: str,
+    totp_code: str,
+    hasher: PasswordHasher = PASSWORDS,
+) -> None:
+    if not 12 <= len(password) <= MAX_PASSWORD_CHARS:
+        raise ConsoleError(f"a password needs 12 to {MAX_PASSWORD_CHARS} characters")
+    if not pyotp.TOTP(enrolment.secret).verify(totp_code.strip(), valid_window=1):
+        raise ConsoleError("that code is not the one your authenticator app shows now")
+    start_enrolment(console, enrolment.username, code)  # the setup code is still valid
+    with console.sessions() as session:
+        officer = session.get(Officer, enrolment.username)
+        assert officer is not None  # noqa: S101 - start_enrolment found it
+        officer.password_hash = hasher.hash(password)
+        officer.totp_secret = console.keys.seal("totp", enrolment.secret.encode())
+        officer.setup_code_hash = None
+        console.audit(session, "enrol", officer=officer.username)
+        session.commit()
+
+
+def enrol_for_demo(
+    console: Console,
+    username: str,
+    role: str,
+    password: str,
+    secret: str,
+    hasher: PasswordHasher = PASSWORDS,
+) -> None:
+    """Add an already-enrolled officer with a known password and TOTP secret (demo only)."""
+    add_officer(console, username, role, None)
+    with console.sessions() as session:
+        officer = session.get(Officer, username)
+        assert officer is not None  # noqa: S101 - just added
+        officer.password_hash = hasher.hash(password)
+        officer.totp_secret = console.keys.seal("totp", secret.encode())
+        officer.setup_code_hash = None
+        session.commit()
+
+
+def authenticate(
+    console: Console,
+    username: str,
+    password: str,
+    totp_code: str,
+    hasher: PasswordHasher = PASSWORDS,
+) -> Officer | None:
+    """The officer if password and current TOTP code are both right, else None."""
+    with console.sessions() as session:
+        officer: Officer | None = session.get(Officer, username)
+        if (
+            officer is None
+            or not officer.active
+            or officer.password_hash is None
+            or officer.totp_secret is None
+            or len(password) > MAX_PASSWORD_CHARS
+        ):
+            hasher.hash("x" * 12)  # spend the same time: do not reveal who exists
+            return None
+        try:
+            hasher.verify(officer.password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return None
+        secret = console.keys.open("totp", officer.totp_secret).decode()
+        if not pyotp.TOTP(secret).verify(totp_code.strip(), valid_window=1):
+            return None
+        if hasher.check_needs_rehash(officer.password_hash):
+            officer.password_hash = hasher.hash(password)
+            session.commit()
+        return officer
+
+
+def officers(console: Console) -> list[Officer]:
+    with console.sessions() as session:
+        return list(session.scalars(select(Officer).order_by(Officer.username)))
+
+
+def deactivate(console: Console, username: str) -> None:
+    with console.sessions() as session:
+        officer = session.get(Officer, username)
+        if officer is None:
+            raise ConsoleError(f"there is no officer called {username!r}")
+        officer.active = False
+        console.audit(session, "deactivate officer", officer=username)
+        session.commit()

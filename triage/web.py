@@ -1,0 +1,614 @@
+"""The console's pages. Every page checks the officer's role; every view, reveal,
+download, reply, status change, routing and refusal is written to the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import hashlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+import crypto
+from portal.errors import Forbidden, NotFound, PortalError
+from portal.pages import small_form
+from portal.tokens import open_token, purpose_key, seal_token
+
+from .client import PortalError as PortalUnreachable
+from .console import PUBLIC_STATES, Console
+from .db import Case, Item, Officer, OfficerSession, get_state
+from .keys import threshold, unseal
+from .officers import (
+    ROLES,
+    ROUTING,
+    UNITS,
+    Enrolment,
+    add_officer,
+    authenticate,
+    deactivate,
+    finish_enrolment,
+    officers,
+    start_enrolment,
+)
+from .settings import ConsoleError
+
+SESSION_COOKIE = "lanthorn_console"
+SESSION_SECONDS = 30 * 60
+log = logging.getLogger("lanthorn.console")
+
+
+class Redirect(PortalError):
+    status = 303
+
+    def __init__(self, location: str) -> None:
+        super().__init__("see other")
+        self.location = location
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> Response:
+    csrf = request.app.state.csrf
+    ctx = {
+        "csrf": lambda purpose: csrf.token(request, purpose),
+        "officer": getattr(request.state, "officer", None),
+        **(context or {}),
+    }
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, template, ctx, status_code=status
+    )
+    csrf.set_cookie(request, response)
+    return response
+
+
+def _console(request: Request) -> Console:
+    console: Console | None = request.app.state.console
+    if console is None:
+        raise Redirect("/unseal")
+    return console
+
+
+def _digest(session_id: str) -> bytes:
+    return hashlib.blake2b(session_id.encode(), digest_size=32).digest()
+
+
+async def officer(request: Request, *roles: str) -> tuple[Console, Officer]:
+    """The signed-in officer, who must hold one of `roles`; else sign-in or 403."""
+    console = _console(request)
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+    now = int(request.app.state.clock())
+
+    def load() -> Officer | None:
+        with console.sessions() as session:
+            row = session.get(OfficerSession, _digest(session_id)) if session_id else None
+            if row is None or row.expires < now:
+                return None
+            found: Officer | None = session.get(Officer, row.username)
+            if found is None or not found.active:
+                return None
+            row.expires = now + SESSION_SECONDS
+            session.commit()
+            return found
+
+    found = await run_in_threadpool(load)
+    if found is None:
+        raise Redirect("/login")
+    request.state.officer = found
+    acting = console.acting_as(f"officer:{found.username}")
+    if roles and found.role not in roles:
+        await run_in_threadpool(_audit, acting, "denied", None, request.url.path)
+        raise Forbidden("Your role does not allow this page. The attempt has been recorded.")
+    return acting, found
+
+
+def _audit(console: Console, action: str, case: str | None, path: str | None = None) -> None:
+    with console.sessions() as session:
+        if path is None:
+            console.audit(session, action, case)
+        else:
+            console.audit(session, action, case, path=path)
+        session.commit()
+
+
+# -- unseal, sign in ---------------------------------------------------------------------
+
+
+async def home(request: Request) -> Response:
+    await officer(request)
+    return RedirectResponse("/cases", status_code=303)
+
+
+async def unseal_page(request: Request) -> Response:
+    if request.app.state.console is not None:
+        return RedirectResponse("/login", status_code=303)
+    k = threshold(request.app.state.settings)
+    return render(request, "unseal.html", {"k": k})
+
+
+async def unseal_submit(request: Request) -> Response:
+    form = await small_form(request)
+    request.app.state.csrf.check(request, "unseal", form.get("csrf"))
+    settings = request.app.state.settings
+    k = threshold(settings)
+    passphrases = [form.get(f"passphrase{i}", "") for i in range(k)]
+    try:
+        unsealed = await run_in_threadpool(unseal, settings, passphrases)
+    except ConsoleError as exc:
+        return render(request, "unseal.html", {"k": k, "error": str(exc)}, status=422)
+    if request.app.state.console is None:
+        console = Console(settings, unsealed, who="console:unseal")
+        await run_in_threadpool(_audit, console, "unseal", None)
+        request.app.state.console = console
+    return RedirectResponse("/login", status_code=303)
+
+
+async def login_page(request: Request) -> Response:
+    _console(request)
+    return render(request, "login.html")
+
+
+async def login_submit(request: Request) -> Response:
+    console = _console(request)
+    form = await small_form(request)
+    request.app.state.csrf.check(request, "login", form.get("csrf"))
+    username = form.get("username", "").strip().lower()[:40]
+    state = request.app.state
+    found = await run_in_threadpool(
+        authenticate,
+        console,
+        username,
+        form.get("password", ""),
+        form.get("code", ""),
+        state.hasher,
+    )
+    if found is None:
+        failures = state.failures[username] = state.failures.get(username, 0) + 1
+        await asyncio.sleep(min(10.0, 0.5 * 2 ** max(0, failures - 3)))
+        await run_in_threadpool(
+            _audit, console.acting_as(f"officer:{username}"), "login failed", None
+        )
+        return render(
+            request,
+            "login.html",
+            {"error": "That username, password and code do not match.", "username": username},
+            status=422,
+        )
+    state.failures.pop(username, None)
+    session_id = secrets.token_urlsafe(32)
+    expires = int(state.clock()) + SESSION_SECONDS
+
+    def save() -> None:
+        with console.sessions() as session:
+            session.add(
+                OfficerSession(
+                    id_digest=_digest(session_id), username=found.username, expires=expires
+                )
+            )
+            console.acting_as(f"officer:{found.username}").audit(session, "login")
+            session.commit()
+
+    await run_in_threadpool(save)
+    response = RedirectResponse(
+        "/audit"
+        if found.role == "auditor"
+        else ("/officers" if found.role == "admin" else "/cases"),
+        status_code=303,
+    )
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+async def logout(request: Request) -> Response:
+    console = _console(request)
+    form = await small_form(request)
+    request.app.state.csrf.check(request, "logout", form.get("csrf"))
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+
+    def forget() -> None:
+        with console.sessions() as session:
+            row = session.get(OfficerSession, _digest(session_id))
+            if row is not None:
+                session.delete(row)
+                session.commit()
+
+    await run_in_threadpool(forget)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict")
+    return response
+
+
+def _enrol_key(request: Request) -> bytes:
+    return purpose_key(request.app.state.csrf._secret, "enrolment")
+
+
+async def enrol_page(request: Request) -> Response:
+    _console(request)
+    return render(request, "enrol.html")
+
+
+async def enrol_submit(request: Request) -> Response:
+    console = _console(request)
+    form = await small_form(request)
+    request.app.state.csrf.check(request, "enrol", form.get("csrf"))
+    token = open_token(_enrol_key(request), form.get("enrolment"))
+    try:
+        if not isinstance(token, dict):  # first step: username and setup code
+            enrolment = await run_in_threadpool(
+                start_enrolment, console, form.get("username", "").strip(), form.get("setup", "")
+            )
+        else:  # second step: password and the first code from the app
+            enrolment = Enrolment(token["u"], token["s"], token["uri"])
+            await run_in_threadpool(
+                finish_enrolment,
+                console,
+                enrolment,
+                token["c"],
+                form.get("password", ""),
+                form.get("code", ""),
+                request.app.state.hasher,
+            )
+            return render(
+                request,
+                "message.html",
+                {
+                    "title": "You are enrolled",
+                    "text": "Sign in with your username, your password and a code from your app.",
+                    "link": "/login",
+                },
+            )
+    except ConsoleError as exc:
+        if isinstance(token, dict):
+            enrolment = Enrolment(token["u"], token["s"], token["uri"])
+            return _enrol_qr(request, enrolment, token["c"], str(exc))
+        return render(request, "enrol.html", {"error": str(exc)}, status=422)
+    return _enrol_qr(request, enrolment, form.get("setup", ""), "")
+
+
+def _enrol_qr(request: Request, enrolment: Enrolment, setup: str, error: str) -> Response:
+    sealed = seal_token(
+        _enrol_key(request),
+        {"u": enrolment.username, "s": enrolment.secret, "uri": enrolment.uri, "c": setup},
+    )
+    return render(
+        request,
+        "enrol_qr.html",
+        {"qr": enrolment.qr_svg(), "secret": enrolment.secret, "enrolment": sealed, "error": error},
+        status=422 if error else 200,
+    )
+
+
+# -- cases -------------------------------------------------------------------------------
+
+
+def _deadlines(case: Case) -> list[tuple[str, datetime.date]]:
+    received = case.received_on
+    out = [
+        (
+            "Acknowledge the report (EU Directive 2019/1937: 7 days)",
+            received + datetime.timedelta(days=7),
+        ),
+        ("Feedback to the reporter (3 months)", received + datetime.timedelta(days=91)),
+    ]
+    if case.urgent:
+        out.insert(0, ("Urgent risk: escalate the same day", received))
+    if case.category == "staff_sexual_misconduct":
+        out.insert(
+            1,
+            (
+                "Police contact for a sexual offence (CPRA: 24 hours)",
+                received + datetime.timedelta(days=1),
+            ),
+        )
+        out.append(
+            (
+                "Retaliation monitoring (PREA 115.67: at least 90 days)",
+                received + datetime.timedelta(days=90),
+            )
+        )
+    return out
+
+
+async def case_list(request: Request) -> Response:
+    console, me = await officer(request, "triage", "investigator")
+    filters = {
+        k: request.query_params.get(k, "") for k in ("status", "category", "facility", "unit")
+    }
+
+    def load() -> list[Case]:
+        with console.sessions() as session:
+            query = session.query(Case)
+            if me.role == "investigator":
+                query = query.filter(Case.unit == me.unit)
+            for field, column in (
+                ("status", Case.public_status),
+                ("category", Case.category),
+                ("facility", Case.facility),
+                ("unit", Case.unit),
+            ):
+                if filters[field]:
+                    query = query.filter(column == filters[field])
+            rows: list[Case] = query.order_by(
+                Case.urgent.desc(), Case.received_on.desc(), Case.id
+            ).all()
+            console.audit(session, "list cases")
+            session.commit()
+            return rows
+
+    return render(
+        request,
+        "cases.html",
+        {
+            "cases": await run_in_threadpool(load),
+            "filters": filters,
+            "units": UNITS,
+            "states": ("received", *PUBLIC_STATES),
+            "today": console._today(),
+        },
+    )
+
+
+async def _case_for(request: Request, *roles: str) -> tuple[Console, Officer, Case]:
+    console, me = await officer(request, *roles)
+    case_id = request.path_params["case"]
+
+    def load() -> Case | None:
+        with console.sessions() as session:
+            found: Case | None = session.get(Case, case_id)
+            return found
+
+    case = await run_in_threadpool(load)
+    if case is None:
+        raise NotFound("There is no such case.")
+    if me.role == "investigator" and case.unit != me.unit:
+        await run_in_threadpool(_audit, console, "denied", case.id, request.url.path)
+        raise Forbidden("This case is not routed to your unit. The attempt has been recorded.")
+    return console, me, case
+
+
+async def case_page(request: Request, *, reveal: bool = False, notice: str = "") -> Response:
+    console, me, case = await _case_for(request, "triage", "investigator")
+    shown = await run_in_threadpool(lambda: console.show(case.id, reveal_identity=reveal))
+    return render(
+        request,
+        "case.html",
+        {
+            "case": case,
+            "shown": shown,
+            "deadlines": _deadlines(case),
+            "today": console._today(),
+            "units": UNITS,
+            "suggested": ROUTING.get(case.category, ()),
+            "states": PUBLIC_STATES,
+            "files": await run_in_threadpool(_files, console, case.id),
+            "notice": notice,
+            "can_act": me.role == "triage",
+        },
+    )
+
+
+def _files(console: Console, case_id: str) -> list[dict[str, Any]]:
+    with console.sessions() as session:
+        items = session.query(Item).filter(Item.case_id == case_id).order_by(Item.seq).all()
+        contents = [console._open(item.content) for item in items]
+    return [
+        {**descriptor, "state": content["files"].get(descriptor["blob_id"], "")}
+        for content in contents
+        for descriptor in content.get("document", {}).get("attachments", [])
+        if "files" in content
+    ]
+
+
+async def case_action(request: Request) -> Response:
+    console, me, case = await _case_for(request, "triage", "admin")
+    action = request.path_params["action"]
+    form = await small_form(request)
+    request.app.state.csrf.check(request, f"case-{action}", form.get("csrf"))
+    if action == "reveal":
+        if me.role == "admin":
+            raise Forbidden("Admins manage people, not case content.")
+        return await case_page(request, reveal=True)
+    if me.role != "triage":
+        raise Forbidden("Only triage officers act on cases.")
+    try:
+        if action == "reply":
+            await run_in_threadpool(console.reply, case.id, form.get("text", ""))
+            notice = "Reply saved"
+        elif action == "status":
+            await run_in_threadpool(console.set_public_status, case.id, form.get("state", ""))
+            notice = "Status saved"
+        elif action == "route":
+            await run_in_threadpool(_route, console, case.id, form.get("unit", ""))
+            notice = "Case routed"
+        else:
+            raise NotFound("There is no such action.")
+    except ConsoleError as exc:
+        return await case_page(request, notice=f"Not done: {exc}")
+    pushed, queued = await run_in_threadpool(_push, console)
+    notice += (
+        " and sent to the portal."
+        if not queued
+        else "; the portal is unreachable, so it is queued."
+    )
+    return await case_page(request, notice=notice)
+
+
+def _push(console: Console) -> tuple[int, int]:
+    try:
+        return console.push()
+    except PortalUnreachable:
+        return 0, 1
+
+
+def _route(console: Console, case_id: str, unit: str) -> None:
+    if unit not in UNITS:
+        raise ConsoleError("choose a unit")
+    with console.sessions() as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise ConsoleError("there is no such case")
+        case.unit, case.workflow = unit, "routed"
+        console.audit(session, "route", case_id, unit=unit)
+        session.commit()
+
+
+async def download(request: Request) -> Response:
+    """An attachment, decrypted as it streams, always as a download, never shown inline."""
+    console, _, case = await _case_for(request, "triage", "investigator")
+    blob_id = request.path_params["blob_id"]
+    files = {f["blob_id"]: f for f in await run_in_threadpool(_files, console, case.id)}
+    descriptor = files.get(blob_id)
+    if descriptor is None or descriptor["state"] != "stored":
+        raise NotFound("There is no such file in this case.")
+    await run_in_threadpool(_audit, console, "download", case.id, descriptor["name"])
+    path = console.blobs.path(blob_id)
+    key = crypto.b64u_decode(descriptor["key"], length=32)
+
+    async def plaintext() -> AsyncIterator[bytes]:
+        reader = crypto.BlobReader(key)
+        with path.open("rb") as handle:
+            while block := handle.read(crypto.BLOB_STORED_CHUNK):
+                yield reader.feed(block)
+        reader.finish()
+
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in descriptor["name"])[:100]
+    return StreamingResponse(
+        plaintext(),
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe or "attachment"}"',
+        },
+    )
+
+
+async def sync_now(request: Request) -> Response:
+    console, _ = await officer(request, "triage")
+    form = await small_form(request)
+    request.app.state.csrf.check(request, "sync", form.get("csrf"))
+    url = request.app.state.portal_url or await run_in_threadpool(_remembered_url, console)
+    if not url:
+        raise PortalError("No portal address yet: run `lanthorn triage sync --portal URL` once.")
+    try:
+        report = await run_in_threadpool(console.sync, url)
+        message = f"Synced: {report.taken} new items, {len(report.set_aside)} set aside."
+    except PortalUnreachable as exc:
+        message = f"Sync failed: {exc}"
+    return render(request, "message.html", {"title": "Sync", "text": message, "link": "/cases"})
+
+
+def _remembered_url(console: Console) -> str | None:
+    with console.sessions() as session:
+        return get_state(session, "portal_url")
+
+
+async def sync_loop(app: Starlette) -> None:
+    """`serve --portal URL --sync-every SECONDS`: sync in the background once unsealed."""
+    while True:
+        await asyncio.sleep(app.state.sync_every)
+        console: Console | None = app.state.console
+        if console is None:
+            continue
+        try:
+            report = await run_in_threadpool(
+                console.acting_as("console:timer").sync, app.state.portal_url
+            )
+        except (PortalUnreachable, ConsoleError) as exc:
+            log.warning("sync failed: %s", type(exc).__name__)
+            continue
+        if report.taken or report.set_aside:
+            log.info("synced: %d new item(s), %d set aside", report.taken, len(report.set_aside))
+
+
+# -- people and audit ----------------------------------------------------------------------
+
+
+async def officers_page(request: Request, *, setup: str = "", error: str = "") -> Response:
+    console, _ = await officer(request, "admin")
+    return render(
+        request,
+        "officers.html",
+        {
+            "officers": await run_in_threadpool(officers, console),
+            "roles": ROLES,
+            "units": UNITS,
+            "setup": setup,
+            "error": error,
+        },
+        status=422 if error else 200,
+    )
+
+
+async def officers_submit(request: Request) -> Response:
+    console, _ = await officer(request, "admin")
+    form = await small_form(request)
+    request.app.state.csrf.check(request, "officers", form.get("csrf"))
+    try:
+        if form.get("deactivate"):
+            await run_in_threadpool(deactivate, console, form["deactivate"])
+            return await officers_page(request)
+        username = form.get("username", "").strip().lower()
+        code = await run_in_threadpool(
+            add_officer, console, username, form.get("role", ""), form.get("unit") or None
+        )
+    except ConsoleError as exc:
+        return await officers_page(request, error=str(exc))
+    return await officers_page(request, setup=f"{username}: {code}")
+
+
+async def audit_page(request: Request) -> Response:
+    console, _ = await officer(request, "auditor", "admin")
+    try:
+        count, head = await run_in_threadpool(console.verify_audit)
+        verdict = f"The chain is intact: {count} entries, head {head.hex()[:16]}…"
+        broken = False
+    except crypto.AuditChainBroken as exc:
+        verdict = f"The chain is BROKEN at entry {exc.index + 1}."
+        broken = True
+    entries = await run_in_threadpool(console.audit_entries)
+    await run_in_threadpool(_audit, console, "view audit", None)
+    return render(
+        request,
+        "audit.html",
+        {
+            "entries": list(reversed(entries))[:500],
+            "verdict": verdict,
+            "broken": broken,
+        },
+    )
+
+
+async def redirect_handler(request: Request, exc: Exception) -> Response:
+    return RedirectResponse(getattr(exc, "location", "/"), status_code=303)
+
+
+routes = [
+    Route("/", home, methods=["GET"]),
+    Route("/unseal", unseal_page, methods=["GET"]),
+    Route("/unseal", unseal_submit, methods=["POST"]),
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login_submit, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/enrol", enrol_page, methods=["GET"]),
+    Route("/enrol", enrol_submit, methods=["POST"]),
+    Route("/cases", case_list, methods=["GET"]),
+    Route("/cases/{case}", case_page, methods=["GET"]),
+    Route("/cases/{case}/files/{blob_id}", download, methods=["GET"]),
+    Route("/cases/{case}/{action}", case_action, methods=["POST"]),
+    Route("/sync", sync_now, methods=["POST"]),
+    Route("/officers", officers_page, methods=["GET"]),
+    Route("/officers", officers_submit, methods=["POST"]),
+    Route("/audit", audit_page, methods=["GET"]),
+]
