@@ -247,3 +247,36 @@ def test_an_unreachable_portal_is_a_clear_error(pair: tuple[Portal, Console]) ->
     _, console = pair
     with pytest.raises(PortalError, match="cannot reach the portal"):
         console.sync("http://127.0.0.1:9")
+
+
+def test_show_json_on_the_command_line_after_a_sync(pair: tuple[Portal, Console]) -> None:
+    """DESIGN §4: `show CASE --json` gives description, category, status and messages."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from .conftest import PASSPHRASES
+
+    portal, console = pair
+    submit_report(portal.client(), description="Seen from the command line")
+    console.sync(portal.url)
+    [case_id] = case_ids(console)
+    env = {
+        **os.environ,
+        "LANTHORN_DATABASE_URL": console.settings.database_url,
+        "LANTHORN_UNSEAL_PASSPHRASES": ",".join(PASSPHRASES[1:]),
+    }
+    lanthorn = Path(sys.executable).with_name("lanthorn")
+    result = subprocess.run(  # noqa: S603
+        [lanthorn, "triage", "show", "--json", "--data", str(console.settings.data_dir), case_id],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    shown = json.loads(result.stdout)
+    assert shown["description"] == "Seen from the command line"
+    assert shown["category"] == "staff_sexual_misconduct"
+    assert shown["status"] == "received"
+    assert [m["kind"] for m in shown["messages"]] == ["report"]
