@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 import crypto
+from portal.categories import CATEGORIES
 from portal.errors import Forbidden, NotFound, PortalError
 from portal.pages import small_form
 from portal.tokens import open_token, purpose_key, seal_token
@@ -60,6 +61,7 @@ def render(
     ctx = {
         "csrf": lambda purpose: csrf.token(request, purpose),
         "officer": getattr(request.state, "officer", None),
+        "categories": CATEGORIES,
         **(context or {}),
     }
     response: Response = request.app.state.templates.TemplateResponse(
