@@ -100,6 +100,18 @@ class ContainErrorsMiddleware:
                 await response(scope, receive, send)
 
 
+def make_templates(directory: Path) -> Jinja2Templates:
+    """Templates with autoescaping always on: reporter text is attacker input."""
+    return Jinja2Templates(
+        env=Environment(
+            loader=FileSystemLoader(directory),
+            autoescape=select_autoescape(default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+    )
+
+
 def create_app(
     settings: PortalSettings, *, clock: Callable[[], float] = time.time, migrate: bool = True
 ) -> Starlette:
@@ -121,14 +133,7 @@ def create_app(
             yield
         engine.dispose()
 
-    templates = Jinja2Templates(
-        env=Environment(
-            loader=FileSystemLoader(HERE / "templates"),
-            autoescape=select_autoescape(default=True),
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-    )
+    templates = make_templates(HERE / "templates")
     app = Starlette(
         routes=[
             *api.routes,

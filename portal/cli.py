@@ -12,12 +12,11 @@ import socket
 import sys
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 import crypto
 
-from .db import make_engine
+from .db import DatabaseUnavailable, migrate_or_explain
 from .migrations import upgrade
 from .settings import CONFIG_FILE, SECRET_FILE, PortalSettings, SettingsError, sqlite_url
 
@@ -38,20 +37,11 @@ def read_public_key(path: Path, what: str) -> bytes:
 
 
 def migrate(database_url: str) -> None:
-    """Bring the database to the newest schema, or explain why it cannot be reached."""
-    engine = make_engine(database_url)
+    """Bring the portal database to the newest schema, or explain why it cannot be."""
     try:
-        upgrade(engine)
-    except SQLAlchemyError as exc:
-        # The driver's message can name the host and user, never the password: SQLAlchemy
-        # hides it. Say what failed and where to look.
-        first_line = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0]
-        raise SettingsError(
-            f"cannot prepare the database ({type(exc).__name__}: {first_line}). "
-            "Check LANTHORN_DATABASE_URL and that the database server is running."
-        ) from None
-    finally:
-        engine.dispose()
+        migrate_or_explain(database_url, upgrade)
+    except DatabaseUnavailable as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def initialise(data_dir: Path, oversight_key: bytes, console_key: bytes) -> Path:

@@ -9,6 +9,7 @@ that can be tied to a case without the reporter's own secrets.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +23,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 
@@ -119,3 +121,26 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or migrated; the message says what to check."""
+
+
+def migrate_or_explain(database_url: str, upgrade: Callable[[Engine], None]) -> None:
+    """Bring a database to its newest schema with `upgrade`, or explain what failed.
+
+    The driver's message can name the host and user, never the password (SQLAlchemy hides
+    it); only its first line is kept, so no SQL with parameters is echoed.
+    """
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+    except SQLAlchemyError as exc:
+        first_line = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0]
+        raise DatabaseUnavailable(
+            f"cannot prepare the database ({type(exc).__name__}: {first_line}). "
+            "Check LANTHORN_DATABASE_URL and that the database server is running."
+        ) from None
+    finally:
+        engine.dispose()

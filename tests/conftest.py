@@ -91,3 +91,31 @@ def new_database_url(database_backend: str, tmp_path: Path) -> Iterator[Callable
 @pytest.fixture
 def database_url(new_database_url: Callable[[], str]) -> str:
     return new_database_url()
+
+
+CHROMIUM = "/usr/bin/chromium"
+#: Browser tests use Debian's Chromium (scripts/test installs it), never a downloaded one.
+needs_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (scripts/test does)"
+)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium driven by Playwright, without background network chatter."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()

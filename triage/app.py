@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from argon2 import PasswordHasher
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -25,7 +24,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from portal.app import ContainErrorsMiddleware
+from portal.app import ContainErrorsMiddleware, make_templates
 from portal.errors import PortalError
 from portal.security import Csrf, SecurityHeadersMiddleware
 
@@ -76,14 +75,7 @@ def create_app(
             if app.state.console is not None:
                 app.state.console.close()
 
-    templates = Jinja2Templates(
-        env=Environment(
-            loader=FileSystemLoader(HERE / "templates"),
-            autoescape=select_autoescape(default=True),
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-    )
+    templates = make_templates(HERE / "templates")
     app = Starlette(
         routes=[*web.routes, Mount("/static", StaticFiles(directory=HERE / "static"))],
         middleware=[Middleware(SecurityHeadersMiddleware), Middleware(ContainErrorsMiddleware)],

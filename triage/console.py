@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import crypto
 from portal.blobstore import BlobStore, is_blob_id
+from portal.db import DatabaseUnavailable, migrate_or_explain
 
 from .client import PortalClient, PortalError
 from .db import (
@@ -427,17 +427,10 @@ class Console:
 
 def prepare_database(settings: TriageSettings) -> None:
     """Create or upgrade the console database, or explain why it cannot be reached."""
-    engine = make_engine(settings.database_url)
     try:
-        upgrade(engine)
-    except SQLAlchemyError as exc:
-        first_line = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0]
-        raise ConsoleError(
-            f"cannot prepare the database ({type(exc).__name__}: {first_line}). "
-            "Check LANTHORN_DATABASE_URL and that the database server is running."
-        ) from None
-    finally:
-        engine.dispose()
+        migrate_or_explain(settings.database_url, upgrade)
+    except DatabaseUnavailable as exc:
+        raise ConsoleError(str(exc)) from None
 
 
 def _case_summary(case: Case) -> dict[str, Any]:

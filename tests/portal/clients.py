@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 import crypto
+from triage.client import SignedAuth
 
-
-class SignedAuth(httpx.Auth):
-    """Signs each request per protocol v1 §2.5 over the exact target and body sent."""
-
-    requires_request_body = True
-
-    def __init__(
-        self, key: crypto.SigningKey, clock: Callable[[], float], key_id: bytes | None = None
-    ) -> None:
-        self.key, self.clock, self.key_id = key, clock, key_id
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        headers = crypto.sign_request(
-            self.key,
-            request.method,
-            request.url.raw_path.decode("ascii"),
-            request.content,
-            timestamp=int(self.clock()),
-            key_id=self.key_id,
-        )
-        request.headers.update(headers)
-        yield request
+__all__ = ["ConsoleClient", "SignedAuth", "stored_blob"]
 
 
 class ConsoleClient:

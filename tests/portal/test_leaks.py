@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -23,9 +24,11 @@ import crypto
 from .clients import ConsoleClient
 from .forms import REPORT_FIELDS, csrf_token, open_thread, receipt_of
 
-CANARY = "CANARY7731"
-AGENT = "CanaryAgent/9.9 (LeakTest)"
-ADDRESS = "203.0.113.77"
+# Fresh for every run, so no other file on the machine (this test's own source in a
+# checkout under /tmp, another run's leftovers) can contain them by chance.
+CANARY = f"CANARY{secrets.token_hex(6)}"
+AGENT = f"CanaryAgent/{secrets.token_hex(4)} (LeakTest)"
+ADDRESS = f"203.0.113.{secrets.randbelow(250) + 1}"
 LANTHORN = Path(sys.executable).with_name("lanthorn")
 
 

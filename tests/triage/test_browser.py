@@ -3,45 +3,21 @@ JavaScript ON, script in a report never runs on the console's case page."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pyotp
-import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
+from tests.conftest import needs_chromium
 from tests.portal.forms import submit_report
 
 from .conftest import Site, case_ids, enrol
 
-CHROMIUM = "/usr/bin/chromium"
 PAYLOAD = (
     "<script>document.title='pwned'</script>"
     "<img src=x onerror=\"document.title='pwned'\">"
     "<svg onload=\"alert('pwned')\"></svg>"
 )
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (scripts/test does)"
-)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
+pytestmark = needs_chromium
 
 
 def test_script_in_a_report_never_runs_in_the_console(site: Site, browser: Browser) -> None:
