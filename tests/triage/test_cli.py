@@ -165,3 +165,40 @@ def test_rekey_refuses_a_weak_new_set_and_keeps_the_old_one(tmp_path: Path) -> N
     assert result.returncode == 1
     assert "too weak" in result.stderr
     assert run("triage", "cases", "--data", data, passphrases=GOOD[1:]).returncode == 0
+
+
+@pytest.mark.parametrize("unsealed", [True, False])
+def test_serve_starts_sealed_or_unsealed(console_dir: Path, unsealed: bool) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LANTHORN_")}
+    if unsealed:
+        env["LANTHORN_UNSEAL_PASSPHRASES"] = ",".join(GOOD[:2])
+    server = subprocess.Popen(  # noqa: S603
+        [LANTHORN, "triage", "serve", "--data", str(console_dir), "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                assert server.poll() is None
+                time.sleep(0.2)
+        assert response.headers["location"] == ("/login" if unsealed else "/unseal")
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert ("(unsealed;" if unsealed else "(sealed: unseal it in the browser;") in output
