@@ -56,6 +56,7 @@ _TEXT_FIELDS = (
 )
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class InvalidDocument(ValueError):
@@ -217,14 +218,18 @@ def open_document(sealed: bytes, key: PrivateKey, *, expect: str | None = None) 
         plain = _sodium.unpad(padded, len(padded))
         if bucket_for(len(plain)) != len(padded):  # v1 pads to the *smallest* bucket
             raise CryptoError("sealed document")
+        text = plain.decode("utf-8")
         doc = json.loads(
-            plain.decode("utf-8"),
+            text,
             object_pairs_hook=_unique_keys,
             parse_constant=_reject_constant,
             parse_float=_finite_float,
         )
         check_document(doc, expect)
-        _encode(doc)  # what we return must be re-sealable: refuses lone surrogates ("\ud800")
+        # What we return must be re-sealable. Valid UTF-8 holds no surrogate, so only a
+        # "\uD800"-style escape can smuggle in a lone one: re-encode only when one is there.
+        if _SURROGATE_ESCAPE.search(text):
+            _encode(doc)
     except (CryptoError, ValueError, RecursionError):
         raise CryptoError("sealed document") from None
     return doc  # type: ignore[no-any-return]
