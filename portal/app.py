@@ -137,7 +137,7 @@ def create_app(
     app = Starlette(
         routes=[
             *api.routes,
-            *web.routes,
+            *web.all_routes(),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(SecurityHeadersMiddleware), Middleware(ContainErrorsMiddleware)],

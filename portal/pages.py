@@ -38,13 +38,13 @@ def redirect(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
-async def small_form(request: Request) -> dict[str, str]:
+async def small_form(request: Request, limit: int = SMALL_FORM_BYTES) -> dict[str, str]:
     """An application/x-www-form-urlencoded form of a few fields, read into memory."""
     if request.headers.get("content-type", "").split(";")[0].strip() != (
         "application/x-www-form-urlencoded"
     ):
         raise BadRequest("This form must be sent as a normal web form.")
-    body = await read_body(request, SMALL_FORM_BYTES, "This form")
+    body = await read_body(request, limit, "This form")
     try:
         pairs = parse_qsl(
             body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=20

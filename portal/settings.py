@@ -77,6 +77,8 @@ class PortalSettings:
     unclaimed_blob_seconds: int = 4 * 3600
     #: Mark cookies Secure even on plain HTTP: set when TLS ends at a reverse proxy.
     secure_cookies: bool = False
+    #: The prison the wing kiosks stand in (kiosk reports do not ask for it).
+    kiosk_facility: str = ""
 
     @property
     def blob_dir(self) -> Path:
@@ -117,6 +119,7 @@ class PortalSettings:
             limits=limits,
             kdf_concurrency=_int(environ, "LANTHORN_KDF_CONCURRENCY", cls.kdf_concurrency),
             secure_cookies=environ.get("LANTHORN_SECURE_COOKIES", "") in ("1", "true", "yes"),
+            kiosk_facility=environ.get("LANTHORN_KIOSK_FACILITY", "")[:200],
         )
 
 

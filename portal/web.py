@@ -111,7 +111,11 @@ async def report_submit(request: Request) -> Response:
 
 
 async def file_report(
-    request: Request, channel: str, fields: dict[str, str], attachments: list[dict[str, Any]]
+    request: Request,
+    channel: str,
+    fields: dict[str, str],
+    attachments: list[dict[str, Any]],
+    lang: str = "en",
 ) -> tuple[str, str]:
     """Derive keys from a new receipt, seal the report, store it; return (receipt, case)."""
     state = request.app.state
@@ -125,7 +129,7 @@ async def file_report(
             "v": 1,
             "type": "report",
             "channel": CHANNEL_VALUES[channel],
-            "lang": "en",
+            "lang": lang,
             "category": fields["category"],
             **{name: fields[name] for name in TEXT_FIELDS},
             "urgent": fields["urgent"] == "yes",
@@ -168,9 +172,12 @@ def receipt_page(
     status: int = 200,
     check: dict[str, Any] | None = None,
     urgent: bool = False,
+    kiosk: bool = False,
 ) -> Response:
     context = {
         "urgent": urgent,
+        "kiosk": kiosk,
+        "idle": 90,
         "receipt": crypto.format_receipt(receipt),
         "groups": crypto.format_receipt(receipt).split(),
         "token": seal_token(_receipt_key(request), receipt),
@@ -186,14 +193,16 @@ async def receipt_check(request: Request) -> Response:
     receipt = open_token(_receipt_key(request), form.get("token"))
     if not isinstance(receipt, str):
         raise Unacceptable("This check has expired. Your report was sent; keep your receipt.")
+    kiosk = form.get("kiosk") == "1"
     try:
         typed = crypto.validate_receipt(form.get("typed", ""))
     except crypto.InvalidReceipt as exc:
-        return receipt_page(request, receipt, status=422, check={"ok": False, "message": str(exc)})
+        check = {"ok": False, "message": str(exc)}
+        return receipt_page(request, receipt, status=422, check=check, kiosk=kiosk)
     if typed != receipt:
         check = {"ok": False, "message": "That is not the same code. Look at it again."}
-        return receipt_page(request, receipt, status=422, check=check)
-    return receipt_page(request, receipt, check={"ok": True, "message": ""})
+        return receipt_page(request, receipt, status=422, check=check, kiosk=kiosk)
+    return receipt_page(request, receipt, check={"ok": True, "message": ""}, kiosk=kiosk)
 
 
 async def about(request: Request) -> Response:
@@ -208,3 +217,10 @@ routes = [
     Route("/receipt/check", receipt_check, methods=["POST"]),
     *followup.routes,
 ]
+
+
+def all_routes() -> list[Route]:
+    """The HTML pages: staff and third-party forms, follow-up, and the kiosk."""
+    from . import kiosk  # kiosk builds on this module's report path
+
+    return [*routes, *kiosk.routes]
