@@ -97,4 +97,5 @@ def create_app(
     app.state.sync_every = sync_every
     app.state.hasher = hasher
     app.state.failures = {}
+    app.state.unseal_lock = asyncio.Lock()
     return app

@@ -141,10 +141,13 @@ async def unseal_submit(request: Request) -> Response:
     settings = request.app.state.settings
     k = threshold(settings)
     passphrases = [form.get(f"passphrase{i}", "") for i in range(k)]
-    try:
-        unsealed = await run_in_threadpool(unseal, settings, passphrases)
-    except ConsoleError as exc:
-        return render(request, "unseal.html", {"k": k, "error": str(exc)}, status=422)
+    # One attempt at a time: each costs k Argon2id runs of 256 MiB, and a crowd of
+    # attempts must not exhaust the console's memory.
+    async with request.app.state.unseal_lock:
+        try:
+            unsealed = await run_in_threadpool(unseal, settings, passphrases)
+        except ConsoleError as exc:
+            return render(request, "unseal.html", {"k": k, "error": str(exc)}, status=422)
     if request.app.state.console is None:
         console = Console(settings, unsealed, who="console:unseal")
         await run_in_threadpool(_audit, console, "unseal", None)
@@ -172,6 +175,8 @@ async def login_submit(request: Request) -> Response:
         state.hasher,
     )
     if found is None:
+        if len(state.failures) > 10_000:  # bounded memory, whatever names are tried
+            state.failures.clear()
         failures = state.failures[username] = state.failures.get(username, 0) + 1
         await asyncio.sleep(min(10.0, 0.5 * 2 ** max(0, failures - 3)))
         await run_in_threadpool(
