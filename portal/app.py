@@ -23,6 +23,8 @@ from . import api, web
 from .blobstore import BlobStore
 from .db import make_engine, make_sessionmaker
 from .errors import PortalError
+from .i18n import install as install_translations
+from .i18n import load_catalogues
 from .migrations import upgrade
 from .purge import Purger
 from .security import Csrf, KdfGate, SecurityHeadersMiddleware
@@ -134,6 +136,7 @@ def create_app(
         engine.dispose()
 
     templates = make_templates(HERE / "templates")
+    install_translations(templates.env, load_catalogues())
     app = Starlette(
         routes=[
             *api.routes,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .i18n import N_
+
 CATEGORIES: dict[str, str] = {
     "staff_sexual_misconduct": "Sexual misconduct by staff, or a sexual or close relationship "
     "between staff and a prisoner",
@@ -34,28 +36,37 @@ CHANNEL_VALUES = {"staff": "staff", "third-party": "third_party", "kiosk": "kios
 
 #: The same categories in words a nine-year-old can read, for the wing kiosks.
 KIOSK_CATEGORIES: dict[str, str] = {
-    "staff_sexual_misconduct": "A member of staff did something sexual, or wants a relationship",
-    "trafficking": "Staff bring in drugs or phones",
-    "corruption": "Staff take money or gifts, or tell secrets",
-    "use_of_force": "Staff hurt someone",
-    "bullying": "Someone bullies or threatens me",
-    "discrimination": "I am treated badly because of who I am",
-    "healthcare": "I cannot get the health care I need",
-    "self_harm_risk": "Someone wants to hurt themselves",
-    "retaliation": "I am punished for complaining",
-    "other": "Something else",
+    "staff_sexual_misconduct": N_(
+        "A member of staff did something sexual, or wants a relationship"
+    ),
+    "trafficking": N_("Staff bring in drugs or phones"),
+    "corruption": N_("Staff take money or gifts, or tell secrets"),
+    "use_of_force": N_("Staff hurt someone"),
+    "bullying": N_("Someone bullies or threatens me"),
+    "discrimination": N_("I am treated badly because of who I am"),
+    "healthcare": N_("I cannot get the health care I need"),
+    "self_harm_risk": N_("Someone wants to hurt themselves"),
+    "retaliation": N_("I am punished for complaining"),
+    "other": N_("Something else"),
+}
+KIOSK_STATUS: dict[str, str] = {
+    "received": N_("Sent. Nobody has read it yet."),
+    "acknowledged": N_("Read by the people outside the prison"),
+    "in_review": N_("They are looking into it"),
+    "action_taken": N_("Something has been done about it"),
+    "closed": N_("Finished"),
 }
 KIOSK_PLACES: dict[str, str] = {
-    "wing": "In a cell or on the wing",
-    "healthcare": "Healthcare",
-    "visits": "Visits",
-    "work": "Work, education or the gym",
-    "reception": "Reception, segregation or a van",
-    "elsewhere": "Somewhere else",
+    "wing": N_("In a cell or on the wing"),
+    "healthcare": N_("Healthcare"),
+    "visits": N_("Visits"),
+    "work": N_("Work, education or the gym"),
+    "reception": N_("Reception, segregation or a van"),
+    "elsewhere": N_("Somewhere else"),
 }
 KIOSK_WHEN: dict[str, str] = {
-    "now": "It is happening now",
-    "today": "Today",
-    "week": "In the last 7 days",
-    "earlier": "Before that",
+    "now": N_("It is happening now"),
+    "today": N_("Today"),
+    "week": N_("In the last 7 days"),
+    "earlier": N_("Before that"),
 }

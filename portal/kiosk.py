@@ -20,7 +20,8 @@ from starlette.routing import Route
 import crypto
 
 from . import store
-from .categories import KIOSK_CATEGORIES, KIOSK_PLACES, KIOSK_WHEN, STATUS_TEXT
+from .categories import KIOSK_CATEGORIES, KIOSK_PLACES, KIOSK_STATUS, KIOSK_WHEN
+from .i18n import LANGUAGES, N_, RTL
 from .pages import render, small_form
 from .tokens import open_token, purpose_key, seal_token
 from .web import file_report, receipt_page
@@ -30,17 +31,19 @@ CHOICES: dict[str, dict[str, str]] = {
     "category": KIOSK_CATEGORIES,
     "place": KIOSK_PLACES,
     "when": KIOSK_WHEN,
-    "urgent": {"yes": "Yes, someone could be hurt soon", "no": "No, or I do not know"},
+    "urgent": {"yes": N_("Yes, someone could be hurt soon"), "no": N_("No, or I do not know")},
 }
 QUESTIONS = {
-    "category": "What is it about?",
-    "place": "Where did it happen?",
-    "when": "When did it happen?",
-    "urgent": "Is someone in danger now?",
-    "describe": "Tell us more, if you want to.",
-    "check": "Is this right?",
+    "category": N_("What is it about?"),
+    "place": N_("Where did it happen?"),
+    "when": N_("When did it happen?"),
+    "urgent": N_("Is someone in danger now?"),
+    "describe": N_("Tell us more, if you want to."),
+    "check": N_("Is this right?"),
 }
-LANGUAGES = {"en": "English"}  # more arrive with the translations (issue 5)
+TOUCH_AN_ANSWER = N_("Please touch one of the answers.")
+ANSWER_THIS_FIRST = N_("Please answer this first.")
+NOT_FOUND = N_("No report was found for this code. Check every number.")
 IDLE_SECONDS = 90
 
 
@@ -52,9 +55,13 @@ def _kiosk(request: Request, template: str, context: dict[str, Any], status: int
     return render(request, template, {"idle": IDLE_SECONDS, "kiosk": True, **context}, status)
 
 
+def _language(value: object) -> str:
+    return value if isinstance(value, str) and value in LANGUAGES else "en"
+
+
 async def start(request: Request) -> Response:
     """The first screen: choose a language, each named in its own script."""
-    return _kiosk(request, "kiosk/start.html", {"languages": LANGUAGES})
+    return _kiosk(request, "kiosk/start.html", {"languages": LANGUAGES, "rtl": RTL})
 
 
 async def leave(request: Request) -> Response:
@@ -75,6 +82,7 @@ def _step_page(request: Request, step: str, answers: dict[str, str], error: str 
         "labels": {name: CHOICES[name].get(answers.get(name, ""), "") for name in CHOICES},
         "token": seal_token(_key(request), answers),
         "error": error,
+        "lang": _language(answers.get("lang")),
     }
     return _kiosk(request, "kiosk/step.html", context, status=422 if error else 200)
 
@@ -87,7 +95,7 @@ async def answer(request: Request) -> Response:
     if not isinstance(answers, dict):
         answers = {}
     if "lang" in form:
-        answers = {"lang": form["lang"] if form["lang"] in LANGUAGES else "en"}
+        answers = {"lang": _language(form["lang"])}
         return _step_page(request, STEPS[0], answers)
     step = form.get("step", "")
     if step not in STEPS:
@@ -98,14 +106,14 @@ async def answer(request: Request) -> Response:
     if step in CHOICES:
         choice = form.get("answer", "")
         if choice not in CHOICES[step]:
-            return _step_page(request, step, answers, "Please touch one of the answers.")
+            return _step_page(request, step, answers, TOUCH_AN_ANSWER)
         answers[step] = choice
     elif step == "describe":
         answers["describe"] = form.get("text", "").strip()[:20_000]
     else:  # check: send it
         missing = [name for name in CHOICES if name not in answers]
         if missing:
-            return _step_page(request, missing[0], answers, "Please answer this first.")
+            return _step_page(request, missing[0], answers, ANSWER_THIS_FIRST)
         return await _send(request, answers)
     return _step_page(request, STEPS[index + 1], answers)
 
@@ -123,19 +131,26 @@ async def _send(request: Request, answers: dict[str, str]) -> Response:
         "identity": "",
     }
     receipt, _ = await file_report(request, "kiosk", fields, [], lang=answers.get("lang", "en"))
-    return receipt_page(request, receipt, status=201, urgent=answers["urgent"] == "yes", kiosk=True)
+    urgent = answers["urgent"] == "yes"
+    lang = _language(answers.get("lang"))
+    return receipt_page(request, receipt, status=201, urgent=urgent, kiosk=True, lang=lang)
 
 
 async def follow_up(request: Request) -> Response:
     """Replies and status for a receipt, shown once: no session, nothing kept."""
     if request.method == "GET":
-        return _kiosk(request, "kiosk/follow_up.html", {})
+        lang = _language(request.query_params.get("lang"))
+        return _kiosk(request, "kiosk/follow_up.html", {"lang": lang})
     form = await small_form(request)
     request.app.state.csrf.check(request, "kiosk-follow-up", form.get("csrf"))
+    lang = _language(form.get("lang"))
     try:
         receipt = crypto.validate_receipt(form.get("receipt", ""))
     except crypto.InvalidReceipt as exc:
-        return _kiosk(request, "kiosk/follow_up.html", {"error": str(exc)}, 422)
+        error = N_("This code has a typing mistake. Check every number.")
+        if exc.reason == "length":
+            error = N_("A code has 20 numbers. Check that you typed all of them.")
+        return _kiosk(request, "kiosk/follow_up.html", {"error": error, "lang": lang}, 422)
     state = request.app.state
     keys = await state.kdf_gate.run(
         crypto.derive_reporter_keys, receipt, state.settings.receipt_salt, state.settings.kdf
@@ -155,19 +170,14 @@ async def follow_up(request: Request) -> Response:
                     except crypto.CryptoError:
                         continue
                     replies.append({"on": item.on, "text": doc["text"]})
-            return {"status": STATUS_TEXT.get(case.status, case.status), "replies": replies}
+            return {"status": KIOSK_STATUS.get(case.status, case.status), "replies": replies}
 
     found = await run_in_threadpool(load)
     if found is None:
         await asyncio.sleep(state.throttle.failure(keys.lookup_id))
-        return _kiosk(
-            request,
-            "kiosk/follow_up.html",
-            {"error": "No report was found for this code. Check every digit."},
-            422,
-        )
+        return _kiosk(request, "kiosk/follow_up.html", {"error": NOT_FOUND, "lang": lang}, 422)
     state.throttle.success(keys.lookup_id)
-    return _kiosk(request, "kiosk/thread.html", found)
+    return _kiosk(request, "kiosk/thread.html", {**found, "lang": lang})
 
 
 routes = [

@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from .bodies import read_body
 from .errors import BadRequest
+from .i18n import current_language
 from .store import utc_day
 
 SMALL_FORM_BYTES = 16 * 1024
@@ -27,9 +28,13 @@ def render(
     """Render `template`; `csrf(purpose)` in templates makes a token for that form."""
     csrf = request.app.state.csrf
     ctx = {"csrf": lambda purpose: csrf.token(request, purpose), **(context or {})}
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, template, ctx, status_code=status
-    )
+    language = current_language.set(str(ctx.get("lang") or "en"))
+    try:  # TemplateResponse renders at once, in the language set here
+        response: Response = request.app.state.templates.TemplateResponse(
+            request, template, ctx, status_code=status
+        )
+    finally:
+        current_language.reset(language)
     csrf.set_cookie(request, response)
     return response
 

@@ -19,6 +19,7 @@ import crypto
 from . import followup, store
 from .categories import CATEGORIES, CHANNEL_VALUES, CHANNELS
 from .errors import Conflict, NotFound, PortalError, Unacceptable
+from .i18n import LANGUAGES, N_
 from .multipart import parse_form
 from .pages import render, small_form, today
 from .tokens import open_token, purpose_key, seal_token
@@ -173,10 +174,12 @@ def receipt_page(
     check: dict[str, Any] | None = None,
     urgent: bool = False,
     kiosk: bool = False,
+    lang: str = "en",
 ) -> Response:
     context = {
         "urgent": urgent,
         "kiosk": kiosk,
+        "lang": lang,
         "idle": 90,
         "receipt": crypto.format_receipt(receipt),
         "groups": crypto.format_receipt(receipt).split(),
@@ -194,15 +197,18 @@ async def receipt_check(request: Request) -> Response:
     if not isinstance(receipt, str):
         raise Unacceptable("This check has expired. Your report was sent; keep your receipt.")
     kiosk = form.get("kiosk") == "1"
+    lang = form.get("lang", "en")
+    lang = lang if lang in LANGUAGES else "en"
+    again = N_("That is not the same code. Look at it again.")
     try:
         typed = crypto.validate_receipt(form.get("typed", ""))
     except crypto.InvalidReceipt as exc:
-        check = {"ok": False, "message": str(exc)}
-        return receipt_page(request, receipt, status=422, check=check, kiosk=kiosk)
+        check = {"ok": False, "message": again if kiosk else str(exc)}
+        return receipt_page(request, receipt, status=422, check=check, kiosk=kiosk, lang=lang)
     if typed != receipt:
-        check = {"ok": False, "message": "That is not the same code. Look at it again."}
-        return receipt_page(request, receipt, status=422, check=check, kiosk=kiosk)
-    return receipt_page(request, receipt, check={"ok": True, "message": ""}, kiosk=kiosk)
+        check = {"ok": False, "message": again}
+        return receipt_page(request, receipt, status=422, check=check, kiosk=kiosk, lang=lang)
+    return receipt_page(request, receipt, check={"ok": True}, kiosk=kiosk, lang=lang)
 
 
 async def about(request: Request) -> Response:

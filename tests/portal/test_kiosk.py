@@ -4,8 +4,10 @@ the kiosk later — and nothing for the next person in the queue to find."""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
@@ -18,6 +20,7 @@ from .conftest import Portal, PortalFactory
 from .forms import csrf_token
 
 pytestmark = needs_chromium
+SHOTS = os.environ.get("LANTHORN_SCREENSHOTS")  # a directory to keep screenshots in
 
 
 @pytest.fixture
@@ -76,6 +79,7 @@ def test_a_prisoner_reports_and_later_reads_the_answer(kiosk_portal: Portal, pag
     console.reply(item["case"], report, "We are looking into it. Stay safe.")
 
     page.goto(kiosk_portal.url + "/kiosk")
+    page.get_by_role("button", name="English").click()
     page.get_by_role("link", name="I have a code from before").click()
     page.get_by_label("Your code").fill(receipt)
     page.get_by_role("button", name="Show answers").click()
@@ -128,3 +132,88 @@ def test_the_kiosk_keeps_answers_sealed_in_the_page(kiosk_portal: Portal) -> Non
     assert "Where did it happen?" in early.text  # sent back to the first unanswered one
     forged = client.post("/kiosk/answer", data={"csrf": token, "token": "AAAA", "step": "check"})
     assert "What is it about?" in forged.text  # a forged token starts over
+
+
+@pytest.mark.parametrize(
+    ("language", "code", "direction", "category", "place", "when", "urgent", "send"),
+    [
+        (
+            "Polski",
+            "pl",
+            "ltr",
+            "Personel wnosi narkotyki albo telefony",
+            "Widzenia",
+            "Dzisiaj",
+            "Nie albo nie wiem",
+            "Wyślij",
+        ),
+        (
+            "العربية",
+            "ar",
+            "rtl",
+            "الموظفون يُدخلون مخدرات أو هواتف",
+            "الزيارات",
+            "اليوم",
+            "لا، أو لا أعرف",
+            "أرسل",
+        ),
+    ],
+)
+def test_the_kiosk_speaks_the_chosen_language(
+    kiosk_portal: Portal,
+    page: Page,
+    language: str,
+    code: str,
+    direction: str,
+    category: str,
+    place: str,
+    when: str,
+    urgent: str,
+    send: str,
+) -> None:
+    page.goto(kiosk_portal.url + "/kiosk")
+    page.get_by_role("button", name=language).click()
+    assert page.locator("html").get_attribute("lang") == code
+    assert page.locator("html").get_attribute("dir") == direction
+    page.get_by_role("button", name=category).click()
+    page.get_by_role("button", name=place).click()
+    page.get_by_role("button", name=when).click()
+    page.get_by_role("button", name=urgent).click()
+    page.locator("textarea").fill("słowa / كلمات")
+    page.locator("button.next").click()
+    page.get_by_role("button", name=send).click()
+    receipt = page.locator(".receipt")
+    assert receipt.get_attribute("dir") == "ltr"  # digits read left to right in any script
+    assert crypto.validate_receipt(receipt.inner_text())
+    assert page.locator("html").get_attribute("dir") == direction
+    if SHOTS:
+        page.screenshot(path=str(Path(SHOTS) / f"kiosk-receipt-{code}.png"), full_page=True)
+    console = kiosk_portal.console()
+    report = console.open(console.outbox()["items"][0])
+    assert report["lang"] == code
+    assert report["category"] == "trafficking"
+    assert report["location"] == "Visits"  # the console reads the answers in English
+    assert report["description"] == "słowa / كلمات"
+
+
+def test_a_string_missing_from_a_catalogue_shows_in_english(tmp_path: Path) -> None:
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+    from jinja2 import Environment
+
+    from portal.i18n import current_language, install, load_catalogues
+
+    catalogue = Catalog(locale="pl")
+    catalogue.add("Exit now", "Wyjdź teraz")
+    directory = tmp_path / "pl" / "LC_MESSAGES"
+    directory.mkdir(parents=True)
+    with (directory / "messages.po").open("wb") as handle:
+        write_po(handle, catalogue)
+    env = Environment(autoescape=True)
+    install(env, load_catalogues(tmp_path))
+    template = env.from_string('{{ _("Exit now") }} | {{ _("Touch here to start") }}')
+    token = current_language.set("pl")
+    try:
+        assert template.render() == "Wyjdź teraz | Touch here to start"
+    finally:
+        current_language.reset(token)

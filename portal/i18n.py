@@ -1,0 +1,61 @@
+"""Translations: gettext catalogues read with Babel, used through Jinja2's i18n extension.
+
+Catalogues live in `portal/translations/<lang>/LC_MESSAGES/messages.po` and are compiled
+in memory at start-up. Message ids are the English sentences themselves, so a string a
+catalogue lacks falls back to English, never to a raw id. The language of the page being
+rendered is a context variable, set by the page before it renders.
+"""
+
+from __future__ import annotations
+
+import io
+from contextvars import ContextVar
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+from jinja2 import Environment
+
+HERE = Path(__file__).parent / "translations"
+
+#: Languages a kiosk offers, each named in its own script; `dir` for right-to-left ones.
+LANGUAGES: dict[str, str] = {"en": "English", "pl": "Polski", "ar": "العربية"}
+RTL = frozenset({"ar", "ur"})
+
+current_language: ContextVar[str] = ContextVar("current_language", default="en")
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
+    """Mark a string for extraction; it is translated where it is shown."""
+    return message
+
+
+def load_catalogues(directory: Path = HERE) -> dict[str, NullTranslations]:
+    catalogues: dict[str, NullTranslations] = {"en": NullTranslations()}
+    for po in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
+        with po.open("rb") as handle:
+            catalogue = read_po(handle)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalogue)
+        buffer.seek(0)
+        catalogues[po.parent.parent.name] = Translations(buffer)
+    return catalogues
+
+
+def install(env: Environment, catalogues: dict[str, NullTranslations]) -> None:
+    """Give `env` the i18n extension, translating into `current_language` at render time."""
+
+    def translations() -> NullTranslations:
+        return catalogues.get(current_language.get(), catalogues["en"])
+
+    def gettext(message: str) -> str:
+        return translations().gettext(message)
+
+    def ngettext(singular: str, plural: str, n: int) -> str:
+        return translations().ngettext(singular, plural, n)
+
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["text_direction"] = lambda: "rtl" if current_language.get() in RTL else "ltr"
+    env.globals["current_language"] = current_language.get
