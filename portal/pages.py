@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from .bodies import read_body
 from .errors import BadRequest
 from .i18n import current_language
+from .security import KIOSK_CSP
 from .store import utc_day
 
 SMALL_FORM_BYTES = 16 * 1024
@@ -35,6 +36,8 @@ def render(
         )
     finally:
         current_language.reset(language)
+    if ctx.get("kiosk"):
+        response.headers["Content-Security-Policy"] = KIOSK_CSP
     csrf.set_cookie(request, response)
     return response
 

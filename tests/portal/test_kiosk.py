@@ -217,3 +217,33 @@ def test_a_string_missing_from_a_catalogue_shows_in_english(tmp_path: Path) -> N
         assert template.render() == "Wyjdź teraz | Touch here to start"
     finally:
         current_language.reset(token)
+
+
+def test_a_warning_comes_before_the_screen_clears_and_can_be_answered(
+    kiosk_portal: Portal, page: Page
+) -> None:
+    page.clock.install()
+    page.goto(kiosk_portal.url + "/kiosk")
+    page.get_by_role("button", name="English").click()
+    page.get_by_role("button", name="Staff hurt someone").click()
+    warning = page.get_by_role("alertdialog")
+    assert not warning.is_visible()
+    page.clock.fast_forward(71_000)  # 19 s before the end: the warning is up
+    assert warning.is_visible()
+    assert "20 seconds" in warning.inner_text()
+    page.get_by_role("button", name="I am still here").click()
+    assert not warning.is_visible()
+    page.clock.fast_forward(85_000)  # the click started a new 90 s
+    assert "Where did it happen?" in page.content()
+    page.clock.fast_forward(6_000)
+    page.wait_for_url("**/kiosk/exit")
+    assert page.get_by_text("Touch here to start").is_visible()
+
+
+def test_only_the_kiosk_may_run_its_own_script(kiosk_portal: Portal) -> None:
+    client = kiosk_portal.client()
+    kiosk = client.get("/kiosk").headers["content-security-policy"]
+    staff = client.get("/report/staff").headers["content-security-policy"]
+    assert kiosk.endswith("; script-src 'self'")
+    assert kiosk.startswith("default-src 'none'")
+    assert "script-src" not in staff

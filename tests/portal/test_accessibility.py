@@ -1,0 +1,93 @@
+"""axe-core finds no WCAG 2.2 A/AA violation on any reporter page, kiosk or staff, in a
+left-to-right and a right-to-left language."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page
+
+from tests.conftest import needs_chromium
+
+from .conftest import Portal, PortalFactory
+from .forms import receipt_of, submit_report
+
+pytestmark = needs_chromium
+
+WCAG = {
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"],
+    }
+}
+
+
+@pytest.fixture
+def portal(make_portal: PortalFactory) -> Portal:
+    return make_portal(kiosk_facility="HMP Example")
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+def assert_accessible(page: Page, where: str) -> None:
+    results: Any = Axe().run(page, options=WCAG)
+    violations = results.response["violations"]
+    details = [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in violations
+    ]
+    assert not violations, f"{where}: " + "; ".join(details)
+
+
+def walk_staff_pages(page: Page, url: str, portal: Portal) -> Iterator[str]:
+    for path in ("/", "/about", "/report/staff", "/report/third-party", "/follow-up", "/nope"):
+        page.goto(url + path)
+        yield path
+    page.goto(url + "/report/staff")
+    page.get_by_role("button", name="Send report").click()  # the form with its errors
+    yield "/report/staff (errors)"
+    receipt = receipt_of(submit_report(portal.client()))
+    page.goto(url + "/follow-up")
+    page.get_by_label("Receipt code").fill(receipt)
+    page.get_by_role("button", name="Open my report").click()
+    yield "/thread"
+
+
+def walk_kiosk(page: Page, url: str, language: str) -> Iterator[str]:
+    page.goto(url + "/kiosk")
+    yield "/kiosk"
+    page.get_by_role("button", name=language).click()
+    for step in ("category", "place", "when", "urgent"):
+        yield f"kiosk {step}"
+        page.locator("button.choice").first.click()
+    yield "kiosk describe"
+    page.locator("button.next").click()
+    yield "kiosk check"
+    page.locator("button.next").click()
+    yield "kiosk receipt"
+    page.goto(url + "/kiosk/follow-up")
+    yield "kiosk follow-up"
+    page.goto(url + "/kiosk/exit")
+    yield "kiosk exit"
+
+
+def test_staff_pages_are_accessible(portal: Portal, page: Page) -> None:
+    for where in walk_staff_pages(page, portal.url, portal):
+        assert_accessible(page, where)
+
+
+@pytest.mark.parametrize("language", ["English", "العربية"])
+def test_kiosk_pages_are_accessible_left_to_right_and_right_to_left(
+    portal: Portal, page: Page, language: str
+) -> None:
+    walk: Callable[..., Iterator[str]] = walk_kiosk
+    for where in walk(page, portal.url, language):
+        assert_accessible(page, f"{language}: {where}")
