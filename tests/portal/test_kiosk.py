@@ -44,17 +44,30 @@ def settled_content(page: Page) -> str:
     raise AssertionError("the page never settled")
 
 
+def shot(page: Page, name: str) -> None:
+    """Keep a screenshot for docs/screenshots when LANTHORN_SCREENSHOTS names a directory."""
+    if SHOTS:
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
 def report_at_the_kiosk(page: Page, url: str, words: str) -> str:
     page.goto(url + "/kiosk")
+    shot(page, "kiosk-1-language")
     page.get_by_role("button", name="English").click()
+    shot(page, "kiosk-2-what")
     page.get_by_role("button", name="Staff take money or gifts, or tell secrets").click()
+    shot(page, "kiosk-3-where")
     page.get_by_role("button", name="In a cell or on the wing").click()
     page.get_by_role("button", name="In the last 7 days").click()
+    shot(page, "kiosk-4-danger")
     page.get_by_role("button", name="No, or I do not know").click()
     page.get_by_label("You do not have to write anything").fill(words)
+    shot(page, "kiosk-5-words")
     page.get_by_role("button", name="Next").click()
     assert page.get_by_text(words).is_visible()  # the summary before sending
+    shot(page, "kiosk-6-check")
     page.get_by_role("button", name="Send").click()
+    shot(page, "kiosk-7-receipt")
     return page.locator(".receipt").inner_text()
 
 
@@ -84,6 +97,7 @@ def test_a_prisoner_reports_and_later_reads_the_answer(kiosk_portal: Portal, pag
     page.get_by_label("Your code").fill(receipt)
     page.get_by_role("button", name="Show answers").click()
     assert page.get_by_text("We are looking into it. Stay safe.").is_visible()
+    shot(page, "kiosk-9-answer")
 
 
 def test_the_next_person_finds_nothing(kiosk_portal: Portal, page: Page) -> None:
@@ -186,8 +200,7 @@ def test_the_kiosk_speaks_the_chosen_language(
     assert receipt.get_attribute("dir") == "ltr"  # digits read left to right in any script
     assert crypto.validate_receipt(receipt.inner_text())
     assert page.locator("html").get_attribute("dir") == direction
-    if SHOTS:
-        page.screenshot(path=str(Path(SHOTS) / f"kiosk-receipt-{code}.png"), full_page=True)
+    shot(page, f"kiosk-7-receipt-{code}")
     console = kiosk_portal.console()
     report = console.open(console.outbox()["items"][0])
     assert report["lang"] == code
@@ -231,6 +244,7 @@ def test_a_warning_comes_before_the_screen_clears_and_can_be_answered(
     page.clock.fast_forward(71_000)  # 19 s before the end: the warning is up
     assert warning.is_visible()
     assert "20 seconds" in warning.inner_text()
+    shot(page, "kiosk-8-still-there")
     page.get_by_role("button", name="I am still here").click()
     assert not warning.is_visible()
     page.clock.fast_forward(85_000)  # the click started a new 90 s
