@@ -21,6 +21,22 @@ def run(*args: object, env: dict[str, str] | None = None) -> subprocess.Complete
     )
 
 
+def init(
+    data: Path, oversight: Path, console: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return run(
+        "portal",
+        "init",
+        "--data",
+        data,
+        "--oversight-key",
+        oversight,
+        "--console-key",
+        console,
+        env=env,
+    )
+
+
 @pytest.fixture
 def key_files(tmp_path: Path) -> tuple[Path, Path]:
     oversight, console = tmp_path / "oversight.pub", tmp_path / "console.pub"
@@ -36,17 +52,7 @@ def test_init_creates_a_private_data_directory(
 ) -> None:
     data = tmp_path / "portal"
     env = {**os.environ, "LANTHORN_DATABASE_URL": database_url}
-    result = run(
-        "portal",
-        "init",
-        "--data",
-        data,
-        "--oversight-key",
-        key_files[0],
-        "--console-key",
-        key_files[1],
-        env=env,
-    )
+    result = init(data, key_files[0], key_files[1], env=env)
     assert result.returncode == 0, result.stderr
     assert "lanthorn portal serve --data" in result.stdout
     config = json.loads((data / "portal.json").read_text())
@@ -54,17 +60,7 @@ def test_init_creates_a_private_data_directory(
     assert len(crypto.b64u_decode(config["receipt_salt"])) == 16
     assert (data / "secret.key").stat().st_mode & 0o077 == 0
     assert data.stat().st_mode & 0o077 == 0
-    again = run(
-        "portal",
-        "init",
-        "--data",
-        data,
-        "--oversight-key",
-        key_files[0],
-        "--console-key",
-        key_files[1],
-        env=env,
-    )
+    again = init(data, key_files[0], key_files[1], env=env)
     assert again.returncode == 1
     assert "receipt salt must never change" in again.stderr
     assert json.loads((data / "portal.json").read_text()) == config
@@ -82,16 +78,7 @@ def test_init_explains_a_bad_key_file(
     tmp_path: Path, key_files: tuple[Path, Path], content: str, message: str
 ) -> None:
     key_files[0].write_text(content)
-    result = run(
-        "portal",
-        "init",
-        "--data",
-        tmp_path / "p",
-        "--oversight-key",
-        key_files[0],
-        "--console-key",
-        key_files[1],
-    )
+    result = init(tmp_path / "p", key_files[0], key_files[1])
     assert result.returncode == 1
     assert message in result.stderr
     assert "lanthorn triage init" in result.stderr
@@ -99,16 +86,7 @@ def test_init_explains_a_bad_key_file(
 
 
 def test_init_explains_a_missing_key_file(tmp_path: Path, key_files: tuple[Path, Path]) -> None:
-    result = run(
-        "portal",
-        "init",
-        "--data",
-        tmp_path / "p",
-        "--oversight-key",
-        tmp_path / "nope.pub",
-        "--console-key",
-        key_files[1],
-    )
+    result = init(tmp_path / "p", tmp_path / "nope.pub", key_files[1])
     assert result.returncode == 1
     assert "cannot read the oversight public key" in result.stderr
 
@@ -131,30 +109,11 @@ def test_init_explains_an_unreachable_database(
         "LANTHORN_DATABASE_URL": "postgresql+psycopg://nobody:hunter2@127.0.0.1:1/none",
     }
     data = tmp_path / "p"
-    result = run(
-        "portal",
-        "init",
-        "--data",
-        data,
-        "--oversight-key",
-        key_files[0],
-        "--console-key",
-        key_files[1],
-        env=env,
-    )
+    result = init(data, key_files[0], key_files[1], env=env)
     assert result.returncode == 1
     assert "cannot prepare the database" in result.stderr
     assert "Traceback" not in result.stderr
     assert "hunter2" not in result.stderr
     assert not (data / "portal.json").exists()  # unfinished: running init again is safe
-    again = run(
-        "portal",
-        "init",
-        "--data",
-        data,
-        "--oversight-key",
-        key_files[0],
-        "--console-key",
-        key_files[1],
-    )
+    again = init(data, key_files[0], key_files[1])
     assert again.returncode == 0, again.stderr

@@ -16,6 +16,7 @@ from portal.settings import Limits
 from .clients import stored_blob
 from .conftest import Portal, PortalFactory
 from .forms import REPORT_FIELDS, csrf_token
+from .test_api import submission
 
 SMALL = Limits(
     document_bytes=crypto.MAX_SEALED_BYTES,
@@ -114,13 +115,7 @@ def test_a_submission_over_the_total_is_422_and_its_blobs_stay_usable(small: Por
         {"v": 1, "type": "message", "text": "", "sent_on": "2026-11-27"},
         small.oversight.public_key,
     )
-    body = {
-        "sealed": crypto.b64u_encode(sealed),
-        "lookup_id": crypto.b64u_encode(keys.lookup_id),
-        "box_pk": crypto.b64u_encode(bytes(keys.box_pk)),
-        "sign_pk": crypto.b64u_encode(bytes(keys.sign_pk)),
-        "blob_ids": ids,
-    }
+    body = submission(keys, sealed, ids)
     response = client.post("/api/v1/reports", json=body)
     assert response.status_code == 422
     assert response.json()["error"] == "submission_too_large"
@@ -135,15 +130,6 @@ def test_a_sealed_document_over_the_portal_limit_is_422(make_portal: PortalFacto
         {"v": 1, "type": "message", "text": "x" * 5000, "sent_on": "2026-11-27"},
         portal.oversight.public_key,
     )
-    response = portal.client().post(
-        "/api/v1/reports",
-        json={
-            "sealed": crypto.b64u_encode(big),
-            "lookup_id": crypto.b64u_encode(keys.lookup_id),
-            "box_pk": crypto.b64u_encode(bytes(keys.box_pk)),
-            "sign_pk": crypto.b64u_encode(bytes(keys.sign_pk)),
-            "blob_ids": [],
-        },
-    )
+    response = portal.client().post("/api/v1/reports", json=submission(keys, big, []))
     assert response.status_code == 422
     assert response.json()["error"] == "document_too_large"

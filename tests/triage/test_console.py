@@ -11,7 +11,7 @@ from sqlalchemy import update
 import crypto
 from tests.portal.conftest import Portal
 from tests.portal.forms import csrf_token, open_thread, receipt_of, submit_report
-from tests.portal.test_api import file_report
+from tests.portal.test_api import file_report, report_document, submission
 from triage.client import PortalError
 from triage.console import Console
 from triage.db import AuditRow
@@ -123,35 +123,9 @@ def test_an_item_that_cannot_be_opened_is_set_aside_and_the_rest_go_on(
     submit_report(portal.client())
     stranger = crypto.PrivateKey.generate()  # a client sealing to the wrong key
     keys = portal.derive(crypto.generate_receipt())
-    document = {
-        "v": 1,
-        "type": "report",
-        "channel": "staff",
-        "lang": "en",
-        "category": "other",
-        "facility": "x",
-        "location": "",
-        "occurred": "",
-        "description": "lost",
-        "subjects": "",
-        "witnesses": "",
-        "urgent": False,
-        "identity": None,
-        "attachments": [],
-        "reply_box_pk": crypto.b64u_encode(bytes(keys.box_pk)),
-        "sent_on": "2026-11-27",
-    }
+    document = {**report_document(keys, []), "description": "lost"}
     sealed = crypto.seal_report(document, stranger.public_key)
-    response = portal.client().post(
-        "/api/v1/reports",
-        json={
-            "sealed": crypto.b64u_encode(sealed),
-            "lookup_id": crypto.b64u_encode(keys.lookup_id),
-            "box_pk": crypto.b64u_encode(bytes(keys.box_pk)),
-            "sign_pk": crypto.b64u_encode(bytes(keys.sign_pk)),
-            "blob_ids": [],
-        },
-    )
+    response = portal.client().post("/api/v1/reports", json=submission(keys, sealed, []))
     assert response.status_code == 201
     submit_report(portal.client())
     report = console.sync(portal.url)
