@@ -38,6 +38,9 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def assert_accessible(page: Page, where: str) -> None:
+    # A click starts a navigation; judge the page only once it and its stylesheet loaded,
+    # or unstyled buttons are (rightly) too small.
+    page.wait_for_load_state("load")
     results: Any = Axe().run(page, options=WCAG)
     violations = results.response["violations"]
     details = [
