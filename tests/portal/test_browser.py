@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 import crypto
 from tests.conftest import needs_chromium
@@ -68,18 +68,18 @@ def test_reporting_with_javascript_off(portal: Portal, page: Page, tmp_path: Pat
     shot(page, "3-receipt")
     page.get_by_label("Type the code as you wrote it down").fill(receipt.replace(" ", "-"))
     page.get_by_role("button", name="Check").click()
-    assert page.get_by_text("That is correct").is_visible()
+    expect(page.get_by_text("That is correct")).to_be_visible()
 
     page.goto(portal.url + "/follow-up")
     page.get_by_label("Receipt code").fill(digits)
     page.get_by_role("button", name="Open my report").click()
-    assert page.get_by_text("Received — waiting to be read").is_visible()
+    expect(page.get_by_text("Received — waiting to be read")).to_be_visible()
     shot(page, "4-thread")
     page.get_by_label("Your message").fill("He was there again last night.")
     page.get_by_role("button", name="Send message").click()
-    assert page.get_by_text("Your message has been sent").is_visible()
+    expect(page.get_by_text("Your message has been sent")).to_be_visible()
     page.get_by_role("button", name="Leave and close my report on this device").click()
-    assert page.get_by_text("You have left your report").is_visible()
+    expect(page.get_by_text("You have left your report")).to_be_visible()
     page.goto(portal.url + "/thread")
     assert "/follow-up" in page.url  # nothing to go back to
 
@@ -96,7 +96,7 @@ def test_a_mistake_is_shown_next_to_the_field(portal: Portal, page: Page) -> Non
     page.goto(portal.url + "/report/third-party")
     page.get_by_label("What happened?").fill("Kept text")
     page.get_by_role("button", name="Send report").click()
-    assert page.get_by_role("alert").first.is_visible()
-    assert page.get_by_text("Say which prison this is about.").first.is_visible()
+    expect(page.get_by_role("alert").first).to_be_visible()
+    expect(page.get_by_text("Say which prison this is about.").first).to_be_visible()
     assert page.get_by_label("What happened?").input_value() == "Kept text"
     shot(page, "5-mistakes")

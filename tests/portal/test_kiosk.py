@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
 import crypto
@@ -64,7 +64,7 @@ def report_at_the_kiosk(page: Page, url: str, words: str) -> str:
     page.get_by_label("You do not have to write anything").fill(words)
     shot(page, "kiosk-5-words")
     page.get_by_role("button", name="Next").click()
-    assert page.get_by_text(words).is_visible()  # the summary before sending
+    expect(page.get_by_text(words)).to_be_visible()  # the summary before sending
     shot(page, "kiosk-6-check")
     page.get_by_role("button", name="Send").click()
     shot(page, "kiosk-7-receipt")
@@ -74,11 +74,11 @@ def report_at_the_kiosk(page: Page, url: str, words: str) -> str:
 def test_a_prisoner_reports_and_later_reads_the_answer(kiosk_portal: Portal, page: Page) -> None:
     receipt = report_at_the_kiosk(page, kiosk_portal.url, "Officer sells spice on B wing.")
     digits = crypto.validate_receipt(receipt)
-    assert page.get_by_text("learn it by heart, four numbers at a time").is_visible()
+    expect(page.get_by_text("learn it by heart, four numbers at a time")).to_be_visible()
     page.get_by_label("Type the code as you wrote it down").fill(digits)
     page.get_by_role("button", name="Check").click()
-    assert page.get_by_text("That is correct").is_visible()
-    assert page.locator(".quick-exit").is_visible()  # the kiosk layout kept after the check
+    expect(page.get_by_text("That is correct")).to_be_visible()
+    expect(page.locator(".quick-exit")).to_be_visible()  # the kiosk layout kept after the check
 
     console = kiosk_portal.console()
     [item] = console.outbox()["items"]
@@ -96,14 +96,14 @@ def test_a_prisoner_reports_and_later_reads_the_answer(kiosk_portal: Portal, pag
     page.get_by_role("link", name="I have a code from before").click()
     page.get_by_label("Your code").fill(receipt)
     page.get_by_role("button", name="Show answers").click()
-    assert page.get_by_text("We are looking into it. Stay safe.").is_visible()
+    expect(page.get_by_text("We are looking into it. Stay safe.")).to_be_visible()
     shot(page, "kiosk-9-answer")
 
 
 def test_the_next_person_finds_nothing(kiosk_portal: Portal, page: Page) -> None:
     receipt = report_at_the_kiosk(page, kiosk_portal.url, "Private words of the last person")
     page.get_by_role("link", name="Exit now").click()
-    assert page.get_by_text("Touch here to start").is_visible()
+    expect(page.get_by_text("Touch here to start")).to_be_visible()
     assert page.context.cookies() == []  # Clear-Site-Data took the cookies too
     for _ in range(3):  # Back does not bring the last person's screens
         # A POST answer cannot be shown again (no-store): Chromium says ERR_CACHE_MISS.
@@ -240,18 +240,18 @@ def test_a_warning_comes_before_the_screen_clears_and_can_be_answered(
     page.get_by_role("button", name="English").click()
     page.get_by_role("button", name="Staff hurt someone").click()
     warning = page.get_by_role("alertdialog")
-    assert not warning.is_visible()
+    expect(warning).to_be_hidden()
     page.clock.fast_forward(71_000)  # 19 s before the end: the warning is up
-    assert warning.is_visible()
+    expect(warning).to_be_visible()
     assert "20 seconds" in warning.inner_text()
     shot(page, "kiosk-8-still-there")
     page.get_by_role("button", name="I am still here").click()
-    assert not warning.is_visible()
+    expect(warning).to_be_hidden()
     page.clock.fast_forward(85_000)  # the click started a new 90 s
     assert "Where did it happen?" in page.content()
     page.clock.fast_forward(6_000)
     page.wait_for_url("**/kiosk/exit")
-    assert page.get_by_text("Touch here to start").is_visible()
+    expect(page.get_by_text("Touch here to start")).to_be_visible()
 
 
 def test_only_the_kiosk_may_run_its_own_script(kiosk_portal: Portal) -> None:
