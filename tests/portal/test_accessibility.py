@@ -76,8 +76,12 @@ def walk_kiosk(page: Page, url: str, language: str) -> Iterator[str]:
     yield "kiosk check"
     page.locator("button.next").click()
     yield "kiosk receipt"
+    receipt = page.locator(".receipt").inner_text()
     page.goto(url + "/kiosk/follow-up")
     yield "kiosk follow-up"
+    page.locator("#receipt").fill(receipt)
+    page.locator("button.next").click()
+    yield "kiosk answers"
     page.goto(url + "/kiosk/exit")
     yield "kiosk exit"
 
