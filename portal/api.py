@@ -7,6 +7,7 @@ import datetime
 import re
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -24,9 +25,10 @@ from .bodies import (
     read_body,
     string_field,
 )
-from .db import Blob, Case
+from .db import Case
 from .errors import BadRequest, NotFound, Unacceptable
 from .openapi import openapi_document
+from .pages import in_session
 from .pages import today as _today
 from .signed import verify_console, verify_reporter
 
@@ -88,13 +90,8 @@ async def upload_blob(request: Request) -> JSONResponse:
     except BaseException:
         pending.abort()
         raise
-    await run_in_threadpool(_record_unclaimed, request, blob_id, pending.size, today)
+    await in_session(request, store.record_unclaimed, blob_id, pending.size, today)
     return JSONResponse({"blob_id": blob_id}, status_code=201)
-
-
-def _record_unclaimed(request: Request, blob_id: str, size: int, today: datetime.date) -> None:
-    with request.app.state.sessions() as session:
-        store.record_unclaimed(session, blob_id, size, today)
 
 
 async def submit_report(request: Request) -> JSONResponse:
@@ -103,31 +100,24 @@ async def submit_report(request: Request) -> JSONResponse:
     lookup_id = b64u_field(data, "lookup_id", 32)
     box_pk = b64u_field(data, "box_pk", 32)
     sign_pk = b64u_field(data, "sign_pk", 32)
-    blob_ids = blob_ids_field(data)
-    limits = request.app.state.settings.limits
-
-    def create() -> store.NewItem:
-        with request.app.state.sessions() as session:
-            return store.create_case(
-                session,
-                sealed=sealed,
-                lookup_id=lookup_id,
-                box_pk=box_pk,
-                sign_pk=sign_pk,
-                blob_ids=blob_ids,
-                limits=limits,
-                today=_today(request),
-            )
-
-    created = await run_in_threadpool(create)
+    created = await in_session(
+        request,
+        store.create_case,
+        sealed=sealed,
+        lookup_id=lookup_id,
+        box_pk=box_pk,
+        sign_pk=sign_pk,
+        blob_ids=blob_ids_field(data),
+        limits=request.app.state.settings.limits,
+        today=_today(request),
+    )
     return JSONResponse({"case": created.case_id}, status_code=201)
 
 
-def thread_json(request: Request, case: Case) -> dict[str, Any]:
+def thread_json(session: Session, case: Case, today: datetime.date) -> dict[str, Any]:
     """The thread as §2.6 shapes it; reporter items lose `sealed` once acknowledged."""
-    with request.app.state.sessions() as session:
-        items = store.thread_items(session, case, _today(request))
-        blobs = store.blob_ids_by_item(session, [i.seq for i in items])
+    items = store.thread_items(session, case, today)
+    blobs = store.blob_ids_by_item(session, [i.seq for i in items])
     out = []
     for item in items:
         entry: dict[str, Any] = {
@@ -148,27 +138,20 @@ def thread_json(request: Request, case: Case) -> dict[str, Any]:
 
 async def read_thread(request: Request) -> JSONResponse:
     case = await verify_reporter(request, await read_body(request, _json_limit(request)))
-    return JSONResponse(await run_in_threadpool(thread_json, request, case))
+    return JSONResponse(await in_session(request, thread_json, case, _today(request)))
 
 
 async def post_message(request: Request) -> JSONResponse:
     case, data = await _signed_json(request, verify_reporter)
-    sealed = b64u_field(data, "sealed")
-    blob_ids = blob_ids_field(data)
-    limits = request.app.state.settings.limits
-
-    def add() -> store.NewItem:
-        with request.app.state.sessions() as session:
-            return store.add_message(
-                session,
-                session.merge(case),
-                sealed=sealed,
-                blob_ids=blob_ids,
-                limits=limits,
-                today=_today(request),
-            )
-
-    created = await run_in_threadpool(add)
+    created = await in_session(
+        request,
+        store.add_message,
+        case,
+        sealed=b64u_field(data, "sealed"),
+        blob_ids=blob_ids_field(data),
+        limits=request.app.state.settings.limits,
+        today=_today(request),
+    )
     return JSONResponse({"id": created.item_id}, status_code=201)
 
 
@@ -185,29 +168,28 @@ async def console_outbox(request: Request) -> JSONResponse:
     await verify_console(request, await read_body(request, _json_limit(request)))
     after = _int_param(request, "after", None, 0, _MAX_CURSOR)
     limit = _int_param(request, "limit", 100, 1, 500) or 100
+    return JSONResponse(await in_session(request, _outbox_page, after, limit))
 
-    def page() -> dict[str, Any]:
-        with request.app.state.sessions() as session:
-            items = store.outbox(session, after, limit)
-            blobs = store.blob_ids_by_item(session, [i.seq for i in items])
-            cases = {c.id: c for c in (session.get(Case, i.case_id) for i in items) if c}
-        return {
-            "items": [
-                {
-                    "id": item.id,
-                    "case": item.case_id,
-                    "kind": item.kind,
-                    "sealed": crypto.b64u_encode(item.sealed or b""),
-                    "blob_ids": blobs[item.seq],
-                    "box_pk": crypto.b64u_encode(cases[item.case_id].box_pk),
-                    "on": item.on.isoformat(),
-                }
-                for item in items
-            ],
-            "next": str(items[-1].seq) if items else None,
-        }
 
-    return JSONResponse(await run_in_threadpool(page))
+def _outbox_page(session: Session, after: int | None, limit: int) -> dict[str, Any]:
+    items = store.outbox(session, after, limit)
+    blobs = store.blob_ids_by_item(session, [i.seq for i in items])
+    cases = {c.id: c for c in (session.get(Case, i.case_id) for i in items) if c}
+    return {
+        "items": [
+            {
+                "id": item.id,
+                "case": item.case_id,
+                "kind": item.kind,
+                "sealed": crypto.b64u_encode(item.sealed or b""),
+                "blob_ids": blobs[item.seq],
+                "box_pk": crypto.b64u_encode(cases[item.case_id].box_pk),
+                "on": item.on.isoformat(),
+            }
+            for item in items
+        ],
+        "next": str(items[-1].seq) if items else None,
+    }
 
 
 async def console_blob(request: Request) -> Response:
@@ -216,11 +198,7 @@ async def console_blob(request: Request) -> Response:
     if not is_blob_id(blob_id):
         raise NotFound("There is no such attachment on this portal.")
 
-    def find() -> Blob:
-        with request.app.state.sessions() as session:
-            return store.claimed_blob(session, blob_id)
-
-    blob = await run_in_threadpool(find)
+    blob = await in_session(request, store.claimed_blob, blob_id)
     path = request.app.state.blobs.path(blob.id)
     if not path.is_file():
         raise NotFound("This attachment has been purged from the portal.")
@@ -233,41 +211,34 @@ async def console_ack(request: Request) -> JSONResponse:
     if not isinstance(cursor, str) or not _DIGITS.fullmatch(cursor) or int(cursor) > _MAX_CURSOR:
         raise BadRequest('"cursor" must be a cursor string from the outbox.', code="bad_field")
 
-    def ack() -> int:
-        with request.app.state.sessions() as session:
-            return store.acknowledge(session, int(cursor), _today(request))
-
-    return JSONResponse({"acked": await run_in_threadpool(ack)})
+    acked = await in_session(request, store.acknowledge, int(cursor), _today(request))
+    return JSONResponse({"acked": acked})
 
 
 async def console_reply(request: Request) -> JSONResponse:
     _, data = await _signed_json(request, verify_console)
-    case_id = string_field(data, "case")
-    sealed = b64u_field(data, "sealed")
-    limit = request.app.state.settings.limits.document_bytes
-
-    def add() -> store.NewItem:
-        with request.app.state.sessions() as session:
-            return store.add_reply(session, case_id, sealed, limit, _today(request))
-
-    created = await run_in_threadpool(add)
+    created = await in_session(
+        request,
+        store.add_reply,
+        string_field(data, "case"),
+        b64u_field(data, "sealed"),
+        request.app.state.settings.limits.document_bytes,
+        _today(request),
+    )
     return JSONResponse({"id": created.item_id}, status_code=201)
 
 
 async def console_status(request: Request) -> JSONResponse:
     _, data = await _signed_json(request, verify_console)
-    case_id = string_field(data, "case")
-    state = string_field(data, "state")
-
-    def update() -> dict[str, Any]:
-        with request.app.state.sessions() as session:
-            case = store.set_status(session, case_id, state, _today(request))
-            return {
-                "case": case.id,
-                "status": {"state": case.status, "on": case.status_on.isoformat()},
-            }
-
-    return JSONResponse(await run_in_threadpool(update))
+    case = await in_session(
+        request,
+        store.set_status,
+        string_field(data, "case"),
+        string_field(data, "state"),
+        _today(request),
+    )
+    status = {"state": case.status, "on": case.status_on.isoformat()}
+    return JSONResponse({"case": case.id, "status": status})
 
 
 routes = [

@@ -24,10 +24,10 @@ import crypto
 
 from . import store
 from .categories import STATUS_TEXT
-from .db import Case, ReporterSession
+from .db import ReporterSession
 from .errors import PortalError, Unacceptable
 from .multipart import parse_form
-from .pages import redirect, render, small_form, today
+from .pages import in_session, redirect, render, small_form, today
 from .security import cookie_secure
 from .tokens import open_token, seal_token
 from .uploads import commit_uploads, total_limit
@@ -56,8 +56,7 @@ def _login_page(request: Request, error: str, status: int = 422) -> Response:
 
 async def follow_up_login(request: Request) -> Response:
     state = request.app.state
-    form = await small_form(request)
-    state.csrf.check(request, "follow-up", form.get("csrf"))
+    form = await small_form(request, "follow-up")
     try:
         receipt = crypto.validate_receipt(form.get("receipt", ""))
     except crypto.InvalidReceipt as exc:
@@ -67,11 +66,7 @@ async def follow_up_login(request: Request) -> Response:
         crypto.derive_reporter_keys, receipt, settings.receipt_salt, settings.kdf
     )
 
-    def find() -> Case | None:
-        with state.sessions() as session:
-            return store.find_case(session, keys.lookup_id)
-
-    case = await run_in_threadpool(find)
+    case = await in_session(request, store.find_case, keys.lookup_id)
     if case is None:
         await asyncio.sleep(state.throttle.failure(keys.lookup_id))
         return _login_page(
@@ -283,9 +278,7 @@ async def thread_post(request: Request) -> Response:
 
 
 async def leave(request: Request) -> Response:
-    state = request.app.state
-    form = await small_form(request)
-    state.csrf.check(request, "leave", form.get("csrf"))
+    await small_form(request, "leave")  # the form carries only its CSRF token
     parts = _cookie_parts(request)
     if parts is not None:
         await run_in_threadpool(_forget_session, request, parts[0])

@@ -89,8 +89,7 @@ def _step_page(request: Request, step: str, answers: dict[str, str], error: str 
 
 async def answer(request: Request) -> Response:
     """One answer in, the next question out (or the receipt, after "Send")."""
-    form = await small_form(request, limit=64 * 1024)
-    request.app.state.csrf.check(request, "kiosk", form.get("csrf"))
+    form = await small_form(request, "kiosk", limit=64 * 1024)
     answers = open_token(_key(request), form.get("token")) or {}
     if not isinstance(answers, dict):
         answers = {}
@@ -141,8 +140,7 @@ async def follow_up(request: Request) -> Response:
     if request.method == "GET":
         lang = _language(request.query_params.get("lang"))
         return _kiosk(request, "kiosk/follow_up.html", {"lang": lang})
-    form = await small_form(request)
-    request.app.state.csrf.check(request, "kiosk-follow-up", form.get("csrf"))
+    form = await small_form(request, "kiosk-follow-up")
     lang = _language(form.get("lang"))
     try:
         receipt = crypto.validate_receipt(form.get("receipt", ""))

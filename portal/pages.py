@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -16,6 +18,20 @@ from .security import KIOSK_CSP
 from .store import utc_day
 
 SMALL_FORM_BYTES = 16 * 1024
+T = TypeVar("T")
+
+
+async def in_session(request: Request, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run `operation(session, *args, **kwargs)` with a fresh session in a worker thread.
+
+    The database is reached synchronously; this keeps it off the event loop.
+    """
+
+    def call() -> T:
+        with request.app.state.sessions() as session:
+            return operation(session, *args, **kwargs)
+
+    return await run_in_threadpool(call)
 
 
 def today(request: Request) -> datetime.date:
@@ -46,8 +62,12 @@ def redirect(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
-async def small_form(request: Request, limit: int = SMALL_FORM_BYTES) -> dict[str, str]:
-    """An application/x-www-form-urlencoded form of a few fields, read into memory."""
+async def small_form(
+    request: Request, purpose: str, limit: int = SMALL_FORM_BYTES
+) -> dict[str, str]:
+    """An application/x-www-form-urlencoded form of a few fields, read into memory, whose
+    CSRF token must be the one issued for `purpose` (403 otherwise): no form is read
+    without that check."""
     if request.headers.get("content-type", "").split(";")[0].strip() != (
         "application/x-www-form-urlencoded"
     ):
@@ -59,4 +79,6 @@ async def small_form(request: Request, limit: int = SMALL_FORM_BYTES) -> dict[st
         )
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("The form could not be read. Please send it again.") from None
-    return dict(pairs)
+    form = dict(pairs)
+    request.app.state.csrf.check(request, purpose, form.get("csrf"))
+    return form

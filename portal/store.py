@@ -122,6 +122,34 @@ def _serialise_items(session: Session) -> None:
 _ITEMS_LOCK = 0x4C414E54  # "LANT": the portal's only advisory lock
 
 
+def _check_submission(
+    session: Session, sealed: bytes, blob_ids: Sequence[str], limits: Limits
+) -> None:
+    """422 unless the sealed document and the blobs it names are acceptable."""
+    check_sealed_size(sealed, limits.document_bytes)
+    _check_blobs(session, blob_ids, limits.submission_bytes)
+
+
+def _add_item(
+    session: Session,
+    case_id: str,
+    kind: str,
+    sealed: bytes,
+    blob_ids: Sequence[str],
+    today: datetime.date,
+) -> Item:
+    """Add a reporter's item, numbered in commit order, and claim its checked blobs.
+
+    The caller has checked sizes and blobs, and commits (or rolls back) the transaction.
+    """
+    item = Item(id=new_item_id(), case_id=case_id, kind=kind, sealed=sealed, on=today)
+    _serialise_items(session)
+    session.add(item)
+    session.flush()
+    _claim_blobs(session, item, blob_ids)
+    return item
+
+
 def _lookup_in_use() -> Conflict:
     return Conflict(
         "A case with this lookup id already exists: derive keys from a new receipt.",
@@ -141,9 +169,8 @@ def create_case(
     today: datetime.date,
 ) -> NewItem:
     """Store a new case and its report in one transaction; 422 or 409 change nothing."""
-    check_sealed_size(sealed, limits.document_bytes)
     try:
-        _check_blobs(session, blob_ids, limits.submission_bytes)
+        _check_submission(session, sealed, blob_ids, limits)
         if find_case(session, lookup_id) is not None:
             raise _lookup_in_use()
         case = Case(
@@ -155,11 +182,8 @@ def create_case(
             status_on=today,
             created_on=today,
         )
-        item = Item(id=new_item_id(), case_id=case.id, kind="report", sealed=sealed, on=today)
-        _serialise_items(session)
-        session.add_all([case, item])
-        session.flush()
-        _claim_blobs(session, item, blob_ids)
+        session.add(case)
+        item = _add_item(session, case.id, "report", sealed, blob_ids, today)
         session.commit()
     except IntegrityError:
         session.rollback()  # a concurrent request registered the same lookup id
@@ -184,14 +208,9 @@ def add_message(
     today: datetime.date,
 ) -> NewItem:
     """Store a reporter's follow-up message with its attachments."""
-    check_sealed_size(sealed, limits.document_bytes)
     try:
-        _check_blobs(session, blob_ids, limits.submission_bytes)
-        item = Item(id=new_item_id(), case_id=case.id, kind="message", sealed=sealed, on=today)
-        _serialise_items(session)
-        session.add(item)
-        session.flush()
-        _claim_blobs(session, item, blob_ids)
+        _check_submission(session, sealed, blob_ids, limits)
+        item = _add_item(session, case.id, "message", sealed, blob_ids, today)
         session.commit()
     except BaseException:
         session.rollback()

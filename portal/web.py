@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -21,7 +20,7 @@ from .categories import CATEGORIES, CHANNEL_VALUES, CHANNELS
 from .errors import Conflict, NotFound, PortalError, Unacceptable
 from .i18n import LANGUAGES, N_
 from .multipart import parse_form
-from .pages import render, small_form, today
+from .pages import in_session, render, small_form, today
 from .tokens import open_token, purpose_key, seal_token
 from .uploads import commit_uploads, total_limit
 
@@ -141,21 +140,18 @@ async def file_report(
         }
         sealed = crypto.seal_report(document, settings.oversight_key)
 
-        def create(keys: crypto.ReporterKeys = keys, sealed: bytes = sealed) -> store.NewItem:
-            with state.sessions() as session:
-                return store.create_case(
-                    session,
-                    sealed=sealed,
-                    lookup_id=keys.lookup_id,
-                    box_pk=bytes(keys.box_pk),
-                    sign_pk=bytes(keys.sign_pk),
-                    blob_ids=[a["blob_id"] for a in attachments],
-                    limits=settings.limits,
-                    today=today(request),
-                )
-
         try:
-            created = await run_in_threadpool(create)
+            created = await in_session(
+                request,
+                store.create_case,
+                sealed=sealed,
+                lookup_id=keys.lookup_id,
+                box_pk=bytes(keys.box_pk),
+                sign_pk=bytes(keys.sign_pk),
+                blob_ids=[a["blob_id"] for a in attachments],
+                limits=settings.limits,
+                today=today(request),
+            )
         except Conflict:
             continue
         return receipt, created.case_id
@@ -191,8 +187,7 @@ def receipt_page(
 
 async def receipt_check(request: Request) -> Response:
     """The "type it back" check: is what the reporter wrote down what we issued?"""
-    form = await small_form(request)
-    request.app.state.csrf.check(request, "receipt-check", form.get("csrf"))
+    form = await small_form(request, "receipt-check")
     receipt = open_token(_receipt_key(request), form.get("token"))
     if not isinstance(receipt, str):
         raise Unacceptable("This check has expired. Your report was sent; keep your receipt.")

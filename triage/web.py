@@ -136,8 +136,7 @@ async def unseal_page(request: Request) -> Response:
 
 
 async def unseal_submit(request: Request) -> Response:
-    form = await small_form(request)
-    request.app.state.csrf.check(request, "unseal", form.get("csrf"))
+    form = await small_form(request, "unseal")
     settings = request.app.state.settings
     k = threshold(settings)
     passphrases = [form.get(f"passphrase{i}", "") for i in range(k)]
@@ -162,8 +161,7 @@ async def login_page(request: Request) -> Response:
 
 async def login_submit(request: Request) -> Response:
     console = _console(request)
-    form = await small_form(request)
-    request.app.state.csrf.check(request, "login", form.get("csrf"))
+    form = await small_form(request, "login")
     username = form.get("username", "").strip().lower()[:40]
     state = request.app.state
     found = await run_in_threadpool(
@@ -221,8 +219,7 @@ async def login_submit(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     console = _console(request)
-    form = await small_form(request)
-    request.app.state.csrf.check(request, "logout", form.get("csrf"))
+    await small_form(request, "logout")  # the form carries only its CSRF token
     session_id = request.cookies.get(SESSION_COOKIE, "")
 
     def forget() -> None:
@@ -249,8 +246,7 @@ async def enrol_page(request: Request) -> Response:
 
 async def enrol_submit(request: Request) -> Response:
     console = _console(request)
-    form = await small_form(request)
-    request.app.state.csrf.check(request, "enrol", form.get("csrf"))
+    form = await small_form(request, "enrol")
     token = open_token(_enrol_key(request), form.get("enrolment"))
     try:
         if not isinstance(token, dict):  # first step: username and setup code
@@ -422,8 +418,7 @@ def _files(console: Console, case_id: str) -> list[dict[str, Any]]:
 async def case_action(request: Request) -> Response:
     console, me, case = await _case_for(request, "triage", "admin")
     action = request.path_params["action"]
-    form = await small_form(request)
-    request.app.state.csrf.check(request, f"case-{action}", form.get("csrf"))
+    form = await small_form(request, f"case-{action}")
     if action == "reveal":
         if me.role == "admin":
             raise Forbidden("Admins manage people, not case content.")
@@ -503,8 +498,7 @@ async def download(request: Request) -> Response:
 
 async def sync_now(request: Request) -> Response:
     console, _ = await officer(request, "triage")
-    form = await small_form(request)
-    request.app.state.csrf.check(request, "sync", form.get("csrf"))
+    await small_form(request, "sync")  # the form carries only its CSRF token
     url = request.app.state.portal_url or await run_in_threadpool(_remembered_url, console)
     if not url:
         raise PortalError("No portal address yet: run `lanthorn triage sync --portal URL` once.")
@@ -560,8 +554,7 @@ async def officers_page(request: Request, *, setup: str = "", error: str = "") -
 
 async def officers_submit(request: Request) -> Response:
     console, _ = await officer(request, "admin")
-    form = await small_form(request)
-    request.app.state.csrf.check(request, "officers", form.get("csrf"))
+    form = await small_form(request, "officers")
     try:
         if form.get("deactivate"):
             await run_in_threadpool(deactivate, console, form["deactivate"])
