@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-_RECEIPT = re.compile(r'aria-label="Your receipt code: ([0-9 ]+)"')
+RECEIPT_LABEL = re.compile(r'aria-label="Your receipt code: ([0-9 ]+)"')
 _HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)"')
 
 REPORT_FIELDS = {
@@ -55,7 +55,7 @@ def submit_report(
 
 
 def receipt_of(response: httpx.Response) -> str:
-    match = _RECEIPT.search(response.text)
+    match = RECEIPT_LABEL.search(response.text)
     assert match, "no receipt on the page"
     return match.group(1)
 

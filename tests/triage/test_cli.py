@@ -118,14 +118,10 @@ def test_unknown_cases_and_states_are_explained(console_dir: Path) -> None:
     assert "there is no case 'NOSUCHCASE'" in result.stderr
 
 
-def test_rekey_replaces_the_officers_and_the_old_passphrases_stop_working(
-    tmp_path: Path,
-) -> None:
-    data = tmp_path / "console"
+def rekey_two_of_two(data: Path, new: list[str]) -> subprocess.CompletedProcess[str]:
+    """A fresh 2-of-3 console, rekeyed by two of its officers to two new passphrases."""
     assert run("triage", "init", "--data", data, passphrases=GOOD).returncode == 0
-    new = ["a brand new officer joins", "second new passphrase here"]
-    env_new = {"LANTHORN_NEW_PASSPHRASES": ",".join(new)}
-    result = run(
+    return run(
         "triage",
         "rekey",
         "--data",
@@ -135,8 +131,16 @@ def test_rekey_replaces_the_officers_and_the_old_passphrases_stop_working(
         "--threshold",
         "2",
         passphrases=GOOD[:2],
-        extra_env=env_new,
+        extra_env={"LANTHORN_NEW_PASSPHRASES": ",".join(new)},
     )
+
+
+def test_rekey_replaces_the_officers_and_the_old_passphrases_stop_working(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "console"
+    new = ["a brand new officer joins", "second new passphrase here"]
+    result = rekey_two_of_two(data, new)
     assert result.returncode == 0, result.stderr
     assert "the old passphrases no longer open it" in result.stdout
     old = run("triage", "cases", "--data", data, passphrases=GOOD[:2])
@@ -149,19 +153,7 @@ def test_rekey_replaces_the_officers_and_the_old_passphrases_stop_working(
 
 def test_rekey_refuses_a_weak_new_set_and_keeps_the_old_one(tmp_path: Path) -> None:
     data = tmp_path / "console"
-    assert run("triage", "init", "--data", data, passphrases=GOOD).returncode == 0
-    result = run(
-        "triage",
-        "rekey",
-        "--data",
-        data,
-        "--officers",
-        "2",
-        "--threshold",
-        "2",
-        passphrases=GOOD[:2],
-        extra_env={"LANTHORN_NEW_PASSPHRASES": "weak,weaker"},
-    )
+    result = rekey_two_of_two(data, ["weak", "weaker"])
     assert result.returncode == 1
     assert "too weak" in result.stderr
     assert run("triage", "cases", "--data", data, passphrases=GOOD[1:]).returncode == 0
