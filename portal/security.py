@@ -46,6 +46,14 @@ SECURITY_HEADERS = {
 #: The kiosk's pages run one script of our own (the idle warning): nothing else changes.
 KIOSK_CSP = SECURITY_HEADERS["Content-Security-Policy"] + "; script-src 'self'"
 
+#: Pages that run protocol v1 in the browser: our scripts and libsodium.js's WebAssembly
+#: (compiled from bytes embedded in the script, hence 'wasm-unsafe-eval'; no eval of
+#: JavaScript), and `fetch` to our own API.
+BROWSER_CRYPTO_CSP = (
+    SECURITY_HEADERS["Content-Security-Policy"]
+    + "; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'"
+)
+
 
 class SecurityHeadersMiddleware:
     """Adds `SECURITY_HEADERS` to every HTTP response, errors included."""
