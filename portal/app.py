@@ -23,21 +23,23 @@ from . import api, web
 from .blobstore import BlobStore
 from .db import make_engine, make_sessionmaker
 from .errors import PortalError
+from .i18n import N_, current_language, load_catalogues
 from .i18n import install as install_translations
-from .i18n import load_catalogues
 from .migrations import upgrade
+from .pages import page_language
 from .purge import Purger
 from .security import Csrf, KdfGate, SecurityHeadersMiddleware
 from .settings import PortalSettings
 from .signed import DatabaseNonceStore
+from .sri import sri
 from .throttle import ReceiptThrottle
 
 HERE = Path(__file__).parent
 log = logging.getLogger("lanthorn.portal")
 
 _HTTP_MESSAGES = {
-    404: "There is no page at this address.",
-    405: "This address does not accept that kind of request.",
+    404: N_("There is no page at this address."),
+    405: N_("This address does not accept that kind of request."),
 }
 
 
@@ -46,9 +48,13 @@ def render_error(request: Request, status: int, code: str, message: str) -> Resp
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": code, "message": message}, status_code=status)
     templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(
-        request, "error.html", {"status": status, "message": message}, status_code=status
-    )
+    language = current_language.set(page_language(request))
+    try:
+        return templates.TemplateResponse(
+            request, "error.html", {"status": status, "message": message}, status_code=status
+        )
+    finally:
+        current_language.reset(language)
 
 
 async def portal_error(request: Request, exc: Exception) -> Response:
@@ -60,13 +66,16 @@ async def portal_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, HTTPException):  # pragma: no cover - registered for HTTPException
         return await server_error(request, exc)
-    message = _HTTP_MESSAGES.get(exc.status_code, "This request could not be handled.")
+    message = _HTTP_MESSAGES.get(exc.status_code, N_("This request could not be handled."))
     return render_error(request, exc.status_code, "http_error", message)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
     return render_error(
-        request, 500, "internal", "Something went wrong on our side. Nothing you sent was kept."
+        request,
+        500,
+        "internal",
+        N_("Something went wrong on our side. Nothing you sent was kept."),
     )
 
 
@@ -104,7 +113,7 @@ class ContainErrorsMiddleware:
 
 def make_templates(directory: Path) -> Jinja2Templates:
     """Templates with autoescaping always on: reporter text is attacker input."""
-    return Jinja2Templates(
+    templates = Jinja2Templates(
         env=Environment(
             loader=FileSystemLoader(directory),
             autoescape=select_autoescape(default=True),
@@ -112,6 +121,8 @@ def make_templates(directory: Path) -> Jinja2Templates:
             lstrip_blocks=True,
         )
     )
+    templates.env.globals["sri"] = sri  # integrity="{{ sri('lanthorn-protocol.js') }}"
+    return templates
 
 
 def create_app(

@@ -26,8 +26,9 @@ from . import store
 from .categories import STATUS_TEXT
 from .db import ReporterSession
 from .errors import PortalError, Unacceptable
+from .i18n import N_
 from .multipart import parse_form
-from .pages import in_session, redirect, render, small_form, today
+from .pages import in_session, receipt_problem, redirect, render, small_form, today
 from .security import cookie_secure
 from .tokens import open_token, seal_token
 from .uploads import commit_uploads, total_limit
@@ -60,7 +61,7 @@ async def follow_up_login(request: Request) -> Response:
     try:
         receipt = crypto.validate_receipt(form.get("receipt", ""))
     except crypto.InvalidReceipt as exc:
-        return _login_page(request, str(exc))
+        return render(request, "follow_up.html", receipt_problem(exc), status=422)
     settings = state.settings
     keys = await state.kdf_gate.run(
         crypto.derive_reporter_keys, receipt, settings.receipt_salt, settings.kdf
@@ -71,8 +72,10 @@ async def follow_up_login(request: Request) -> Response:
         await asyncio.sleep(state.throttle.failure(keys.lookup_id))
         return _login_page(
             request,
-            "No report was found for this receipt code. Check every digit against what you "
-            "wrote down. If it is right, the report may have been closed and removed.",
+            N_(
+                "No report was found for this receipt code. Check every digit against what "
+                "you wrote down. If it is right, the report may have been closed and removed."
+            ),
         )
     state.throttle.success(keys.lookup_id)
     session_id, key = secrets.token_bytes(16), secrets.token_bytes(32)
@@ -242,7 +245,7 @@ async def thread_post(request: Request) -> Response:
     text = form.fields.get("text", "").strip()
     if not text and not form.files:
         form.abort()
-        return await thread_page(request, status=422, error="Write a message or attach a file.")
+        return await thread_page(request, status=422, error=N_("Write a message or attach a file."))
     attachments = await commit_uploads(request, form)
     document = {
         "v": 1,
@@ -261,7 +264,7 @@ async def thread_post(request: Request) -> Response:
         with state.sessions() as session:
             case = store.find_case(session, reporter.lookup_id)
             if case is None:
-                raise Unacceptable("This report is no longer on the portal.")
+                raise Unacceptable(N_("This report is no longer on the portal."))
             store.add_message(
                 session,
                 case,

@@ -20,7 +20,22 @@ from jinja2 import Environment
 HERE = Path(__file__).parent / "translations"
 
 #: Languages a kiosk offers, each named in its own script; `dir` for right-to-left ones.
-LANGUAGES: dict[str, str] = {"en": "English", "pl": "Polski", "ar": "العربية"}
+LANGUAGES: dict[str, str] = {
+    "en": "English",
+    "cy": "Cymraeg",
+    "pl": "Polski",
+    "ro": "Română",
+    "sq": "Shqip",
+    "lt": "Lietuvių",
+    "es": "Español",
+    "pt": "Português",
+    "ar": "العربية",
+    "ur": "اردو",
+    "pa": "ਪੰਜਾਬੀ",
+    "so": "Soomaali",
+    "vi": "Tiếng Việt",
+    "bn": "বাংলা",
+}
 RTL = frozenset({"ar", "ur"})
 
 current_language: ContextVar[str] = ContextVar("current_language", default="en")
@@ -59,3 +74,4 @@ def install(env: Environment, catalogues: dict[str, NullTranslations]) -> None:
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["text_direction"] = lambda: "rtl" if current_language.get() in RTL else "ltr"
     env.globals["current_language"] = current_language.get
+    env.globals["languages"] = LANGUAGES

@@ -22,7 +22,7 @@ import crypto
 from . import store
 from .categories import KIOSK_CATEGORIES, KIOSK_PLACES, KIOSK_STATUS, KIOSK_WHEN
 from .i18n import LANGUAGES, N_, RTL
-from .pages import render, small_form
+from .pages import CRYPTO_SCRIPTS, render, small_form
 from .tokens import open_token, purpose_key, seal_token
 from .web import file_report, receipt_page
 
@@ -32,6 +32,38 @@ CHOICES: dict[str, dict[str, str]] = {
     "place": KIOSK_PLACES,
     "when": KIOSK_WHEN,
     "urgent": {"yes": N_("Yes, someone could be hurt soon"), "no": N_("No, or I do not know")},
+}
+#: The picture beside each answer, for people who read little or no English: the name of
+#: portal/static/icons/<name>.svg. Sexual misconduct and self-harm are drawn discreetly,
+#: since someone standing behind may see the screen.
+ICONS: dict[str, dict[str, str]] = {
+    "category": {
+        "staff_sexual_misconduct": "shield-person",
+        "trafficking": "phone-pill",
+        "corruption": "coins",
+        "use_of_force": "plaster",
+        "bullying": "big-and-small",
+        "discrimination": "scales",
+        "healthcare": "stethoscope",
+        "self_harm_risk": "heart-on-hand",
+        "retaliation": "speech-lock",
+        "other": "more",
+    },
+    "place": {
+        "wing": "cell-door",
+        "healthcare": "stethoscope",
+        "visits": "people-at-table",
+        "work": "book-and-weights",
+        "reception": "van",
+        "elsewhere": "map-pin",
+    },
+    "when": {
+        "now": "alarm-clock",
+        "today": "sun",
+        "week": "calendar-week",
+        "earlier": "clock-back",
+    },
+    "urgent": {"yes": "warning", "no": "calm-face"},
 }
 QUESTIONS = {
     "category": N_("What is it about?"),
@@ -64,6 +96,23 @@ async def start(request: Request) -> Response:
     return _kiosk(request, "kiosk/start.html", {"languages": LANGUAGES, "rtl": RTL})
 
 
+async def report_in_browser(request: Request) -> Response:
+    """Every question on one page, for a kiosk running JavaScript: the page keeps the
+    answers and seals the report itself (kiosk-app.js); the portal sees only ciphertext."""
+    lang = _language(request.query_params.get("lang"))
+    context = {
+        "lang": lang,
+        "steps": STEPS,
+        "questions": QUESTIONS,
+        "choices": CHOICES,
+        "icons": ICONS,
+        "facility": request.app.state.settings.kiosk_facility,
+        "crypto_scripts": CRYPTO_SCRIPTS,
+        "browser_crypto": True,
+    }
+    return _kiosk(request, "kiosk/app.html", context)
+
+
 async def leave(request: Request) -> Response:
     """Quick exit and idle end: a neutral screen, and the browser told to forget the site."""
     response = _kiosk(request, "kiosk/neutral.html", {})
@@ -78,6 +127,7 @@ def _step_page(request: Request, step: str, answers: dict[str, str], error: str 
         "total": len(STEPS),
         "question": QUESTIONS[step],
         "choices": CHOICES.get(step, {}),
+        "icons": ICONS,
         "answers": answers,
         "labels": {name: CHOICES[name].get(answers.get(name, ""), "") for name in CHOICES},
         "token": seal_token(_key(request), answers),
@@ -135,11 +185,21 @@ async def _send(request: Request, answers: dict[str, str]) -> Response:
     return receipt_page(request, receipt, status=201, urgent=urgent, kiosk=True, lang=lang)
 
 
+def _follow_up_context(lang: str) -> dict[str, Any]:
+    """The code form; with JavaScript, the page reads the answers itself (no code sent)."""
+    return {
+        "lang": lang,
+        "crypto_scripts": CRYPTO_SCRIPTS,
+        "browser_crypto": True,
+        "statuses": KIOSK_STATUS,
+    }
+
+
 async def follow_up(request: Request) -> Response:
     """Replies and status for a receipt, shown once: no session, nothing kept."""
     if request.method == "GET":
         lang = _language(request.query_params.get("lang"))
-        return _kiosk(request, "kiosk/follow_up.html", {"lang": lang})
+        return _kiosk(request, "kiosk/follow_up.html", _follow_up_context(lang))
     form = await small_form(request, "kiosk-follow-up")
     lang = _language(form.get("lang"))
     try:
@@ -148,7 +208,8 @@ async def follow_up(request: Request) -> Response:
         error = N_("This code has a typing mistake. Check every number.")
         if exc.reason == "length":
             error = N_("A code has 20 numbers. Check that you typed all of them.")
-        return _kiosk(request, "kiosk/follow_up.html", {"error": error, "lang": lang}, 422)
+        context = {**_follow_up_context(lang), "error": error}
+        return _kiosk(request, "kiosk/follow_up.html", context, 422)
     state = request.app.state
     keys = await state.kdf_gate.run(
         crypto.derive_reporter_keys, receipt, state.settings.receipt_salt, state.settings.kdf
@@ -173,7 +234,8 @@ async def follow_up(request: Request) -> Response:
     found = await run_in_threadpool(load)
     if found is None:
         await asyncio.sleep(state.throttle.failure(keys.lookup_id))
-        return _kiosk(request, "kiosk/follow_up.html", {"error": NOT_FOUND, "lang": lang}, 422)
+        context = {**_follow_up_context(lang), "error": NOT_FOUND}
+        return _kiosk(request, "kiosk/follow_up.html", context, 422)
     state.throttle.success(keys.lookup_id)
     return _kiosk(request, "kiosk/thread.html", {**found, "lang": lang})
 
@@ -181,6 +243,7 @@ async def follow_up(request: Request) -> Response:
 routes = [
     Route("/kiosk", start, methods=["GET"]),
     Route("/kiosk/exit", leave, methods=["GET"]),
+    Route("/kiosk/report", report_in_browser, methods=["GET"]),
     Route("/kiosk/answer", answer, methods=["POST"]),
     Route("/kiosk/follow-up", follow_up, methods=["GET", "POST"]),
 ]

@@ -11,13 +11,35 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+import crypto
+
 from .bodies import read_body
 from .errors import BadRequest
-from .i18n import current_language
-from .security import KIOSK_CSP
+from .i18n import LANGUAGES, N_, current_language
+from .security import BROWSER_CRYPTO_CSP, KIOSK_CSP, cookie_secure
 from .store import utc_day
 
 SMALL_FORM_BYTES = 16 * 1024
+#: What a page that seals in the browser loads, in order, each with Subresource Integrity.
+CRYPTO_SCRIPTS = (
+    "vendor/libsodium/libsodium-sumo.js",
+    "vendor/libsodium/libsodium-wrappers.js",
+    "lanthorn-protocol.js",
+    "receipt-page.js",
+)
+#: The reader's choice of language for the staff and third-party pages: a session cookie,
+#: so it goes when the browser closes. The kiosk carries its language in each form instead.
+LANGUAGE_COOKIE = "lanthorn_lang"
+RECEIPT_PROBLEMS = {
+    "length": N_(
+        "A receipt code has 20 digits, but %(count)s were entered. "
+        "Please check the code and try again."
+    ),
+    "check": N_(
+        "This receipt code has a typing mistake: one digit is wrong or two are swapped. "
+        "Please check it and try again."
+    ),
+}
 T = TypeVar("T")
 
 
@@ -39,20 +61,52 @@ def today(request: Request) -> datetime.date:
     return utc_day(request.app.state.clock())
 
 
+def page_language(request: Request) -> str:
+    """The language the reader chose with the links at the foot of every page; English
+    until they choose."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE, "")
+    return chosen if chosen in LANGUAGES else "en"
+
+
+def receipt_problem(exc: crypto.InvalidReceipt) -> dict[str, Any]:
+    """A typo in a receipt as a message id and its parameters, translated on the page."""
+    return {"error": RECEIPT_PROBLEMS[exc.reason], "error_params": {"count": exc.digits}}
+
+
+async def choose_language(request: Request) -> Response:
+    """GET /language/{code}?next=/path: remember the choice for this browser session."""
+    code = request.path_params["code"]
+    target = request.query_params.get("next", "/")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = "/"
+    response = redirect(target)
+    if code in LANGUAGES:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            code,
+            httponly=True,
+            samesite="strict",
+            secure=cookie_secure(request),
+        )
+    return response
+
+
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> Response:
     """Render `template`; `csrf(purpose)` in templates makes a token for that form."""
     csrf = request.app.state.csrf
     ctx = {"csrf": lambda purpose: csrf.token(request, purpose), **(context or {})}
-    language = current_language.set(str(ctx.get("lang") or "en"))
+    language = current_language.set(str(ctx.get("lang") or page_language(request)))
     try:  # TemplateResponse renders at once, in the language set here
         response: Response = request.app.state.templates.TemplateResponse(
             request, template, ctx, status_code=status
         )
     finally:
         current_language.reset(language)
-    if ctx.get("kiosk"):
+    if ctx.get("browser_crypto"):
+        response.headers["Content-Security-Policy"] = BROWSER_CRYPTO_CSP
+    elif ctx.get("kiosk"):
         response.headers["Content-Security-Policy"] = KIOSK_CSP
     csrf.set_cookie(request, response)
     return response

@@ -20,7 +20,16 @@ from .categories import CATEGORIES, CHANNEL_VALUES, CHANNELS
 from .errors import Conflict, NotFound, PortalError, Unacceptable
 from .i18n import LANGUAGES, N_
 from .multipart import parse_form
-from .pages import in_session, render, small_form, today
+from .pages import (
+    CRYPTO_SCRIPTS,
+    choose_language,
+    in_session,
+    page_language,
+    receipt_problem,
+    render,
+    small_form,
+    today,
+)
 from .tokens import open_token, purpose_key, seal_token
 from .uploads import commit_uploads, total_limit
 
@@ -34,7 +43,7 @@ async def home(request: Request) -> Response:
 def _channel(request: Request) -> str:
     channel: str = request.path_params["channel"]
     if channel not in CHANNELS:
-        raise NotFound("There is no such reporting form.")
+        raise NotFound(N_("There is no such reporting form."))
     return channel
 
 
@@ -49,6 +58,9 @@ def _report_context(
     return {
         "channel": channel,
         "channel_label": CHANNELS[channel],
+        "channel_value": CHANNEL_VALUES[channel],
+        "crypto_scripts": CRYPTO_SCRIPTS,
+        "browser_crypto": True,
         "categories": CATEGORIES,
         "values": values or {},
         "errors": errors or {},
@@ -66,13 +78,13 @@ async def report_form(request: Request) -> Response:
 def _validate(fields: dict[str, str]) -> dict[str, str]:
     errors = {}
     if fields.get("category") not in CATEGORIES:
-        errors["category"] = "Choose what the report is about."
+        errors["category"] = N_("Choose what the report is about.")
     if not fields.get("facility", "").strip():
-        errors["facility"] = "Say which prison this is about."
+        errors["facility"] = N_("Say which prison this is about.")
     if not fields.get("description", "").strip():
-        errors["description"] = "Describe what happened, in your own words."
+        errors["description"] = N_("Describe what happened, in your own words.")
     if fields.get("urgent") not in ("yes", "no"):
-        errors["urgent"] = "Say whether someone is in danger right now."
+        errors["urgent"] = N_("Say whether someone is in danger right now.")
     return errors
 
 
@@ -102,7 +114,9 @@ async def report_submit(request: Request) -> Response:
         context = _report_context(request, channel, fields, errors, attachments)
         return render(request, "report.html", context, status=422)
     try:
-        receipt, case_id = await file_report(request, channel, fields, attachments)
+        receipt, case_id = await file_report(
+            request, channel, fields, attachments, lang=page_language(request)
+        )
     except (Unacceptable, crypto.DocumentTooLarge) as exc:
         message = exc.message if isinstance(exc, PortalError) else str(exc)
         context = _report_context(request, channel, fields, {"form": message}, attachments)
@@ -170,7 +184,7 @@ def receipt_page(
     check: dict[str, Any] | None = None,
     urgent: bool = False,
     kiosk: bool = False,
-    lang: str = "en",
+    lang: str | None = None,
 ) -> Response:
     context = {
         "urgent": urgent,
@@ -190,15 +204,18 @@ async def receipt_check(request: Request) -> Response:
     form = await small_form(request, "receipt-check")
     receipt = open_token(_receipt_key(request), form.get("token"))
     if not isinstance(receipt, str):
-        raise Unacceptable("This check has expired. Your report was sent; keep your receipt.")
+        raise Unacceptable(N_("This check has expired. Your report was sent; keep your receipt."))
     kiosk = form.get("kiosk") == "1"
-    lang = form.get("lang", "en")
-    lang = lang if lang in LANGUAGES else "en"
+    lang = form.get("lang") if kiosk else None
+    lang = lang if lang in LANGUAGES else None
     again = N_("That is not the same code. Look at it again.")
     try:
         typed = crypto.validate_receipt(form.get("typed", ""))
     except crypto.InvalidReceipt as exc:
-        check = {"ok": False, "message": again if kiosk else str(exc)}
+        problem = receipt_problem(exc)
+        check = {"ok": False, "message": again, "params": {}}
+        if not kiosk:
+            check = {"ok": False, "message": problem["error"], "params": problem["error_params"]}
         return receipt_page(request, receipt, status=422, check=check, kiosk=kiosk, lang=lang)
     if typed != receipt:
         check = {"ok": False, "message": again}
@@ -213,6 +230,7 @@ async def about(request: Request) -> Response:
 routes = [
     Route("/", home, methods=["GET"]),
     Route("/about", about, methods=["GET"]),
+    Route("/language/{code}", choose_language, methods=["GET"]),
     Route("/report/{channel}", report_form, methods=["GET"]),
     Route("/report/{channel}", report_submit, methods=["POST"]),
     Route("/receipt/check", receipt_check, methods=["POST"]),

@@ -38,5 +38,16 @@
       leave();
     });
   }
+  // With JavaScript (always, on a kiosk) the questions run in one page that seals the
+  // report itself; the language buttons post to the server's step pages only without it.
+  var languages = document.querySelector("form.choices button[name=lang]");
+  if (languages && window.WebAssembly) {
+    languages.form.addEventListener("submit", function (event) {
+      var chosen = event.submitter && event.submitter.value;
+      if (!chosen) return;
+      event.preventDefault();
+      window.location.replace("/kiosk/report?lang=" + encodeURIComponent(chosen));
+    });
+  }
   reset();
 })();

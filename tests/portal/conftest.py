@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page
 
 import crypto
 from portal.app import create_app
@@ -97,3 +98,19 @@ def make_portal(tmp_path: Path, database_url: str) -> Iterator[PortalFactory]:
 @pytest.fixture
 def portal(make_portal: PortalFactory) -> Portal:
     return make_portal()
+
+
+@pytest.fixture
+def kiosk_portal(make_portal: PortalFactory) -> Portal:
+    """A portal that serves a prison's wing kiosks."""
+    return make_portal(kiosk_facility="HMP Example")
+
+
+@pytest.fixture
+def scriptless_page(browser: Browser) -> Iterator[Page]:
+    """A kiosk-sized browser with JavaScript off: the server's step-by-step pages."""
+    context = browser.new_context(
+        viewport={"width": 1080, "height": 1600}, java_script_enabled=False
+    )
+    yield context.new_page()
+    context.close()

@@ -1,0 +1,105 @@
+// Lanthorn report form, JavaScript path (progressive enhancement): the receipt is made, the
+// keys derived, the files encrypted and the report sealed here in the browser, and only
+// ciphertext goes to the portal's JSON API. Without JavaScript, or if this browser cannot
+// run it, the same form is sent to the server, which does the same steps in memory.
+(function () {
+  "use strict";
+  var form = document.getElementById("report-form");
+  var P = window.LanthornProtocol;
+  if (!form || !P || !window.LanthornReceipt || !window.WebAssembly) return;
+  if (form.querySelector("input[name=pending]")) return;  // files kept by the server last time
+  var errors = document.getElementById("page-errors");
+  var sealing = document.getElementById("sealing");
+  var failed = document.getElementById("sealing-failed");
+  var progress = sealing.querySelector("progress");
+
+  function value(name) {
+    var field = form.elements.namedItem(name);
+    return field && typeof field.value === "string" ? field.value.trim() : "";
+  }
+
+  function problems() {
+    var found = [];
+    [["category", value("category")], ["urgent", value("urgent")],
+     ["facility", value("facility")], ["description", value("description")]]
+      .forEach(function (pair) {
+        if (!pair[1]) found.push(document.getElementById(pair[0]));
+      });
+    return found;
+  }
+
+  function showProblems(found) {
+    var list = errors.querySelector("ul");
+    list.textContent = "";
+    found.forEach(function (element) {
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      link.href = "#" + element.id;
+      link.textContent = element.getAttribute("data-error");
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+    errors.hidden = false;
+    errors.tabIndex = -1;
+    errors.focus();
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var found = problems();
+    if (found.length) { showProblems(found); return; }
+    errors.hidden = true;
+    failed.hidden = true;
+    sealing.hidden = false;
+    var button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    var files = Array.prototype.slice.call(form.elements.namedItem("attachments").files || []);
+    if (files.length) sealing.querySelector(".sealing-files").hidden = false;
+    var fields = {
+      channel: form.getAttribute("data-channel"),
+      lang: form.getAttribute("data-lang"),
+      category: value("category"),
+      facility: value("facility"),
+      location: value("location"),
+      occurred: value("occurred"),
+      description: value("description"),
+      subjects: value("subjects"),
+      witnesses: value("witnesses"),
+      urgent: value("urgent") === "yes",
+      identity: value("identity") || null
+    };
+    P.ready
+      .then(function () { return P.fetchConfig(); })
+      .then(function (config) {
+        return P.submitReport({
+          config: config, fields: fields, files: files,
+          onProgress: function (done, total) {
+            progress.value = total ? Math.floor((100 * done) / total) : 100;
+          }
+        });
+      })
+      .then(function (sent) {
+        form.reset();
+        showReceipt(sent.receipt, fields.urgent);
+      })
+      .catch(function (error) {
+        sealing.hidden = true;
+        failed.hidden = false;
+        failed.querySelector(".sealing-reason").textContent = (error && error.message) || "";
+        button.disabled = false;
+      });
+  });
+
+  function showReceipt(receipt, urgent) {
+    var page = window.LanthornReceipt.show(receipt, urgent);
+    document.getElementById("report-intake").hidden = true;
+    sealing.hidden = true;
+    page.hidden = false;
+    window.scrollTo(0, 0);
+    var heading = page.querySelector("h1");
+    heading.tabIndex = -1;
+    heading.focus();
+  }
+
+  form.setAttribute("data-ready", "");  // from here on, the report is sealed in this page
+})();

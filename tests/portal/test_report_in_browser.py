@@ -1,0 +1,93 @@
+"""The staff report form with JavaScript on: mistakes are caught in the page before anything
+is sent, and a refusal leaves the reporter's words in the form to send again."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, Request, expect
+
+import crypto
+from portal.i18n import load_catalogues
+from portal.settings import Limits
+from tests.conftest import needs_chromium
+
+from .conftest import Portal, PortalFactory
+
+pytestmark = needs_chromium
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+def open_form(page: Page, url: str) -> list[Request]:
+    page.goto(url + "/report/staff")
+    page.locator("#report-form[data-ready]").wait_for(state="attached")
+    sent: list[Request] = []
+    page.on("request", lambda request: sent.append(request))
+    return sent
+
+
+def test_missing_answers_are_listed_in_the_page_and_nothing_is_sent(
+    portal: Portal, page: Page
+) -> None:
+    page.goto(portal.url + "/language/pl")
+    sent = open_form(page, portal.url)
+    page.locator("#report-form button[type=submit]").click()
+    polish = load_catalogues()["pl"]
+    summary = page.locator("#page-errors")
+    expect(summary).to_be_visible()
+    for message in (
+        "Choose what the report is about.",
+        "Say whether someone is in danger right now.",
+        "Say which prison this is about.",
+        "Describe what happened, in your own words.",
+    ):
+        expect(summary.get_by_role("link", name=polish.gettext(message))).to_be_visible()
+    summary.get_by_role("link", name=polish.gettext("Say which prison this is about.")).click()
+    assert page.evaluate("() => location.hash") == "#facility"
+    assert [r for r in sent if r.method == "POST"] == []
+
+
+def test_a_refused_file_leaves_the_report_in_the_form_to_send_again(
+    make_portal: PortalFactory, page: Page
+) -> None:
+    limits = Limits(
+        document_bytes=crypto.MAX_SEALED_BYTES,
+        blob_bytes=crypto.stored_size(64 * 1024),
+        submission_bytes=crypto.stored_size(64 * 1024),
+    )
+    portal = make_portal(limits=limits)
+    sent = open_form(page, portal.url)
+    page.locator("#category input").first.check()
+    page.locator("#urgent input").last.check()
+    page.locator("#facility").fill("HMP Example")
+    page.locator("#description").fill("Words worth keeping")
+    big = {"name": "video.mp4", "mimeType": "video/mp4", "buffer": os.urandom(200_000)}
+    page.set_input_files("#attachments", files=[big])
+    page.locator("#report-form button[type=submit]").click()
+    expect(page.locator("#sealing-failed")).to_be_visible(timeout=30_000)
+    expect(page.locator("#description")).to_have_value("Words worth keeping")
+    expect(page.locator("#browser-receipt")).to_be_hidden()
+    assert [r for r in sent if r.url.endswith("/api/v1/reports")] == []
+    assert portal.console().outbox()["items"] == []
+
+    page.set_input_files("#attachments", files=[])  # without the file, it goes
+    page.locator("#report-form button[type=submit]").click()
+    expect(page.locator("#browser-receipt .receipt")).to_be_visible(timeout=30_000)
+    receipt = page.locator("#browser-receipt .receipt").inner_text()
+    assert crypto.validate_receipt(receipt)
+    [item] = portal.console().outbox()["items"]
+    assert portal.console().open(item)["description"] == "Words worth keeping"
+    page.get_by_label("Type the code as you wrote it down").fill(receipt[:-1] + "x")
+    page.get_by_role("button", name="Check").click()
+    expect(page.get_by_text("That is not the same code.")).to_be_visible()
+    page.get_by_label("Type the code as you wrote it down").fill(receipt)
+    page.get_by_role("button", name="Check").click()
+    expect(page.get_by_text("That is correct. You have your receipt code.")).to_be_visible()
