@@ -18,12 +18,15 @@ from sqlalchemy.orm import Session
 
 import crypto
 from portal.blobstore import BlobStore, is_blob_id
+from portal.categories import CATEGORIES
 from portal.db import DatabaseUnavailable, migrate_or_explain
 
+from . import workflow
 from .client import PortalClient, PortalError
 from .db import (
     AuditRow,
     Case,
+    CaseEvent,
     Item,
     Outgoing,
     SetAside,
@@ -288,44 +291,168 @@ class Console:
             raise ConsoleError(f"there is no case {case_id!r} on this console")
         return case
 
-    def reply(self, case_id: str, message: str) -> None:
-        """Seal a reply to the reporter's own key (from the report) and queue it."""
+    def _event(self, session: Session, case_id: str, kind: str, detail: Any = None) -> None:
+        sealed = None if detail is None else self._seal(detail)
+        session.add(
+            CaseEvent(case_id=case_id, kind=kind, on=self._today(), officer=self.who, detail=sealed)
+        )
+
+    def reply(self, case_id: str, message: str, *, feedback: bool = False) -> None:
+        """Seal a reply to the reporter's own key (from the report) and queue it.
+
+        `feedback`: the reply tells the reporter what was done (the 3-month deadline)."""
+        with self.sessions() as session:
+            self._reply(session, case_id, message, kind="reply")
+            self._event(session, case_id, "feedback" if feedback else "reply")
+            self.audit(session, "reply", case_id, feedback=feedback)
+            session.commit()
+
+    def _reply(self, session: Session, case_id: str, message: str, *, kind: str) -> None:
         if not message.strip():
             raise ConsoleError("the reply is empty")
-        with self.sessions() as session:
-            case = self._case(session, case_id)
-            document = {
-                "v": 1,
-                "type": "reply",
-                "text": message,
-                "sent_on": self._today().isoformat(),
-            }
-            sealed = crypto.seal_document(document, crypto.PublicKey(case.reply_box_pk))
-            item_id = "reply-" + secrets.token_hex(8)
-            session.add(
-                Item(
-                    id=item_id,
-                    case_id=case.id,
-                    kind="reply",
-                    content=self._seal({"document": document}),
-                    on=self._today(),
-                )
+        case = self._case(session, case_id)
+        document = {
+            "v": 1,
+            "type": "reply",
+            "text": message,
+            "sent_on": self._today().isoformat(),
+        }
+        sealed = crypto.seal_document(document, crypto.PublicKey(case.reply_box_pk))
+        item_id = "reply-" + secrets.token_hex(8)
+        session.add(
+            Item(
+                id=item_id,
+                case_id=case.id,
+                kind="reply",
+                content=self._seal({"document": document}),
+                on=self._today(),
             )
-            body = {"case": case.id, "sealed": crypto.b64u_encode(sealed)}
-            session.add(Outgoing(case_id=case.id, kind="reply", payload=self._seal(body)))
-            self.audit(session, "reply", case.id)
-            session.commit()
+        )
+        body = {"case": case.id, "sealed": crypto.b64u_encode(sealed)}
+        session.add(Outgoing(case_id=case.id, kind=kind, payload=self._seal(body)))
 
     def set_public_status(self, case_id: str, state: str) -> None:
         if state not in PUBLIC_STATES:
             raise ConsoleError(f"unknown status {state!r}: use one of {', '.join(PUBLIC_STATES)}")
         with self.sessions() as session:
-            case = self._case(session, case_id)
-            case.public_status = state
-            body = {"case": case.id, "state": state}
-            session.add(Outgoing(case_id=case.id, kind="status", payload=self._seal(body)))
-            self.audit(session, "status", case.id, state=state)
+            self._status(session, self._case(session, case_id), state)
+            if state == "acknowledged":
+                self._event(session, case_id, "acknowledged")
+            self.audit(session, "status", case_id, state=state)
             session.commit()
+
+    def _status(self, session: Session, case: Case, state: str) -> None:
+        case.public_status = state
+        body = {"case": case.id, "state": state}
+        session.add(Outgoing(case_id=case.id, kind="status", payload=self._seal(body)))
+
+    # -- workflow ------------------------------------------------------------------------
+
+    def acknowledge(self, case_id: str) -> None:
+        """Tell the reporter the report was read (the 7-day deadline)."""
+        with self.sessions() as session:
+            case = self._case(session, case_id)
+            if case.workflow == "new":
+                case.workflow = "acknowledged"
+            self._status(session, case, "acknowledged")
+            self._event(session, case_id, "acknowledged")
+            self.audit(session, "acknowledge", case_id)
+            session.commit()
+
+    def assess(
+        self, case_id: str, *, category: str, severity: str, urgent: bool, reason: str = ""
+    ) -> None:
+        """Record the officer's assessment; the category may differ from the reporter's."""
+        if category not in CATEGORIES:
+            raise ConsoleError(f"unknown category {category!r}")
+        if severity not in workflow.SEVERITIES:
+            raise ConsoleError(f"choose a severity: {', '.join(workflow.SEVERITIES)}")
+        with self.sessions() as session:
+            case = self._case(session, case_id)
+            before = {"category": case.category, "severity": case.severity, "urgent": case.urgent}
+            case.category, case.severity, case.urgent = category, severity, urgent
+            if case.workflow in ("new", "acknowledged"):
+                case.workflow = "assessed"
+            self.audit(
+                session,
+                "assess",
+                case_id,
+                category=category,
+                severity=severity,
+                urgent=urgent,
+                before=before,
+                reason=reason,
+            )
+            session.commit()
+
+    def record(self, case_id: str, kind: str) -> None:
+        """Record that something a deadline asks for was done today (police contacted, …)."""
+        if kind not in workflow.RECORDABLE:
+            raise ConsoleError(f"nothing called {kind!r} can be recorded")
+        with self.sessions() as session:
+            self._case(session, case_id)
+            self._event(session, case_id, kind)
+            self.audit(session, "record", case_id, what=kind)
+            session.commit()
+
+    def close_case(self, case_id: str, *, outcome: str, summary: str, feedback: str) -> None:
+        """Close with an outcome; the feedback reply tells the reporter (PREA 115.73) and is
+        recorded as the outcome notification once the portal has it."""
+        if outcome not in workflow.OUTCOMES:
+            raise ConsoleError(f"choose an outcome: {', '.join(workflow.OUTCOMES)}")
+        if not summary.strip():
+            raise ConsoleError("write a summary of the outcome for the record")
+        with self.sessions() as session:
+            case = self._case(session, case_id)
+            if case.workflow == "closed":
+                raise ConsoleError("the case is already closed")
+            self._reply(session, case_id, feedback, kind="outcome")
+            self._status(session, case, "closed")
+            case.workflow, case.outcome, case.closed_on = "closed", outcome, self._today()
+            self._event(session, case_id, "closed", {"summary": summary})
+            self.audit(session, "close", case_id, outcome=outcome)
+            session.commit()
+
+    def deadlines(self, case_id: str) -> list[workflow.Deadline]:
+        with self.sessions() as session:
+            return self._deadlines(session, self._case(session, case_id))
+
+    def _deadlines(self, session: Session, case: Case) -> list[workflow.Deadline]:
+        events = [
+            workflow.Event(row.kind, row.on)
+            for row in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id))
+        ]
+        return workflow.deadlines(
+            received_on=case.received_on,
+            category=case.category,
+            urgent=case.urgent,
+            events=events,
+            today=self._today(),
+        )
+
+    def dashboard(self, unit: str | None = None) -> list[tuple[Case, workflow.Deadline]]:
+        """Every deadline not yet met, soonest first: overdue ones lead."""
+        with self.sessions() as session:
+            query = select(Case).where(Case.workflow != "closed")
+            if unit is not None:
+                query = query.where(Case.unit == unit)
+            rows = [
+                (case, deadline)
+                for case in session.scalars(query)
+                for deadline in workflow.open_deadlines(self._deadlines(session, case))
+            ]
+            closed = select(Case).where(Case.workflow == "closed")
+            if unit is not None:
+                closed = closed.where(Case.unit == unit)
+            for case in session.scalars(closed):  # the outcome notification is still owed
+                rows += [
+                    (case, d)
+                    for d in workflow.open_deadlines(self._deadlines(session, case))
+                    if d.name == "outcome_notified_by"
+                ]
+            self.audit(session, "dashboard")
+            session.commit()
+        return sorted(rows, key=lambda row: (row[1].date, row[0].id))
 
     def push(self) -> tuple[int, int]:
         """Send queued replies and status changes to the portal of the last sync."""
@@ -351,13 +478,15 @@ class Console:
             for outgoing in queue:
                 body = self._open(outgoing.payload)
                 try:
-                    if outgoing.kind == "reply":
+                    if outgoing.kind in ("reply", "outcome"):
                         portal.reply(body)
                     else:
                         portal.status(body)
                 except PortalError:
                     break  # keep it, and everything after it, for the next sync
                 outgoing.sent_on = self._today()
+                if outgoing.kind == "outcome":
+                    self._event(session, outgoing.case_id, "outcome_notified")
                 session.commit()
                 pushed += 1
         return pushed, self._queued()
@@ -387,6 +516,7 @@ class Console:
             self.audit(session, "view", case.id)
             if reveal_identity:
                 self.audit(session, "reveal identity", case.id)
+            found = self._deadlines(session, case)
             session.commit()
             opened = [(item, self._open(item.content)) for item in items]
         report: dict[str, Any] = next((c["document"] for i, c in opened if i.kind == "report"), {})
@@ -416,6 +546,11 @@ class Console:
             if report.get("identity")
             else None,
             "reply_key_mismatch": case.portal_box_pk != case.reply_box_pk,
+            "reported_category": report.get("category", ""),
+            "severity": case.severity,
+            "outcome": case.outcome,
+            "closed_on": case.closed_on.isoformat() if case.closed_on else None,
+            "deadlines": {d.name: d.as_json() for d in found},
             "messages": thread,
         }
 

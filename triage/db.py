@@ -16,6 +16,7 @@ __all__ = [
     "AuditRow",
     "Base",
     "Case",
+    "CaseEvent",
     "Item",
     "Officer",
     "OfficerSession",
@@ -45,6 +46,24 @@ class Case(Base):
     #: The reporter's box key as the portal holds it, and as written inside the report.
     portal_box_pk: Mapped[bytes] = mapped_column(LargeBinary(32))
     reply_box_pk: Mapped[bytes] = mapped_column(LargeBinary(32))
+    #: The assessment (category above may be changed by it) and the closure.
+    severity: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    closed_on: Mapped[datetime.date | None] = mapped_column(Date, nullable=True)
+
+
+class CaseEvent(Base):
+    """What was done on a case and on which day: the facts deadlines are computed from.
+    A detail that could carry case content (a closing summary) is vault-sealed."""
+
+    __tablename__ = "case_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    on: Mapped[datetime.date] = mapped_column(Date)
+    officer: Mapped[str] = mapped_column(String(80))
+    detail: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class Item(Base):

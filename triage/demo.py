@@ -94,7 +94,12 @@ Ctrl-C stops both.
         flush=True,
     )
     server = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
-        [lanthorn, "portal", "serve", "--data", str(portal_dir), "--port", str(port)]
+        [lanthorn, "portal", "serve", "--data", str(portal_dir), "--port", str(port)],
+        # the demo kiosk stands in a fictional prison, so its reports name one
+        env={
+            **os.environ,
+            "LANTHORN_KIOSK_FACILITY": os.environ.get("LANTHORN_KIOSK_FACILITY", "HMP Demo"),
+        },
     )
     app = create_app(settings, portal_url=portal_url, sync_every=SYNC_EVERY)
     app.state.console = console.acting_as("demo:console")

@@ -4,7 +4,6 @@ download, reply, status change, routing and refusal is written to the audit log.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import hashlib
 import logging
 import secrets
@@ -23,6 +22,7 @@ from portal.errors import Forbidden, NotFound, PortalError
 from portal.pages import small_form
 from portal.tokens import open_token, purpose_key, seal_token
 
+from . import workflow
 from .client import PortalError as PortalUnreachable
 from .console import PUBLIC_STATES, Console
 from .db import Case, Item, Officer, OfficerSession, get_state
@@ -297,32 +297,22 @@ def _enrol_qr(request: Request, enrolment: Enrolment, setup: str, error: str) ->
 # -- cases -------------------------------------------------------------------------------
 
 
-def _deadlines(case: Case) -> list[tuple[str, datetime.date]]:
-    received = case.received_on
-    out = [
-        (
-            "Acknowledge the report (EU Directive 2019/1937: 7 days)",
-            received + datetime.timedelta(days=7),
-        ),
-        ("Feedback to the reporter (3 months)", received + datetime.timedelta(days=91)),
-    ]
-    if case.urgent:
-        out.insert(0, ("Urgent risk: escalate the same day", received))
-    if case.category == "staff_sexual_misconduct":
-        out.insert(
-            1,
-            (
-                "Police contact for a sexual offence (CPRA: 24 hours)",
-                received + datetime.timedelta(days=1),
-            ),
-        )
-        out.append(
-            (
-                "Retaliation monitoring (PREA 115.67: at least 90 days)",
-                received + datetime.timedelta(days=90),
-            )
-        )
-    return out
+async def dashboard(request: Request) -> Response:
+    """Every deadline not yet met, overdue first; investigators see their unit's."""
+    console, me = await officer(request, "triage", "investigator")
+    unit = me.unit if me.role == "investigator" else None
+    rows = await run_in_threadpool(console.dashboard, unit)
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "rows": rows,
+            "overdue": sum(1 for _, d in rows if d.state == "overdue"),
+            "due": sum(1 for _, d in rows if d.state == "due"),
+            "units": UNITS,
+            "today": console._today(),
+        },
+    )
 
 
 async def case_list(request: Request) -> Response:
@@ -391,7 +381,10 @@ async def case_page(request: Request, *, reveal: bool = False, notice: str = "")
         {
             "case": case,
             "shown": shown,
-            "deadlines": _deadlines(case),
+            "deadlines": await run_in_threadpool(console.deadlines, case.id),
+            "outcomes": workflow.OUTCOMES,
+            "severities": workflow.SEVERITIES,
+            "recordable": workflow.RECORDABLE,
             "today": console._today(),
             "units": UNITS,
             "suggested": ROUTING.get(case.category, ()),
@@ -427,8 +420,38 @@ async def case_action(request: Request) -> Response:
         raise Forbidden("Only triage officers act on cases.")
     try:
         if action == "reply":
-            await run_in_threadpool(console.reply, case.id, form.get("text", ""))
+            feedback = form.get("feedback") == "yes"
+            await run_in_threadpool(
+                lambda: console.reply(case.id, form.get("text", ""), feedback=feedback)
+            )
             notice = "Reply saved"
+        elif action == "acknowledge":
+            await run_in_threadpool(console.acknowledge, case.id)
+            notice = "Acknowledged"
+        elif action == "assess":
+            await run_in_threadpool(
+                lambda: console.assess(
+                    case.id,
+                    category=form.get("category", ""),
+                    severity=form.get("severity", ""),
+                    urgent=form.get("urgent") == "yes",
+                    reason=form.get("reason", "")[:500],
+                )
+            )
+            notice = "Assessment saved"
+        elif action == "record":
+            await run_in_threadpool(console.record, case.id, form.get("what", ""))
+            notice = "Recorded"
+        elif action == "close":
+            await run_in_threadpool(
+                lambda: console.close_case(
+                    case.id,
+                    outcome=form.get("outcome", ""),
+                    summary=form.get("summary", ""),
+                    feedback=form.get("feedback", ""),
+                )
+            )
+            notice = "Case closed"
         elif action == "status":
             await run_in_threadpool(console.set_public_status, case.id, form.get("state", ""))
             notice = "Status saved"
@@ -603,6 +626,7 @@ routes = [
     Route("/logout", logout, methods=["POST"]),
     Route("/enrol", enrol_page, methods=["GET"]),
     Route("/enrol", enrol_submit, methods=["POST"]),
+    Route("/dashboard", dashboard, methods=["GET"]),
     Route("/cases", case_list, methods=["GET"]),
     Route("/cases/{case}", case_page, methods=["GET"]),
     Route("/cases/{case}/files/{blob_id}", download, methods=["GET"]),

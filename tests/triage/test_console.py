@@ -3,6 +3,7 @@ answered; the reporter sees the answer; and the promises hold under attack."""
 
 from __future__ import annotations
 
+import datetime
 import os
 
 import pytest
@@ -254,3 +255,9 @@ def test_show_json_on_the_command_line_after_a_sync(pair: tuple[Portal, Console]
     assert shown["category"] == "staff_sexual_misconduct"
     assert shown["status"] == "received"
     assert [m["kind"] for m in shown["messages"]] == ["report"]
+    deadlines = shown["deadlines"]  # issue 6: each deadline with its date and state
+    received = datetime.date.fromisoformat(shown["received_on"])
+    assert deadlines["acknowledge_by"]["date"] == (received + datetime.timedelta(7)).isoformat()
+    assert deadlines["acknowledge_by"]["state"] == "due"
+    assert deadlines["feedback_by"]["state"] == "due"
+    assert deadlines["police_contact_by"]["state"] in ("due", "overdue")

@@ -83,7 +83,7 @@ def test_a_triage_officer_reads_answers_routes_and_downloads(site: Site) -> None
     assert case_id in listing
     page = client.get(f"/cases/{case_id}").text
     assert "taking a prisoner to the laundry" in page
-    assert "Police contact for a sexual offence" in page  # deadlines for this category
+    assert "Contact the police within 24 hours" in page  # deadlines for this category
     assert "Police liaison (suggested)" in page
     reply = client.post(
         f"/cases/{case_id}/reply",
