@@ -108,7 +108,9 @@ def test_an_uninitialised_console_says_what_to_do(tmp_path: Path) -> None:
 
 
 def test_demo_runs_portal_and_console_together(tmp_path: Path) -> None:
-    """README's first command: report on the demo portal, and the demo console has it."""
+    """README's first command: report on the demo portal, and the demo console has it,
+    beside the forty fictional cases a first run adds."""
+    import json
     import socket
     import time
 
@@ -142,7 +144,7 @@ def test_demo_runs_portal_and_console_together(tmp_path: Path) -> None:
             cases = run_cli_env(
                 env, "triage", "cases", "--json", "--data", str(tmp_path / "console")
             )
-            if cases.returncode == 0 and cases.stdout.strip() not in ("", "[]"):
+            if cases.returncode == 0 and len(json.loads(cases.stdout or "[]")) == 41:
                 break
             assert time.monotonic() < deadline, cases.stderr
             time.sleep(1)
@@ -152,7 +154,10 @@ def test_demo_runs_portal_and_console_together(tmp_path: Path) -> None:
     assert "Portal (reporters):" in output
     assert "Console (officers):" in output
     assert "demo officer one lantern" in output
-    assert "synced: 1 new item(s)" in output
+    assert "Adding fictional cases to the demo" in output
+    shown = {case["facility"] for case in json.loads(cases.stdout)}
+    assert {"HMP Example", "HMP Brackenmoor", "HMYOI Dunmere"} <= shown
+    assert {case["workflow"] for case in json.loads(cases.stdout)} >= {"new", "routed", "closed"}
 
 
 def run_cli_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -13,8 +13,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pyotp
 import uvicorn
 
@@ -25,6 +27,7 @@ from .app import create_app
 from .console import Console, prepare_database
 from .keys import VAULT_FILE, key_ceremony, unseal
 from .officers import enrol_for_demo
+from .seed import seed_demo
 from .settings import TriageSettings
 
 DEMO_PASSPHRASES = (
@@ -42,6 +45,18 @@ def demo_code() -> int:
     """`lanthorn demo --code`: the demo sign-in code right now (instead of an app)."""
     print(pyotp.TOTP(DEMO_TOTP).now())
     return 0
+
+
+def _wait_for(url: str, seconds: float = 60) -> bool:
+    """True once the portal answers, False if it has not after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/api/v1/config", timeout=2).raise_for_status()
+            return True
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    return False
 
 
 def _stop(signum: int, frame: object) -> None:
@@ -101,10 +116,13 @@ Ctrl-C stops both.
             "LANTHORN_KIOSK_FACILITY": os.environ.get("LANTHORN_KIOSK_FACILITY", "HMP Demo"),
         },
     )
-    app = create_app(settings, portal_url=portal_url, sync_every=SYNC_EVERY)
-    app.state.console = console.acting_as("demo:console")
     signal.signal(signal.SIGTERM, _stop)  # `kill` stops both parts, like Ctrl-C
     try:
+        if fresh and _wait_for(portal_url):
+            print("Adding fictional cases to the demo (first run only)…", flush=True)
+            seed_demo(console, portal_url, lambda line: print(line, flush=True))
+        app = create_app(settings, portal_url=portal_url, sync_every=SYNC_EVERY)
+        app.state.console = console.acting_as("demo:console")
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
