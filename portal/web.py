@@ -34,6 +34,9 @@ from .tokens import open_token, purpose_key, seal_token
 from .uploads import commit_uploads, total_limit
 
 TEXT_FIELDS = ("facility", "location", "occurred", "subjects", "witnesses", "description")
+#: Attachments up to this total are sealed in the reporter's browser; larger ones go with
+#: the form to the server (Chromium fails to hold a sealed file of 512 MiB; bench/browser.py).
+BROWSER_SEALING_BYTES = 256 * 1024 * 1024
 
 
 async def home(request: Request) -> Response:
@@ -59,6 +62,7 @@ def _report_context(
         "channel": channel,
         "channel_label": CHANNELS[channel],
         "channel_value": CHANNEL_VALUES[channel],
+        "browser_limit": BROWSER_SEALING_BYTES,
         "crypto_scripts": CRYPTO_SCRIPTS,
         "browser_crypto": True,
         "categories": CATEGORIES,

@@ -44,7 +44,14 @@
     errors.focus();
   }
 
+  // Chromium keeps a sealed file in memory until it is sent; past a few hundred MiB it
+  // fails. Larger attachments go with the form to the server, which encrypts as they stream.
+  var browserLimit = Number(form.getAttribute("data-browser-limit") || "0");
+
   form.addEventListener("submit", function (event) {
+    var chosen = Array.prototype.slice.call(form.elements.namedItem("attachments").files || []);
+    var total = chosen.reduce(function (n, file) { return n + file.size; }, 0);
+    if (browserLimit && total > browserLimit) return;  // the server path
     event.preventDefault();
     var found = problems();
     if (found.length) { showProblems(found); return; }

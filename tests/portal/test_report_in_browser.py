@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, expect
 
 import crypto
+from portal import web as portal_web
 from portal.i18n import load_catalogues
 from portal.settings import Limits
 from tests.conftest import needs_chromium
@@ -91,3 +92,26 @@ def test_a_refused_file_leaves_the_report_in_the_form_to_send_again(
     page.get_by_label("Type the code as you wrote it down").fill(receipt)
     page.get_by_role("button", name="Check").click()
     expect(page.get_by_text("That is correct. You have your receipt code.")).to_be_visible()
+
+
+def test_attachments_too_big_for_the_browser_go_with_the_form_to_the_server(
+    portal: Portal, page: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(portal_web, "BROWSER_SEALING_BYTES", 100_000)
+    sent = open_form(page, portal.url)
+    page.locator("#category input").first.check()
+    page.locator("#urgent input").last.check()
+    page.locator("#facility").fill("HMP Example")
+    page.locator("#description").fill("A long video")
+    video = os.urandom(150_000)
+    page.set_input_files(
+        "#attachments", files=[{"name": "v.mp4", "mimeType": "video/mp4", "buffer": video}]
+    )
+    page.locator("#report-form button[type=submit]").click()
+    expect(page.locator(".receipt:visible")).to_be_visible(timeout=30_000)
+    posts = [r.url.removeprefix(portal.url) for r in sent if r.method == "POST"]
+    assert posts == ["/report/staff"]  # the server encrypted it as it streamed in
+    console = portal.console()
+    [item] = console.outbox()["items"]
+    report = console.open(item)
+    assert [console.attachment(a) for a in report["attachments"]] == [video]
