@@ -26,6 +26,22 @@ Configuration also comes from LANTHORN_* environment variables: LANTHORN_DATA fo
 LANTHORN_DATABASE_URL for the database (default: SQLite in the data directory).
 """
 
+PURGE_DESCRIPTION = """\
+Delete the content of every closed case kept longer than its retention rule allows:
+report, messages, replies, closing summary, queued replies and attachment files.
+The anonymous fields (category, prison, dates, outcome) stay for statistics; the
+audit log is kept and records each purge. Running it again purges nothing more.
+
+Retention after closure: sexual-abuse cases 1826 days (5 years, PREA 115.71),
+others 730 days. Set LANTHORN_RETENTION_DAYS_SEXUAL_ABUSE and
+LANTHORN_RETENTION_DAYS_OTHER to change them.
+"""
+PURGE_EXAMPLES = """\
+examples:
+  lanthorn triage purge --data /srv/console --dry-run   # list them, change nothing
+  lanthorn triage purge --data /srv/console             # e.g. daily, from cron
+"""
+
 
 def _data_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="DIR", help="data directory (default: $LANTHORN_DATA)")
@@ -128,6 +144,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("username")
     p.add_argument("--role", required=True, choices=["admin", "triage", "investigator", "auditor"])
     p.add_argument("--unit", help="the unit an investigator works for, e.g. counter_corruption")
+    p = t.add_parser(
+        "purge",
+        help="delete the content of closed cases past their retention period",
+        description=PURGE_DESCRIPTION,
+        epilog=PURGE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _data_arg(p)
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the cases that would be purged (id, closing day, rule); change nothing",
+    )
     audit = t.add_parser("audit", help="the audit log")
     audit_cmds = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
     p = audit_cmds.add_parser("verify", help="check the audit log's hash chain")

@@ -130,7 +130,7 @@ def test_demo_runs_portal_and_console_together(tmp_path: Path) -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             try:
                 with httpx.Client(base_url=url) as client:
@@ -148,9 +148,21 @@ def test_demo_runs_portal_and_console_together(tmp_path: Path) -> None:
                 break
             assert time.monotonic() < deadline, cases.stderr
             time.sleep(1)
+        while True:  # the console serves once the fictional cases are all in place
+            try:
+                httpx.get(f"http://127.0.0.1:{port + 1}/login", timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the demo console did not start"
+                time.sleep(0.3)
     finally:
         demo.terminate()
-        output, _ = demo.communicate(timeout=30)
+        try:
+            output, _ = demo.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            output, _ = demo.communicate()
+            raise
     assert "Portal (reporters):" in output
     assert "Console (officers):" in output
     assert "demo officer one lantern" in output

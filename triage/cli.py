@@ -26,6 +26,7 @@ from .keys import (
     unseal,
 )
 from .officers import add_officer
+from .retention import purge_expired
 from .settings import ConsoleError, TriageSettings
 
 ENV_PASSPHRASES = "LANTHORN_UNSEAL_PASSPHRASES"
@@ -206,10 +207,15 @@ def show(console: Console, case_id: str, as_json: bool, reveal: bool) -> int:
         )
     elif case["identity"]:
         print(f"Identity: {case['identity']}")
+    if case["purged_on"]:
+        print(
+            f"Purged:   {case['purged_on']}, after the retention period (closed "
+            f"{case['closed_on']}, {case['outcome']}); only the anonymous fields remain."
+        )
     if case["reply_key_mismatch"]:
         print("WARNING: the portal's copy of the reply key differs from the report's.")
     for message in case["messages"]:
-        print(f"\n--- {message['kind']}, {message['on']} ---\n{message['text']}")
+        print(f"\n--- {message['kind']}, {message['on']} ---\n{message['text'] or ''}")
         for f in message["files"]:
             print(f"  [file] {f['name']} ({f['size']} bytes): {f['state']}")
     return 0
@@ -234,6 +240,22 @@ def _push_and_say(console: Console, what: str) -> int:
         )
     else:
         print(f"{what} sent to the portal.")
+    return 0
+
+
+def purge(console: Console, dry_run: bool) -> int:
+    report = purge_expired(console, dry_run=dry_run)
+    if not report.cases:
+        print(f"Nothing to purge on {report.today}: no closed case is past its retention.")
+        return 0
+    verb = "Would purge" if dry_run else "Purged"
+    print(f"{verb} {len(report.cases)} cases (today is {report.today}):")
+    for expired in report.cases:
+        print(f"  {expired.case}  closed {expired.closed_on}  {expired.rule}")
+    if dry_run:
+        print("Dry run: nothing was changed. Run without --dry-run to purge.")
+    else:
+        print(f"{report.files} attachment files deleted. Each purge is in the audit log.")
     return 0
 
 
@@ -274,6 +296,8 @@ def main(args: Any) -> int:
                 return status(console, args.case, args.state)
             if args.command == "rekey":
                 return rekey(console, args.officers, args.threshold)
+            if args.command == "purge":
+                return purge(console, args.dry_run)
             if args.command == "officer":
                 return add_officer_command(console, args.username, args.role, args.unit)
             return audit_verify(console)

@@ -311,6 +311,11 @@ class Console:
         if not message.strip():
             raise ConsoleError("the reply is empty")
         case = self._case(session, case_id)
+        purged = select(CaseEvent.seq).where(
+            CaseEvent.case_id == case_id, CaseEvent.kind == "purged"
+        )
+        if session.scalar(purged.limit(1)) is not None:
+            raise ConsoleError("this case was purged at the end of its retention period")
         document = {
             "v": 1,
             "type": "reply",
@@ -552,6 +557,8 @@ class Console:
             "closed_on": case.closed_on.isoformat() if case.closed_on else None,
             "deadlines": {d.name: d.as_json() for d in found},
             "messages": thread,
+            # Set once retention.purge_expired has replaced the content with a tombstone.
+            "purged_on": next((c["purged_on"] for _, c in opened if "purged_on" in c), None),
         }
 
     def set_aside_items(self) -> list[dict[str, str]]:

@@ -17,6 +17,7 @@ __all__ = [
     "Base",
     "Case",
     "CaseEvent",
+    "Concern",
     "Item",
     "Officer",
     "OfficerSession",
@@ -64,6 +65,22 @@ class CaseEvent(Base):
     on: Mapped[datetime.date] = mapped_column(Date)
     officer: Mapped[str] = mapped_column(String(80))
     detail: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class Concern(Base):
+    """A person or place of concern named in a case, entered by an officer. The name is
+    vault-sealed; `digest` (a keyed hash of the normalised name) finds every case that
+    names the same one without storing the name in the clear."""
+
+    __tablename__ = "concerns"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # person | place
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    label: Mapped[bytes] = mapped_column(LargeBinary)  # vault-sealed, as the officer wrote it
+    officer: Mapped[str] = mapped_column(String(80))
+    on: Mapped[datetime.date] = mapped_column(Date)
 
 
 class Item(Base):

@@ -20,8 +20,16 @@ class TriageSettings:
     database_url: str = ""
     #: Argon2id cost for officers' unseal passphrases (tests choose cheap ones).
     vault_kdf: crypto.KdfParams = crypto.VAULT_KDF
+    #: Days a closed case's content is kept before `lanthorn triage purge` deletes it:
+    #: five years for sexual abuse (PREA 115.71), two years for anything else.
+    retention_days_sexual_abuse: int = 1826
+    retention_days_other: int = 730
 
     def __post_init__(self) -> None:
+        for name in ("retention_days_sexual_abuse", "retention_days_other"):
+            days = getattr(self, name)
+            if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+                raise ConsoleError(f"{name} must be a whole number of days, 1 or more")
         if not self.database_url:
             url = f"sqlite+pysqlite:///{(self.data_dir / 'console.db').resolve()}"
             object.__setattr__(self, "database_url", url)
@@ -45,7 +53,22 @@ class TriageSettings:
             data_dir=Path(value),
             database_url=environ.get("LANTHORN_DATABASE_URL", ""),
             vault_kdf=_vault_kdf(environ.get("LANTHORN_VAULT_KDF", "")),
+            retention_days_sexual_abuse=_days(
+                environ, "LANTHORN_RETENTION_DAYS_SEXUAL_ABUSE", cls.retention_days_sexual_abuse
+            ),
+            retention_days_other=_days(
+                environ, "LANTHORN_RETENTION_DAYS_OTHER", cls.retention_days_other
+            ),
         )
+
+
+def _days(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = environ.get(name, "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:  # no sign, "1e3", "2.5"
+        raise ConsoleError(f"{name} must be a whole number of days, 1 or more, not {value!r}")
+    return int(value)
 
 
 def _vault_kdf(value: str) -> crypto.KdfParams:

@@ -22,7 +22,7 @@ from portal.errors import Forbidden, NotFound, PortalError
 from portal.pages import small_form
 from portal.tokens import open_token, purpose_key, seal_token
 
-from . import workflow
+from . import links, statistics, workflow
 from .client import PortalError as PortalUnreachable
 from .console import PUBLIC_STATES, Console
 from .db import Case, Item, Officer, OfficerSession, get_state
@@ -375,6 +375,7 @@ async def _case_for(request: Request, *roles: str) -> tuple[Console, Officer, Ca
 async def case_page(request: Request, *, reveal: bool = False, notice: str = "") -> Response:
     console, me, case = await _case_for(request, "triage", "investigator")
     shown = await run_in_threadpool(lambda: console.show(case.id, reveal_identity=reveal))
+    unit = me.unit if me.role == "investigator" else None  # links only within their unit
     return render(
         request,
         "case.html",
@@ -382,6 +383,9 @@ async def case_page(request: Request, *, reveal: bool = False, notice: str = "")
             "case": case,
             "shown": shown,
             "deadlines": await run_in_threadpool(console.deadlines, case.id),
+            "concerns": await run_in_threadpool(links.concerns, console, case.id, unit),
+            "suggestions": await run_in_threadpool(links.suggestions, console, case.id, unit),
+            "concern_kinds": links.KINDS,
             "outcomes": workflow.OUTCOMES,
             "severities": workflow.SEVERITIES,
             "recordable": workflow.RECORDABLE,
@@ -439,6 +443,11 @@ async def case_action(request: Request) -> Response:
                 )
             )
             notice = "Assessment saved"
+        elif action == "concern":
+            await run_in_threadpool(
+                links.add_concern, console, case.id, form.get("kind", ""), form.get("name", "")
+            )
+            notice = "Recorded"
         elif action == "record":
             await run_in_threadpool(console.record, case.id, form.get("what", ""))
             notice = "Recorded"
@@ -613,6 +622,35 @@ async def audit_page(request: Request) -> Response:
     )
 
 
+# -- statistics ----------------------------------------------------------------------------
+
+
+def _statistics(console: Console, action: str) -> statistics.Figures:
+    with console.sessions() as session:
+        rows = statistics.read_rows(console, session)
+        console.audit(session, action)
+        session.commit()
+    return statistics.compute(rows)
+
+
+async def statistics_page(request: Request) -> Response:
+    """Counts and medians with small cells suppressed, as tables and bar charts."""
+    console, _ = await officer(request, "triage", "auditor")
+    figures = await run_in_threadpool(_statistics, console, "statistics")
+    return render(request, "statistics.html", {"figures": figures})
+
+
+async def statistics_export(request: Request) -> Response:
+    """The same suppressed figures as a CSV download."""
+    console, _ = await officer(request, "triage", "auditor")
+    figures = await run_in_threadpool(_statistics, console, "statistics export")
+    return Response(
+        statistics.to_csv(figures),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="lanthorn-statistics.csv"'},
+    )
+
+
 async def redirect_handler(request: Request, exc: Exception) -> Response:
     return RedirectResponse(getattr(exc, "location", "/"), status_code=303)
 
@@ -635,4 +673,6 @@ routes = [
     Route("/officers", officers_page, methods=["GET"]),
     Route("/officers", officers_submit, methods=["POST"]),
     Route("/audit", audit_page, methods=["GET"]),
+    Route("/statistics", statistics_page, methods=["GET"]),
+    Route("/statistics.csv", statistics_export, methods=["GET"]),
 ]

@@ -86,7 +86,10 @@ def deadlines(
     events: Sequence[Event],
     today: datetime.date,
 ) -> list[Deadline]:
-    """Every deadline that applies to the case, earliest first."""
+    """Every deadline that applies to the case, earliest first; none once its content has
+    been purged at the end of its retention (nothing is owed on a case that is gone)."""
+    if any(event.kind == "purged" for event in events):
+        return []
     day = datetime.timedelta(days=1)
     rules: list[tuple[str, str, datetime.date, datetime.date | None]] = [
         (
