@@ -98,8 +98,8 @@ def seed_demo(console: Console, portal_url: str, progress: Callable[[str], None]
 
 
 def _link_the_pattern(console: Console) -> None:
-    """Four of the five reports about one officer have been linked by an officer; the
-    fifth is left for the console to suggest."""
+    """An officer has linked the five reports about one officer: their case pages show the
+    pattern. The place is recorded on one only, for the console to suggest the rest."""
     from .links import add_concern  # links builds on the console
 
     with console.sessions() as session:
@@ -108,7 +108,7 @@ def _link_the_pattern(console: Console) -> None:
             for item in session.scalars(select(Item).where(Item.kind == "report"))
             if console._open(item.content)["document"].get("subjects") == PATTERN
         ]
-    for case_id in sorted(named)[:-1]:
+    for case_id in sorted(named):
         add_concern(console, case_id, "person", PATTERN)
     if named:
         add_concern(console, sorted(named)[0], "place", "C wing night office")
