@@ -167,6 +167,7 @@ def test_demo_runs_portal_and_console_together(tmp_path: Path) -> None:
     assert "Console (officers):" in output
     assert "demo officer one lantern" in output
     assert "Adding fictional cases to the demo" in output
+    cases = run_cli_env(env, "triage", "cases", "--json", "--data", str(tmp_path / "console"))
     shown = {case["facility"] for case in json.loads(cases.stdout)}
     assert {"HMP Example", "HMP Brackenmoor", "HMYOI Dunmere"} <= shown
     assert {case["workflow"] for case in json.loads(cases.stdout)} >= {"new", "routed", "closed"}
