@@ -19,17 +19,8 @@ from _streams import POOL, PatternFile, pattern_block
 from playwright.sync_api import Page, sync_playwright
 
 import crypto
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # launched as the tests launch it
 
-#: Debian's Chromium, launched as tests/conftest.py launches it (never a downloaded one).
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGE = "/report/staff"
 
 # `benchFile(bytes)` is the File chosen in the form's file input, which must have that size;
