@@ -465,7 +465,7 @@ def test_sealing_refuses_what_a_reader_would_refuse(
 
 # ---- blobs (§2.4) ----
 
-SIZES = [0, 1, 65535, 65536, 65537, 200000]
+SIZES = [0, 1, 65535, 65536, 65537, 200000, 64 * 65536 + 65537]  # the last: two reads
 
 
 def test_blob_vector_decrypts_in_the_browser(js: Js, vectors: dict[str, Any]) -> None:
