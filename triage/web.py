@@ -465,7 +465,9 @@ async def case_action(request: Request) -> Response:
             await run_in_threadpool(console.set_public_status, case.id, form.get("state", ""))
             notice = "Status saved"
         elif action == "route":
-            await run_in_threadpool(_route, console, case.id, form.get("unit", ""))
+            await run_in_threadpool(
+                _route, console, case.id, form.get("unit", ""), form.get("reason", "")
+            )
             notice = "Case routed"
         else:
             raise NotFound("There is no such action.")
@@ -487,15 +489,17 @@ def _push(console: Console) -> tuple[int, int]:
         return 0, 1
 
 
-def _route(console: Console, case_id: str, unit: str) -> None:
+def _route(console: Console, case_id: str, unit: str, reason: str) -> None:
     if unit not in UNITS:
         raise ConsoleError("choose a unit")
+    if not reason.strip():
+        raise ConsoleError("say why this unit (it is recorded with the routing)")
     with console.sessions() as session:
         case = session.get(Case, case_id)
         if case is None:
             raise ConsoleError("there is no such case")
         case.unit, case.workflow = unit, "routed"
-        console.audit(session, "route", case_id, unit=unit)
+        console.audit(session, "route", case_id, unit=unit, reason=reason.strip()[:500])
         session.commit()
 
 

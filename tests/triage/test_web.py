@@ -92,7 +92,11 @@ def test_a_triage_officer_reads_answers_routes_and_downloads(site: Site) -> None
     assert "Reply saved and sent to the portal." in reply.text
     routed = client.post(
         f"/cases/{case_id}/route",
-        data={"csrf": token(page, f"/cases/{case_id}/route"), "unit": "police_liaison"},
+        data={
+            "csrf": token(page, f"/cases/{case_id}/route"),
+            "unit": "police_liaison",
+            "reason": "Sexual offence: police first",
+        },
     )
     assert "Case routed" in routed.text
     blob_id = re.search(rf'/cases/{case_id}/files/([A-Za-z0-9_-]+)"', page).group(1)  # type: ignore[union-attr]
@@ -117,7 +121,11 @@ def test_an_investigator_sees_only_their_units_cases(site: Site) -> None:
     page = triage.get(f"/cases/{mine}").text
     triage.post(
         f"/cases/{mine}/route",
-        data={"csrf": token(page, f"/cases/{mine}/route"), "unit": "counter_corruption"},
+        data={
+            "csrf": token(page, f"/cases/{mine}/route"),
+            "unit": "counter_corruption",
+            "reason": "Corruption",
+        },
     )
     investigator, _ = enrol(site, "ivan", "investigator", "counter_corruption")
     listing = investigator.get("/cases").text

@@ -149,7 +149,8 @@ def test_a_case_goes_from_new_to_closed_through_the_pages(site: Site) -> None:
     assert "Assessment saved" in act(
         3, "assess", category="staff_sexual_misconduct", severity="high", reason="CCTV exists"
     )
-    assert "Case routed" in act(3, "route", unit="police_liaison")
+    assert "Not done: say why this unit" in act(3, "route", unit="police_liaison", reason=" ")
+    assert "Case routed" in act(3, "route", unit="police_liaison", reason="Sexual offence")
     assert case_id in police.get("/dashboard").text  # their unit's case
     assert case_id not in other.get("/dashboard").text
 
@@ -194,3 +195,17 @@ def test_a_case_goes_from_new_to_closed_through_the_pages(site: Site) -> None:
         assert (action, case_id) in audited
     assessed = [e for e in site.console.audit_entries() if e["action"] == "assess"]
     assert assessed[0]["reason"] == "CCTV exists"
+    [routed] = [e for e in site.console.audit_entries() if e["action"] == "route"]
+    assert (routed["unit"], routed["reason"]) == ("police_liaison", "Sexual offence")
+
+
+def test_urgent_cases_lead_the_list_under_a_banner(site: Site) -> None:
+    submit_report(site.portal.client(), description="Nothing urgent here.")
+    submit_report(site.portal.client(), urgent="yes", description="He has razors tonight.")
+    site.console.sync(site.portal.url)
+    triage, _ = enrol(site, "tess", "triage")
+    listing = triage.get("/cases").text
+    assert "1 urgent case</strong> — someone may be in danger now." in listing
+    urgent = next(c["case"] for c in site.console.cases() if c["urgent"])
+    calm = next(c["case"] for c in site.console.cases() if not c["urgent"])
+    assert listing.index(urgent) < listing.index(calm)
