@@ -22,7 +22,7 @@ import crypto
 from . import store
 from .categories import KIOSK_CATEGORIES, KIOSK_PLACES, KIOSK_STATUS, KIOSK_WHEN
 from .i18n import LANGUAGES, N_, RTL
-from .pages import CRYPTO_SCRIPTS, render, small_form
+from .pages import render, sealing_scripts, small_form
 from .tokens import open_token, purpose_key, seal_token
 from .web import file_report, receipt_page
 
@@ -107,8 +107,7 @@ async def report_in_browser(request: Request) -> Response:
         "choices": CHOICES,
         "icons": ICONS,
         "facility": request.app.state.settings.kiosk_facility,
-        "crypto_scripts": CRYPTO_SCRIPTS,
-        "browser_crypto": True,
+        "scripts": sealing_scripts("kiosk-app.js"),
     }
     return _kiosk(request, "kiosk/app.html", context)
 
@@ -189,8 +188,7 @@ def _follow_up_context(lang: str) -> dict[str, Any]:
     """The code form; with JavaScript, the page reads the answers itself (no code sent)."""
     return {
         "lang": lang,
-        "crypto_scripts": CRYPTO_SCRIPTS,
-        "browser_crypto": True,
+        "scripts": sealing_scripts("kiosk-follow-up.js"),
         "statuses": KIOSK_STATUS,
     }
 

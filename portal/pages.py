@@ -21,7 +21,7 @@ from .store import utc_day
 
 SMALL_FORM_BYTES = 16 * 1024
 #: What a page that seals in the browser loads, in order, each with Subresource Integrity.
-CRYPTO_SCRIPTS = (
+_SEALING_LIBRARY = (
     "vendor/libsodium/libsodium-sumo.js",
     "vendor/libsodium/libsodium-wrappers.js",
     "lanthorn-protocol.js",
@@ -59,6 +59,13 @@ async def in_session(request: Request, operation: Callable[..., T], *args: Any, 
 def today(request: Request) -> datetime.date:
     """Today's date by the portal's clock: the only precision the portal keeps."""
     return utc_day(request.app.state.clock())
+
+
+def sealing_scripts(page_script: str) -> tuple[str, ...]:
+    """The scripts of a page that seals in the browser: libsodium.js, the protocol, the
+    receipt screen, then the page's own. The base templates load them, each pinned by
+    Subresource Integrity, and `render` gives such a page the policy that lets them run."""
+    return (*_SEALING_LIBRARY, page_script)
 
 
 def page_language(request: Request) -> str:
@@ -104,7 +111,7 @@ def render(
         )
     finally:
         current_language.reset(language)
-    if ctx.get("browser_crypto"):
+    if ctx.get("scripts"):
         response.headers["Content-Security-Policy"] = BROWSER_CRYPTO_CSP
     elif ctx.get("kiosk"):
         response.headers["Content-Security-Policy"] = KIOSK_CSP

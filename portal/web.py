@@ -21,12 +21,12 @@ from .errors import Conflict, NotFound, PortalError, Unacceptable
 from .i18n import LANGUAGES, N_
 from .multipart import parse_form
 from .pages import (
-    CRYPTO_SCRIPTS,
     choose_language,
     in_session,
     page_language,
     receipt_problem,
     render,
+    sealing_scripts,
     small_form,
     today,
 )
@@ -63,8 +63,7 @@ def _report_context(
         "channel_label": CHANNELS[channel],
         "channel_value": CHANNEL_VALUES[channel],
         "browser_limit": BROWSER_SEALING_BYTES,
-        "crypto_scripts": CRYPTO_SCRIPTS,
-        "browser_crypto": True,
+        "scripts": sealing_scripts("report.js"),
         "categories": CATEGORIES,
         "values": values or {},
         "errors": errors or {},
