@@ -42,6 +42,55 @@ examples:
   lanthorn triage purge --data /srv/console             # e.g. daily, from cron
 """
 
+REFERRAL_DESCRIPTION = """\
+Export one case as a referral package for the unit that must act on it: a zip with
+referral.pdf and referral.json (the report, the conversation, the case history, each
+attachment's SHA-256), a copy of each attachment with its metadata removed where the
+format allows (JPEG, PNG, MP4/QuickTime), and SHA256SUMS.
+
+The reporter's identity section is never included, and the names and numbers in it are
+redacted wherever they appear. Each --redact passage is redacted too, matched whatever
+its case and line breaks; a passage that does not appear in the case stops the export,
+so that a misspelling cannot leave the real words in. The export is recorded in the
+audit log (unit, reason, counts, the package's SHA-256, never the passages).
+"""
+REFERRAL_EXAMPLES = """\
+examples:
+  lanthorn triage referral --data /srv/console K7QM2XRT9P --unit police_liaison \\
+      --reason "Police request under the information-sharing protocol" \\
+      --redact "the laundry cupboard behind the servery" --out /media/secure/K7QM2XRT9P.zip
+  lanthorn triage referral --data /srv/console K7QM2XRT9P --unit police_liaison \\
+      --reason "Evidence requested" --redact-file passages.txt --originals
+"""
+
+UNITS_DESCRIPTION = """\
+The units cases are routed to and investigators work for. A unit has a fixed id
+(lower-case words joined by underscores) and a name that can change. A unit is
+retired, never deleted: its cases and investigators stay as they are, but it is
+offered for no new routing and no new investigator. A unit still in the routing
+table cannot be retired. Every change is recorded in the audit log.
+"""
+UNITS_EXAMPLES = """\
+examples:
+  lanthorn triage units list --data /srv/console
+  lanthorn triage units add --data /srv/console prison_inspectorate "Prison inspectorate"
+  lanthorn triage units rename --data /srv/console governor "Governing governor"
+  lanthorn triage units retire --data /srv/console equality_lead
+  lanthorn triage units restore --data /srv/console equality_lead
+"""
+ROUTING_DESCRIPTION = """\
+The routing table: for each report category, the units a case goes to, first one
+first (at most 4). A case's page suggests them and preselects the first; the triage
+officer still chooses. Only active units can be named. Every change is recorded in
+the audit log.
+"""
+ROUTING_EXAMPLES = """\
+examples:
+  lanthorn triage routing show --data /srv/console
+  lanthorn triage routing set --data /srv/console discrimination equality_lead ombudsman
+  lanthorn triage routing clear --data /srv/console other   # suggest no unit
+"""
+
 
 def _data_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="DIR", help="data directory (default: $LANTHORN_DATA)")
@@ -156,6 +205,85 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run",
         action="store_true",
         help="list the cases that would be purged (id, closing day, rule); change nothing",
+    )
+    units = t.add_parser(
+        "units",
+        help="list, add, rename, retire and restore the units cases are routed to",
+        description=UNITS_DESCRIPTION,
+        epilog=UNITS_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    units_cmds = units.add_subparsers(dest="units_command", metavar="COMMAND", required=True)
+    p = units_cmds.add_parser("list", help="every unit: id, name, state, cases, investigators")
+    _data_arg(p)
+    p.add_argument("--json", action="store_true")
+    p = units_cmds.add_parser("add", help="add a unit")
+    _data_arg(p)
+    p.add_argument("unit", metavar="ID", help="e.g. prison_inspectorate; it never changes")
+    p.add_argument("name", metavar="NAME", help='e.g. "Prison inspectorate"')
+    p = units_cmds.add_parser("rename", help="give a unit a new name (its id stays)")
+    _data_arg(p)
+    p.add_argument("unit", metavar="ID")
+    p.add_argument("name", metavar="NAME")
+    p = units_cmds.add_parser("retire", help="offer a unit for nothing new; keep its cases")
+    _data_arg(p)
+    p.add_argument("unit", metavar="ID")
+    p = units_cmds.add_parser("restore", help="offer a retired unit again")
+    _data_arg(p)
+    p.add_argument("unit", metavar="ID")
+    routing = t.add_parser(
+        "routing",
+        help="show or change which units each category of report is routed to",
+        description=ROUTING_DESCRIPTION,
+        epilog=ROUTING_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    routing_cmds = routing.add_subparsers(dest="routing_command", metavar="COMMAND", required=True)
+    p = routing_cmds.add_parser("show", help="every category and its units, in order")
+    _data_arg(p)
+    p.add_argument("--json", action="store_true")
+    p = routing_cmds.add_parser("set", help="a category's units, first one first (at most 4)")
+    _data_arg(p)
+    p.add_argument("category", metavar="CATEGORY", help="e.g. discrimination")
+    p.add_argument("units", metavar="UNIT", nargs="+", help="unit ids, e.g. equality_lead")
+    p = routing_cmds.add_parser("clear", help="a category suggests no unit")
+    _data_arg(p)
+    p.add_argument("category", metavar="CATEGORY")
+    p = t.add_parser(
+        "referral",
+        help="export a case for a unit (e.g. the police) as a PDF and JSON package",
+        description=REFERRAL_DESCRIPTION,
+        epilog=REFERRAL_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _data_arg(p)
+    p.add_argument("case")
+    p.add_argument("--unit", required=True, help="the unit the package is for, e.g. police_liaison")
+    p.add_argument(
+        "--reason", required=True, metavar="TEXT", help="why it is referred (audit log, package)"
+    )
+    p.add_argument(
+        "--redact",
+        action="append",
+        default=[],
+        metavar="PASSAGE",
+        help="a passage to redact wherever it appears (repeat for more); it must appear",
+    )
+    p.add_argument(
+        "--redact-file",
+        metavar="FILE",
+        help="a file of passages to redact, one per line (keeps them out of shell history)",
+    )
+    p.add_argument(
+        "--originals",
+        action="store_true",
+        help="also include the original files, metadata and all (only if needed as evidence)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="where to write the zip (default: referral-CASE-UNIT-DATE.zip here); "
+        "it is not encrypted, so write it to an encrypted drive",
     )
     audit = t.add_parser("audit", help="the audit log")
     audit_cmds = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)

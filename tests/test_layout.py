@@ -78,6 +78,8 @@ def test_help_teaches_with_examples() -> None:
         ["portal", "serve", "--help"],
         ["triage", "init", "--help"],
         ["triage", "audit", "verify", "--help"],
+        ["triage", "units", "list", "--help"],
+        ["triage", "routing", "set", "--help"],
     ],
 )
 def test_every_contract_command_has_help(args: list[str]) -> None:

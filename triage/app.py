@@ -28,7 +28,7 @@ from portal.app import ContainErrorsMiddleware, make_templates
 from portal.errors import PortalError
 from portal.security import Csrf, SecurityHeadersMiddleware
 
-from . import web
+from . import unit_pages, web
 from .officers import PASSWORDS
 from .settings import ConsoleError, TriageSettings
 
@@ -77,7 +77,11 @@ def create_app(
 
     templates = make_templates(HERE / "templates")
     app = Starlette(
-        routes=[*web.routes, Mount("/static", StaticFiles(directory=HERE / "static"))],
+        routes=[
+            *web.routes,
+            *unit_pages.routes,
+            Mount("/static", StaticFiles(directory=HERE / "static")),
+        ],
         middleware=[Middleware(SecurityHeadersMiddleware), Middleware(ContainErrorsMiddleware)],
         exception_handlers={
             web.Redirect: web.redirect_handler,

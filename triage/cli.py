@@ -7,15 +7,19 @@ what it did in the audit log.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import crypto
+from portal.categories import CATEGORIES
 
+from . import referral, units
 from .client import PortalError
 from .console import Console, default_officer, prepare_database
 from .keys import (
@@ -259,6 +263,98 @@ def purge(console: Console, dry_run: bool) -> int:
     return 0
 
 
+def units_command(console: Console, args: Any) -> int:
+    """`units list`, `add ID NAME`, `rename ID NAME`, `retire ID`, `restore ID`."""
+    which, name = args.units_command, " ".join(getattr(args, "name", "").split())
+    if which == "list":
+        rows = units.summaries(console)
+        if args.json:
+            print(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
+            return 0
+        for row in rows:
+            print(
+                f"{row.id:<24}{row.name:<28}{'active' if row.active else 'retired':<9}"
+                f"{row.cases:>5} cases {row.investigators:>3} investigators"
+            )
+        return 0
+    if which == "add":
+        units.add_unit(console, args.unit, args.name)
+        print(f"Unit {args.unit.strip()!r} added as {name!r}.")
+        print("Send cases to it with `lanthorn triage routing set CATEGORY UNIT …`.")
+    elif which == "rename":
+        units.rename_unit(console, args.unit, args.name)
+        print(f"Unit {args.unit!r} is now called {name!r}.")
+    elif which == "retire":
+        units.retire_unit(console, args.unit)
+        print(
+            f"Unit {args.unit!r} retired: its cases and investigators stay as they are; "
+            "it is offered for nothing new."
+        )
+    else:
+        units.restore_unit(console, args.unit)
+        print(f"Unit {args.unit!r} restored.")
+    return 0
+
+
+def routing_command(console: Console, args: Any) -> int:
+    """`routing show`, `set CATEGORY UNIT [UNIT …]`, `clear CATEGORY`."""
+    if args.routing_command == "show":
+        table = units.routing(console)
+        if args.json:
+            print(json.dumps({c: list(table.get(c, ())) for c in CATEGORIES}, indent=2))
+            return 0
+        for category in CATEGORIES:
+            chain = table.get(category, ())
+            print(f"{category:<26}{' then '.join(chain) if chain else '(no unit suggested)'}")
+        return 0
+    chosen = args.units if args.routing_command == "set" else []
+    if not units.set_routing(console, args.category, chosen):
+        print(f"Routing for {args.category} unchanged.")
+    elif chosen:
+        print(f"Cases about {args.category} now go to {' then '.join(chosen)}.")
+    else:
+        print(f"Cases about {args.category} now suggest no unit.")
+    return 0
+
+
+def referral_command(console: Console, args: Any) -> int:
+    passages = list(args.redact)
+    if args.redact_file:
+        try:
+            passages += Path(args.redact_file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConsoleError(f"cannot read {args.redact_file}: {exc}") from None
+    today = console._today().isoformat()
+    out = Path(args.out or f"referral-{args.case}-{args.unit}-{today}.zip")
+    if out.exists():
+        raise ConsoleError(f"{out} already exists: choose another --out")
+    partial = out.with_name(out.name + ".part")
+    try:
+        with partial.open("w+b") as handle:
+            made = referral.export_referral(
+                console,
+                args.case,
+                unit=args.unit,
+                reason=args.reason,
+                passages=passages,
+                originals=args.originals,
+                out=handle,
+                scratch=out.parent,
+            )
+        partial.rename(out)
+    except referral.ReferralError as exc:
+        raise ConsoleError(str(exc)) from None
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"Wrote {out} ({made.size} bytes, SHA-256 {made.sha256}).")
+    print(
+        f"{made.redactions} places redacted; {made.stripped} of {made.files} attachments "
+        "copied without metadata" + ("; originals included." if made.originals else ".")
+    )
+    print("The package is not encrypted: keep it on an encrypted drive. The export is audited.")
+    return 0
+
+
 def audit_verify(console: Console) -> int:
     try:
         count, head = console.verify_audit()
@@ -296,10 +392,16 @@ def main(args: Any) -> int:
                 return status(console, args.case, args.state)
             if args.command == "rekey":
                 return rekey(console, args.officers, args.threshold)
+            if args.command == "referral":
+                return referral_command(console, args)
             if args.command == "purge":
                 return purge(console, args.dry_run)
             if args.command == "officer":
                 return add_officer_command(console, args.username, args.role, args.unit)
+            if args.command == "units":
+                return units_command(console, args)
+            if args.command == "routing":
+                return routing_command(console, args)
             return audit_verify(console)
         finally:
             console.close()

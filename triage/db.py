@@ -22,8 +22,10 @@ __all__ = [
     "Officer",
     "OfficerSession",
     "Outgoing",
+    "RoutingEntry",
     "SetAside",
     "State",
+    "Unit",
     "make_engine",
     "make_sessionmaker",
 ]
@@ -149,6 +151,28 @@ class OfficerSession(Base):
     id_digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     username: Mapped[str] = mapped_column(ForeignKey("officers.username"))
     expires: Mapped[int] = mapped_column(Integer)
+
+
+class Unit(Base):
+    """A unit cases are routed to and investigators work for. Retired, not deleted: its
+    cases and investigators keep pointing at it, and it is not offered for new ones."""
+
+    __tablename__ = "units"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # e.g. counter_corruption
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class RoutingEntry(Base):
+    """One line of the routing table: for `category`, the unit that acts at `position`
+    (0 first). A case page suggests a category's units in this order."""
+
+    __tablename__ = "routing"
+
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    unit: Mapped[str] = mapped_column(ForeignKey("units.id"))
 
 
 class State(Base):

@@ -22,30 +22,9 @@ from sqlalchemy import select
 from .console import Console
 from .db import Officer
 from .settings import ConsoleError
+from .units import units
 
 ROLES = ("admin", "triage", "investigator", "auditor")
-UNITS = {
-    "police_liaison": "Police liaison",
-    "counter_corruption": "Counter-corruption",
-    "governor": "Governor",
-    "ombudsman": "Ombudsman",
-    "equality_lead": "Equality lead",
-    "healthcare_provider": "Healthcare provider",
-    "safeguarding": "Safeguarding",
-    "retaliation_monitor": "Retaliation monitor",
-}
-#: DESIGN.md §3's default routing table: category → the units that must act, in order.
-ROUTING = {
-    "staff_sexual_misconduct": ("police_liaison", "counter_corruption"),
-    "trafficking": ("police_liaison", "counter_corruption"),
-    "corruption": ("counter_corruption",),
-    "use_of_force": ("governor", "ombudsman"),
-    "bullying": ("governor", "ombudsman"),
-    "discrimination": ("equality_lead", "ombudsman"),
-    "healthcare": ("healthcare_provider",),
-    "self_harm_risk": ("safeguarding",),
-    "retaliation": ("retaliation_monitor",),
-}
 MAX_PASSWORD_CHARS = 256
 _USERNAME = re.compile(r"[a-z][a-z0-9._-]{1,39}")
 #: Argon2id for officers' passwords: 64 MiB, 3 passes (tests pass cheaper ones).
@@ -76,8 +55,16 @@ def add_officer(console: Console, username: str, role: str, unit: str | None) ->
         )
     if role not in ROLES:
         raise ConsoleError(f"the role must be one of: {', '.join(ROLES)}")
-    if role == "investigator" and unit not in UNITS:
-        raise ConsoleError(f"an investigator needs a unit: one of {', '.join(UNITS)}")
+    if role == "investigator":
+        offered = units(console)  # active units only: a retired one takes no one new
+        if unit not in offered:
+            if not unit:
+                why = "an investigator needs a unit"
+            elif unit in units(console, include_retired=True):
+                why = f"the unit {unit!r} is retired"
+            else:
+                why = f"there is no unit {unit!r}"
+            raise ConsoleError(f"{why}: choose one of {', '.join(offered)}")
     code = "-".join(secrets.token_hex(3) for _ in range(4))
     with console.sessions() as session:
         if session.get(Officer, username) is not None:

@@ -24,7 +24,7 @@ import crypto
 from . import workflow
 from .console import Console
 from .db import Case, Item
-from .officers import ROUTING
+from .units import routing
 
 PRISONS = ("HMP Ashfield Vale", "HMP Brackenmoor", "HMP Carrow Quay", "HMYOI Dunmere")
 PLACES = ("B wing", "C wing landing", "healthcare", "visits hall", "segregation unit", "kitchens")
@@ -128,6 +128,7 @@ def _history(console: Console, rng: random.Random) -> None:
     def on(day_offset: int) -> None:
         console.clock = lambda: now - day_offset * 86400.0
 
+    table = routing(console)
     for case_id, category, urgent in plan:
         age = ages[case_id]
         if age < 2 or rng.random() < 0.12:  # new, or left unacknowledged: overdue if old
@@ -152,7 +153,7 @@ def _history(console: Console, rng: random.Random) -> None:
             urgent=urgent,
             reason="Demo assessment",
         )
-        units = ROUTING.get(category, ())
+        units = table.get(category, ())
         if units:
             with console.sessions() as session:
                 case = session.get(Case, case_id)

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+import tempfile
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,15 +23,13 @@ from portal.errors import Forbidden, NotFound, PortalError
 from portal.pages import small_form
 from portal.tokens import open_token, purpose_key, seal_token
 
-from . import links, statistics, workflow
+from . import links, referral, statistics, units, workflow
 from .client import PortalError as PortalUnreachable
 from .console import PUBLIC_STATES, Console
 from .db import Case, Item, Officer, OfficerSession, get_state
 from .keys import threshold, unseal
 from .officers import (
     ROLES,
-    ROUTING,
-    UNITS,
     Enrolment,
     add_officer,
     authenticate,
@@ -40,6 +39,9 @@ from .officers import (
     start_enrolment,
 )
 from .settings import ConsoleError
+
+#: A referral package larger than this (originals attached) is spooled to the data directory.
+REFERRAL_IN_MEMORY = 64 * 1024 * 1024
 
 SESSION_COOKIE = "lanthorn_console"
 SESSION_SECONDS = 30 * 60
@@ -309,7 +311,7 @@ async def dashboard(request: Request) -> Response:
             "rows": rows,
             "overdue": sum(1 for _, d in rows if d.state == "overdue"),
             "due": sum(1 for _, d in rows if d.state == "due"),
-            "units": UNITS,
+            "units": await run_in_threadpool(units.units, console, include_retired=True),
             "today": console._today(),
         },
     )
@@ -347,7 +349,7 @@ async def case_list(request: Request) -> Response:
         {
             "cases": await run_in_threadpool(load),
             "filters": filters,
-            "units": UNITS,
+            "units": await run_in_threadpool(units.units, console, include_retired=True),
             "states": ("received", *PUBLIC_STATES),
             "today": console._today(),
         },
@@ -372,7 +374,9 @@ async def _case_for(request: Request, *roles: str) -> tuple[Console, Officer, Ca
     return console, me, case
 
 
-async def case_page(request: Request, *, reveal: bool = False, notice: str = "") -> Response:
+async def case_page(
+    request: Request, *, reveal: bool = False, notice: str = "", status: int = 200
+) -> Response:
     console, me, case = await _case_for(request, "triage", "investigator")
     shown = await run_in_threadpool(lambda: console.show(case.id, reveal_identity=reveal))
     unit = me.unit if me.role == "investigator" else None  # links only within their unit
@@ -390,13 +394,16 @@ async def case_page(request: Request, *, reveal: bool = False, notice: str = "")
             "severities": workflow.SEVERITIES,
             "recordable": workflow.RECORDABLE,
             "today": console._today(),
-            "units": UNITS,
-            "suggested": ROUTING.get(case.category, ()),
+            "units": await run_in_threadpool(units.units, console, include_retired=True),
+            "route_to": await run_in_threadpool(units.units, console),  # active units only
+            "suggested": await run_in_threadpool(units.suggested, console, case.category),
             "states": PUBLIC_STATES,
             "files": await run_in_threadpool(_files, console, case.id),
             "notice": notice,
             "can_act": me.role == "triage",
+            "can_refer": me.role in ("triage", "investigator"),
         },
+        status=status,
     )
 
 
@@ -482,6 +489,61 @@ async def case_action(request: Request) -> Response:
     return await case_page(request, notice=notice)
 
 
+async def referral_export(request: Request) -> Response:
+    """A referral package for a unit, as a download (see triage/referral.py).
+
+    Triage officers may export for any unit; an investigator only for their own unit,
+    on a case routed to it. The package is built in memory, or in the console's data
+    directory when it is larger (originals), and removed once sent."""
+    console, me, case = await _case_for(request, "triage", "investigator")
+    form = await small_form(request, "case-referral")
+    unit = form.get("unit", "")
+    if me.role == "investigator" and unit != me.unit:
+        await run_in_threadpool(_audit, console, "refused referral", case.id, unit)
+        raise Forbidden("Investigators export referrals for their own unit only.")
+    scratch = console.settings.data_dir / "exports"
+    scratch.mkdir(mode=0o700, exist_ok=True)
+    package = tempfile.SpooledTemporaryFile(max_size=REFERRAL_IN_MEMORY, dir=str(scratch))  # noqa: SIM115 - closed after sending
+
+    def build() -> referral.Package:
+        return referral.export_referral(
+            console,
+            case.id,
+            unit=unit,
+            reason=form.get("reason", ""),
+            passages=form.get("passages", "").splitlines(),
+            originals=form.get("originals") == "yes",
+            out=package,
+            scratch=scratch,
+        )
+
+    try:
+        made = await run_in_threadpool(build)
+    except referral.ReferralError as exc:
+        package.close()
+        return await case_page(request, notice=f"No package made: {exc}", status=422)
+    except BaseException:
+        package.close()
+        raise
+
+    async def send() -> AsyncIterator[bytes]:
+        try:
+            package.seek(0)
+            while block := await run_in_threadpool(package.read, 1 << 20):
+                yield block
+        finally:
+            package.close()
+
+    return StreamingResponse(
+        send(),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{made.filename}"',
+            "Content-Length": str(made.size),
+        },
+    )
+
+
 def _push(console: Console) -> tuple[int, int]:
     try:
         return console.push()
@@ -490,8 +552,8 @@ def _push(console: Console) -> tuple[int, int]:
 
 
 def _route(console: Console, case_id: str, unit: str, reason: str) -> None:
-    if unit not in UNITS:
-        raise ConsoleError("choose a unit")
+    if unit not in units.units(console):  # active units: a retired one takes no new cases
+        raise ConsoleError("choose one of the units offered (a retired unit takes no new cases)")
     if not reason.strip():
         raise ConsoleError("say why this unit (it is recorded with the routing)")
     with console.sessions() as session:
@@ -580,7 +642,7 @@ async def officers_page(request: Request, *, setup: str = "", error: str = "") -
         {
             "officers": await run_in_threadpool(officers, console),
             "roles": ROLES,
-            "units": UNITS,
+            "units": await run_in_threadpool(units.units, console),  # new investigators' units
             "setup": setup,
             "error": error,
         },
@@ -672,6 +734,7 @@ routes = [
     Route("/cases", case_list, methods=["GET"]),
     Route("/cases/{case}", case_page, methods=["GET"]),
     Route("/cases/{case}/files/{blob_id}", download, methods=["GET"]),
+    Route("/cases/{case}/referral", referral_export, methods=["POST"]),
     Route("/cases/{case}/{action}", case_action, methods=["POST"]),
     Route("/sync", sync_now, methods=["POST"]),
     Route("/officers", officers_page, methods=["GET"]),

@@ -26,7 +26,7 @@ RECORDABLE = {
     "retaliation_check": "Checked for retaliation against the reporter",
 }
 #: Event kinds the console records itself.
-AUTOMATIC = ("acknowledged", "reply", "feedback", "closed", "outcome_notified")
+AUTOMATIC = ("acknowledged", "reply", "feedback", "closed", "outcome_notified", "referred")
 OUTCOMES = {
     "substantiated": "Substantiated",
     "unsubstantiated": "Unsubstantiated",

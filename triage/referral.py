@@ -1,0 +1,512 @@
+"""Referral packages: a case exported for the unit that must act on it (the police, say).
+
+A package is one zip file:
+
+- `referral.pdf`: the case as a person reads it, for the unit's case file;
+- `referral.json`: the same content for their systems (format `lanthorn-referral/1`);
+- `attachments/`: a copy of each file with its metadata removed where the format allows
+  (`triage.strip`); a file that cannot be stripped is listed, not copied;
+- `originals/`: the files exactly as the reporter sent them, only when asked for;
+- `SHA256SUMS`: a hash of every other file in the package.
+
+The reporter's identity section is never included, and whatever it names (parts of it,
+names, numbers) is redacted wherever else it appears. The officer chooses further
+passages to redact; each must be found, so that a misspelt passage cannot leave the real
+one in. Redaction happens before any text is written, so the redacted words are nowhere
+in the package (the tests extract the PDF's text and look). Every export is in the audit
+log with its unit, reason, counts and the package's SHA-256, never with the passages.
+
+The package is plaintext by design: it is where a case leaves the oversight body.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import re
+import tempfile
+import unicodedata
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import select
+
+import crypto
+from portal.categories import CATEGORIES
+
+from . import units as units_module
+from .console import Console
+from .db import CaseEvent, Item
+from .strip import NotStrippable, strip_file
+
+FORMAT = "lanthorn-referral/1"
+REDACTED = "[redacted]"
+MIN_PASSAGE = 3
+MAX_PASSAGES = 100
+MAX_PASSAGE_CHARS = 500
+#: Where Debian's fonts-noto-core (and other distributions' Noto packages) put the fonts.
+FONT_DIRS = (
+    Path("/usr/share/fonts/truetype/noto"),
+    Path("/usr/share/fonts/noto"),
+    Path("/usr/share/fonts/google-noto"),
+)
+#: Fallbacks for scripts Noto Sans itself does not draw: Arabic and Urdu, Gurmukhi, Bengali.
+FALLBACK_FONTS = (
+    "NotoSansArabic-Regular.ttf",
+    "NotoSansGurmukhi-Regular.ttf",
+    "NotoSansBengali-Regular.ttf",
+)
+#: Words in an identity section that do not identify anyone by themselves.
+_COMMON = {
+    "and", "the", "officer", "prison", "prisoner", "wing", "staff", "nurse", "governor",
+    "mr", "mrs", "ms", "miss", "dr", "hmp", "cell", "block", "number", "name", "my", "am",
+}  # fmt: skip
+_SPLIT = re.compile(r"[,;\n/|()]+")
+_WORD = re.compile(r"[\w'’-]+")
+_UNSAFE_NAME = re.compile(r"[^\w.-]+")
+
+
+class ReferralError(ValueError):
+    """The package cannot be made as asked (the message says why, for the officer)."""
+
+
+@dataclass(frozen=True)
+class Package:
+    filename: str
+    sha256: str
+    size: int
+    redactions: int  # occurrences replaced
+    files: int  # attachments in the case
+    stripped: int  # of which a metadata-free copy is in the package
+    originals: bool
+
+
+# -- redaction -----------------------------------------------------------------------------
+
+
+def _pattern(passage: str) -> re.Pattern[str]:
+    """Matches the passage whatever its case, and across any run of spaces or line breaks."""
+    words = unicodedata.normalize("NFC", passage).split()
+    return re.compile(r"\s+".join(re.escape(word) for word in words), re.IGNORECASE)
+
+
+def identity_passages(identity: str) -> list[str]:
+    """What an identity section names, as passages to redact elsewhere in the case: each
+    part between commas or line breaks, and each word of it that could name someone
+    (three characters or more, not a common word, and written with a capital, in a
+    script without capitals, or with a digit: "Dana", "40417", not "night")."""
+    found: list[str] = []
+    for part in _SPLIT.split(identity):
+        part = part.strip(" .:-")
+        if len(part) >= MIN_PASSAGE:
+            found.append(part)
+        for word in _WORD.findall(part):
+            if word.casefold() in _COMMON:
+                continue
+            if len(word) >= MIN_PASSAGE and (not word[0].islower() or word[0].isdigit()):
+                found.append(word)
+    return list(dict.fromkeys(found))
+
+
+class Redactor:
+    """Replaces every chosen passage, longest first, counting what each one matched."""
+
+    def __init__(self, chosen: Iterable[str], implied: Iterable[str] = ()) -> None:
+        self.chosen = _check_passages(chosen)
+        implied = [p for p in implied if p.strip() and p not in self.chosen]
+        everything = sorted({*self.chosen, *implied}, key=len, reverse=True)
+        self._patterns = [(p, _pattern(p)) for p in everything]
+        self.hits = dict.fromkeys(everything, 0)
+
+    def __call__(self, text: str) -> str:
+        text = unicodedata.normalize("NFC", text)
+        for passage, pattern in self._patterns:
+            text, count = pattern.subn(REDACTED, text)
+            self.hits[passage] += count
+        return text
+
+    def missing(self) -> list[str]:
+        """Chosen passages that matched nothing: probably misspelt."""
+        return [p for p in self.chosen if self.hits[p] == 0]
+
+    @property
+    def total(self) -> int:
+        return sum(self.hits.values())
+
+
+def _check_passages(passages: Iterable[str]) -> list[str]:
+    kept = list(dict.fromkeys(" ".join(p.split()) for p in passages if p.strip()))
+    if len(kept) > MAX_PASSAGES:
+        raise ReferralError(f"choose at most {MAX_PASSAGES} passages to redact")
+    for passage in kept:
+        if len(passage) < MIN_PASSAGE:
+            raise ReferralError(
+                f"{passage!r} is too short to redact safely: choose at least "
+                f"{MIN_PASSAGE} characters, such as a whole word"
+            )
+        if len(passage) > MAX_PASSAGE_CHARS:
+            raise ReferralError(
+                f"a passage to redact may be at most {MAX_PASSAGE_CHARS} characters"
+            )
+    return kept
+
+
+# -- the package ---------------------------------------------------------------------------
+
+
+def export_referral(
+    console: Console,
+    case_id: str,
+    *,
+    unit: str,
+    reason: str,
+    passages: Iterable[str],
+    out: IO[bytes],
+    originals: bool = False,
+    scratch: Path | None = None,
+) -> Package:
+    """Write the package for `unit` into `out` (readable too: it is hashed) and record the
+    export in the audit log.
+
+    `scratch` is where each attachment is decrypted while its copy is made (next to the
+    package by default in the command line; the console's own data directory on the web)."""
+    known = units_module.units(console)
+    if unit not in known:
+        raise ReferralError(f"choose the unit the package is for: one of {', '.join(known)}")
+    reason = " ".join(reason.split())
+    if len(reason) < 3:
+        raise ReferralError("say why the case is being referred (it goes in the audit log)")
+    with console.sessions() as session:
+        case = console._case(session, case_id)
+        items = session.scalars(
+            select(Item).where(Item.case_id == case.id).order_by(Item.seq)
+        ).all()
+        events = session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
+        ).all()
+        opened = [(item, console._open(item.content)) for item in items]
+        history = [(event.kind, event.on) for event in events]
+    if any(kind == "purged" for kind, _ in history):
+        raise ReferralError("this case was purged at the end of its retention period")
+    report = next((c["document"] for i, c in opened if i.kind == "report"), None)
+    if report is None:
+        raise ReferralError("this case has no report to refer")
+    identity = str(report.get("identity") or "")
+    redact = Redactor(passages, identity_passages(identity))
+    reason = redact(reason)
+    today = console._today()
+
+    texts = {name: redact(str(report.get(name) or "")) for name in _REPORT_FIELDS}
+    conversation = [
+        {
+            "kind": item.kind,
+            "on": item.on.isoformat(),
+            "text": redact(str(c["document"].get("text") or "")),
+        }
+        for item, c in opened
+        if item.kind != "report" and "document" in c
+    ]
+    descriptors = [
+        (d, c.get("files", {}).get(d["blob_id"], "missing"))
+        for item, c in opened
+        for d in c.get("document", {}).get("attachments", [])
+    ]
+    missing = redact.missing()
+    if missing:
+        raise ReferralError(
+            "these passages do not appear in the case, so nothing was redacted for them: "
+            + "; ".join(repr(p) for p in missing)
+            + ". Check the spelling and copy the passage from the case page."
+        )
+
+    category = case.category
+    bundle: dict[str, Any] = {
+        "format": FORMAT,
+        "case": case.id,
+        "unit": unit,
+        "unit_name": known[unit],
+        "exported_on": today.isoformat(),
+        "reason": reason,
+        "facility": case.facility,
+        "category": category,
+        "category_label": CATEGORIES.get(category, category),
+        "reported_category": report.get("category", ""),
+        "severity": case.severity,
+        "urgent": case.urgent,
+        "channel": report.get("channel", ""),
+        "received_on": case.received_on.isoformat(),
+        "sent_on": report.get("sent_on", ""),
+        **texts,
+        "identity": "withheld" if identity else None,
+        "history": [{"event": kind, "on": on.isoformat()} for kind, on in history],
+        "conversation": conversation,
+        "attachments": [],
+        "redacted_occurrences": redact.total,
+    }
+    sums: list[tuple[str, str]] = []
+    stripped_count = 0
+    names: set[str] = set()
+    with tempfile.TemporaryDirectory(dir=scratch, prefix="referral-") as work:
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as package:
+            for number, (descriptor, state) in enumerate(descriptors, start=1):
+                entry = _attachment(console, descriptor, state, number, redact, names, Path(work))
+                if entry["copy"] is not None:
+                    stripped_count += 1
+                    package.write(Path(work) / "copy", entry["copy"]["path"], zipfile.ZIP_STORED)
+                    sums.append((entry["copy"]["sha256"], entry["copy"]["path"]))
+                if originals and state == "stored":
+                    path = f"originals/{entry['member']}"
+                    with package.open(path, "w", force_zip64=True) as member:
+                        _decrypt(console, descriptor, member)
+                    entry["original"] = path
+                    sums.append((descriptor["sha256"], path))
+                del entry["member"]
+                bundle["attachments"].append(entry)
+            document = json.dumps(bundle, ensure_ascii=False, indent=2).encode()
+            pdf = render_pdf(bundle)
+            package.writestr("referral.json", document)
+            package.writestr("referral.pdf", pdf)
+            sums += [
+                (hashlib.sha256(document).hexdigest(), "referral.json"),
+                (hashlib.sha256(pdf).hexdigest(), "referral.pdf"),
+            ]
+            package.writestr(
+                "SHA256SUMS",
+                "".join(f"{digest}  {path}\n" for digest, path in sorted(sums, key=lambda s: s[1])),
+            )
+    size = out.tell()
+    digest = _sha256_of(out, size)
+    filename = f"referral-{case.id}-{unit}-{today.isoformat()}.zip"
+    with console.sessions() as session:
+        console._event(session, case.id, "referred", {"unit": unit})
+        console.audit(
+            session,
+            "export referral",
+            case.id,
+            unit=unit,
+            reason=reason[:500],
+            redacted=redact.total,
+            passages=len(redact.chosen),
+            files=len(descriptors),
+            stripped=stripped_count,
+            originals=originals,
+            package_sha256=digest,
+        )
+        session.commit()
+    return Package(
+        filename, digest, size, redact.total, len(descriptors), stripped_count, originals
+    )
+
+
+_REPORT_FIELDS = ("description", "location", "occurred", "subjects", "witnesses")
+
+
+def _attachment(
+    console: Console,
+    descriptor: dict[str, Any],
+    state: str,
+    number: int,
+    redact: Redactor,
+    names: set[str],
+    work: Path,
+) -> dict[str, Any]:
+    name = redact(str(descriptor.get("name") or "attachment"))
+    member = _member_name(number, name, names)
+    entry: dict[str, Any] = {
+        "name": name,
+        "size": descriptor.get("size"),
+        "sha256": descriptor.get("sha256"),
+        "member": member,
+        "copy": None,
+        "note": "",
+    }
+    if state != "stored":
+        entry["note"] = f"not on the console ({state}): only its description is listed"
+        return entry
+    copy = work / "copy"
+    with copy.open("w+b") as handle:
+        _decrypt(console, descriptor, handle)
+        try:
+            kind, removed = strip_file(handle)
+        except NotStrippable as exc:
+            entry["note"] = (
+                f"no copy: {exc}. The original is kept on the console as evidence; "
+                "export it with the originals if the unit needs it, after checking it"
+            )
+            return entry
+        handle.flush()
+        size = handle.seek(0, 2)
+        entry["copy"] = {
+            "path": f"attachments/{member}",
+            "format": kind,
+            "size": size,
+            "sha256": _sha256_of(handle, size),
+            "removed": list(removed) or ["nothing: it carried no metadata"],
+        }
+    return entry
+
+
+def _decrypt(console: Console, descriptor: dict[str, Any], out: IO[bytes]) -> None:
+    """Write the attachment's plaintext into `out`, checking it against the report's hash."""
+    reader = crypto.BlobReader(crypto.b64u_decode(descriptor["key"], length=32))
+    with console.blobs.path(descriptor["blob_id"]).open("rb") as handle:
+        while block := handle.read(crypto.BLOB_STORED_CHUNK):
+            out.write(reader.feed(block))
+    summary = reader.finish()
+    if summary.sha256 != descriptor["sha256"]:
+        raise ReferralError(f"the stored file {descriptor['blob_id']} is not the one reported")
+
+
+def _sha256_of(handle: IO[bytes], size: int) -> str:
+    handle.seek(0)
+    digest = hashlib.sha256()
+    left = size
+    while left > 0 and (block := handle.read(min(left, 1 << 20))):
+        digest.update(block)
+        left -= len(block)
+    handle.seek(size)
+    return digest.hexdigest()
+
+
+def _member_name(number: int, name: str, taken: set[str]) -> str:
+    safe = _UNSAFE_NAME.sub("_", unicodedata.normalize("NFC", name)).strip("._")[:80]
+    member = f"{number:02d}-{safe or 'attachment'}"
+    taken.add(member)
+    return member
+
+
+# -- the PDF ------------------------------------------------------------------------------
+
+
+def _fonts() -> tuple[Path, Path, list[Path]]:
+    for folder in FONT_DIRS:
+        regular, bold = folder / "NotoSans-Regular.ttf", folder / "NotoSans-Bold.ttf"
+        if regular.is_file() and bold.is_file():
+            fallbacks = [folder / name for name in FALLBACK_FONTS if (folder / name).is_file()]
+            return regular, bold, fallbacks
+    raise ReferralError(
+        "the referral PDF needs the Noto fonts on the console host "
+        "(Debian: apt-get install fonts-noto-core)"
+    )
+
+
+def render_pdf(bundle: dict[str, Any]) -> bytes:
+    """The package's content as a PDF (A4, Noto fonts, text extractable)."""
+    from fpdf import FPDF  # imported here: only exports need it
+
+    regular, bold, fallbacks = _fonts()
+    footer = (
+        f"Lanthorn referral · case {bundle['case']} · for {bundle['unit_name']} · "
+        f"exported {bundle['exported_on']} · CONFIDENTIAL · page {{nb}}"
+    )
+
+    class Referral(FPDF):
+        def footer(self) -> None:
+            self.set_y(-14)
+            self.set_font("Noto", "", 8)
+            self.cell(0, 5, footer.replace("{nb}", f"{self.page_no()} of {{nb}}"), align="C")
+
+    pdf = Referral(format="A4")
+    pdf.set_title(f"Referral of case {bundle['case']}")
+    pdf.set_creator("Lanthorn console")
+    pdf.set_creation_date(
+        datetime.datetime.fromisoformat(bundle["exported_on"]).replace(tzinfo=datetime.UTC)
+    )
+    pdf.add_font("Noto", "", str(regular))
+    pdf.add_font("Noto", "B", str(bold))
+    for number, path in enumerate(fallbacks):
+        pdf.add_font(f"Fallback{number}", "", str(path))
+    pdf.set_fallback_fonts([f"Fallback{n}" for n in range(len(fallbacks))], exact_match=False)
+    pdf.set_text_shaping(True)
+    pdf.set_auto_page_break(True, margin=18)
+
+    def heading(text: str) -> None:
+        pdf.ln(3)
+        pdf.set_font("Noto", "B", 12)
+        pdf.multi_cell(0, 7, text, new_x="LMARGIN", new_y="NEXT", align="L")
+        pdf.set_font("Noto", "", 10)
+
+    def field(label: str, value: Any) -> None:
+        text = str(value) if value not in (None, "") else "—"
+        pdf.set_font("Noto", "B", 10)
+        pdf.multi_cell(0, 5.5, label, new_x="LMARGIN", new_y="NEXT", align="L")
+        pdf.set_font("Noto", "", 10)
+        pdf.multi_cell(0, 5.5, text, new_x="LMARGIN", new_y="NEXT", align="L")
+        pdf.ln(1)
+
+    pdf.add_page()
+    pdf.set_font("Noto", "B", 16)
+    pdf.multi_cell(
+        0, 9, f"Referral of case {bundle['case']}", new_x="LMARGIN", new_y="NEXT", align="L"
+    )
+    pdf.set_font("Noto", "", 10)
+    pdf.multi_cell(
+        0,
+        5.5,
+        f"For: {bundle['unit_name']}. Exported {bundle['exported_on']} by the oversight "
+        "body. Confidential: the reporter's identity is withheld, and passages marked "
+        f"{REDACTED} were removed to protect them.",
+        new_x="LMARGIN",
+        new_y="NEXT",
+        align="L",
+    )
+    heading("The case")
+    field("Reason for referral", bundle["reason"])
+    field("Prison", bundle["facility"])
+    field("Category (assessed)", bundle["category_label"])
+    if bundle["reported_category"] and bundle["reported_category"] != bundle["category"]:
+        field("Category (as reported)", bundle["reported_category"])
+    field("Severity", bundle["severity"])
+    field("Urgent", "yes" if bundle["urgent"] else "no")
+    field("Received by the oversight body", bundle["received_on"])
+    field("Reported through", bundle["channel"])
+    field("Reporter's identity", "withheld" if bundle["identity"] else "not given")
+    heading("The report")
+    field("What happened", bundle["description"])
+    field("Where", bundle["location"])
+    field("When", bundle["occurred"])
+    field("Who was involved", bundle["subjects"])
+    field("Witnesses", bundle["witnesses"])
+    if bundle["conversation"]:
+        heading("Conversation with the reporter")
+        for entry in bundle["conversation"]:
+            who = "Reporter" if entry["kind"] == "message" else "Oversight body"
+            field(f"{who}, {entry['on']}", entry["text"])
+    if bundle["history"]:
+        heading("Case history")
+        for event in bundle["history"]:
+            pdf.multi_cell(
+                0, 5.5, f"{event['on']}  {event['event']}", new_x="LMARGIN", new_y="NEXT", align="L"
+            )
+    heading("Attachments")
+    if not bundle["attachments"]:
+        pdf.multi_cell(0, 5.5, "None.", new_x="LMARGIN", new_y="NEXT", align="L")
+    for entry in bundle["attachments"]:
+        field(entry["name"], f"{entry['size']} bytes")
+        pdf.set_font("Noto", "", 8)
+        pdf.multi_cell(
+            0, 4.5, f"Original SHA-256: {entry['sha256']}", new_x="LMARGIN", new_y="NEXT", align="L"
+        )
+        if entry["copy"]:
+            pdf.multi_cell(
+                0,
+                4.5,
+                f"Copy without metadata: {entry['copy']['path']}, SHA-256 "
+                f"{entry['copy']['sha256']}; removed: {', '.join(entry['copy']['removed'])}",
+                new_x="LMARGIN",
+                new_y="NEXT",
+                align="L",
+            )
+        if entry.get("original"):
+            pdf.multi_cell(
+                0, 4.5, f"Original: {entry['original']}", new_x="LMARGIN", new_y="NEXT", align="L"
+            )
+        if entry["note"]:
+            pdf.multi_cell(0, 4.5, entry["note"], new_x="LMARGIN", new_y="NEXT", align="L")
+        pdf.set_font("Noto", "", 10)
+        pdf.ln(1)
+    return bytes(pdf.output())

@@ -1,0 +1,252 @@
+"""Copies of attachments without the metadata that can name or place the person who made
+them: camera serial numbers, GPS positions, authors, edit software, comments.
+
+Each stripper walks the file's own structure and drops whole metadata blocks; it never
+decodes or re-encodes the picture or the film, so what the copy shows is exactly what the
+original shows (the tests compare decoded pixels). A file whose structure is not what its
+format promises is not copied at all (`NotStrippable`): a half-stripped copy would be
+worse than none, and the original stays on the console as evidence.
+
+Formats: JPEG (EXIF, XMP, IPTC, comments, trailing data after the image), PNG (text
+chunks, EXIF, timestamps, trailing data), and MP4/QuickTime (user data and metadata boxes,
+overwritten in place by `free` boxes of the same size so that no sample offset moves).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+
+class NotStrippable(ValueError):
+    """This file cannot be copied without its metadata (the reason is the message)."""
+
+
+#: Pictures are stripped in memory; a larger one is not a photograph anyone sends.
+MAX_PICTURE_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Stripped:
+    data: bytes
+    format: str
+    removed: tuple[str, ...]  # what was taken out, e.g. ("EXIF", "comment")
+
+
+def strip(data: bytes) -> Stripped:
+    """A copy of `data` without its metadata, or `NotStrippable` saying why not."""
+    handle = io.BytesIO(data)
+    kind, removed = strip_file(handle)
+    return Stripped(handle.getvalue(), kind, removed)
+
+
+def strip_file(handle: BinaryIO) -> tuple[str, tuple[str, ...]]:
+    """Strip the open, seekable, writable file in place; returns (format, what went).
+    On `NotStrippable` the file may be half-changed: throw it away."""
+    size = handle.seek(0, io.SEEK_END)
+    handle.seek(0)
+    head = handle.read(16)
+    for name, matches, stripper in _FORMATS:
+        if matches(head):
+            return name, tuple(dict.fromkeys(stripper(handle, size)))
+    raise NotStrippable("Lanthorn cannot remove metadata from this kind of file")
+
+
+# -- JPEG ------------------------------------------------------------------------------------
+
+_SOI, _EOI, _SOS = 0xD8, 0xD9, 0xDA
+#: APPn segments kept because decoders need them to show the right colours; every other
+#: APPn (EXIF and XMP in APP1, IPTC in APP13, maker data…) and every comment goes.
+_KEEP_APP = {0xE0: b"JFIF\x00", 0xE2: b"ICC_PROFILE\x00", 0xEE: b"Adobe"}
+_JPEG_NAMES = {0xE1: "EXIF/XMP", 0xED: "IPTC", 0xFE: "comment", 0xE0: "JFIF extension"}
+
+
+def _jpeg(data: bytes) -> tuple[bytes, list[str]]:
+    out = bytearray(b"\xff\xd8")
+    removed: list[str] = []
+    at = 2
+    while True:
+        if at + 4 > len(data) or data[at] != 0xFF:
+            raise NotStrippable("the JPEG file is damaged: a segment is missing")
+        while data[at + 1] == 0xFF:  # fill bytes before a marker
+            at += 1
+            if at + 4 > len(data):
+                raise NotStrippable("the JPEG file is damaged: it ends early")
+        marker = data[at + 1]
+        if marker == _EOI:
+            break
+        (length,) = struct.unpack(">H", data[at + 2 : at + 4])
+        end = at + 2 + length
+        if length < 2 or end > len(data):
+            raise NotStrippable("the JPEG file is damaged: a segment runs past its end")
+        segment = data[at:end]
+        body = data[at + 4 : end]
+        if 0xE0 <= marker <= 0xEF or marker == 0xFE:
+            keep = _KEEP_APP.get(marker)
+            if keep is not None and body.startswith(keep):
+                if marker == 0xE0:
+                    segment = _jfif_without_thumbnail(segment)
+                out += segment
+            else:
+                removed.append(_JPEG_NAMES.get(marker, f"APP{marker - 0xE0}"))
+            at = end
+            continue
+        out += segment
+        at = end
+        if marker == _SOS:  # entropy-coded data follows, up to the next real marker
+            scan = at
+            while True:
+                scan = data.find(b"\xff", scan)
+                if scan < 0 or scan + 1 >= len(data):
+                    raise NotStrippable("the JPEG file is damaged: the image data ends early")
+                following = data[scan + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7:
+                    scan += 2  # a stuffed byte or a restart marker: still image data
+                    continue
+                if following == 0xFF:
+                    scan += 1
+                    continue
+                break
+            out += data[at:scan]
+            at = scan
+    out += b"\xff\xd9"
+    if at + 2 < len(data):
+        removed.append("data after the end of the image")
+    return bytes(out), removed
+
+
+def _jfif_without_thumbnail(segment: bytes) -> bytes:
+    """The JFIF header with any embedded thumbnail removed (it can show the uncropped scene)."""
+    if len(segment) < 18:
+        return segment
+    width, height = segment[16], segment[17]
+    if width == 0 and height == 0:
+        return segment
+    header = bytearray(segment[:18])
+    header[2:4] = struct.pack(">H", 16)
+    header[16] = header[17] = 0
+    return bytes(header)
+
+
+# -- PNG -------------------------------------------------------------------------------------
+
+_PNG = b"\x89PNG\r\n\x1a\n"
+#: Chunks that change how the picture looks; every other ancillary chunk (tEXt, zTXt, iTXt,
+#: eXIf, tIME, private chunks) goes.
+_PNG_KEEP = {b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"bKGD", b"pHYs", b"PLTE"}
+_PNG_NAMES = {b"tEXt": "text", b"zTXt": "text", b"iTXt": "text", b"eXIf": "EXIF", b"tIME": "time"}
+
+
+def _png(data: bytes) -> tuple[bytes, list[str]]:
+    out = bytearray(_PNG)
+    removed: list[str] = []
+    at = len(_PNG)
+    while True:
+        if at + 12 > len(data):
+            raise NotStrippable("the PNG file is damaged: it ends before its last chunk")
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        kind = data[at + 4 : at + 8]
+        end = at + 12 + length
+        if end > len(data) or not kind.isalpha():
+            raise NotStrippable("the PNG file is damaged: a chunk runs past its end")
+        (crc,) = struct.unpack(">I", data[end - 4 : end])
+        if zlib.crc32(data[at + 4 : end - 4]) != crc:
+            raise NotStrippable("the PNG file is damaged: a chunk's checksum is wrong")
+        critical = kind[0:1].isupper()
+        if critical and kind not in (b"IHDR", b"PLTE", b"IDAT", b"IEND"):
+            raise NotStrippable(f"the PNG file uses a chunk Lanthorn does not know ({kind!r})")
+        if critical or kind in _PNG_KEEP:
+            out += data[at:end]
+        else:
+            removed.append(_PNG_NAMES.get(kind, "private data"))
+        at = end
+        if kind == b"IEND":
+            break
+    if at < len(data):
+        removed.append("data after the end of the image")
+    return bytes(out), removed
+
+
+# -- MP4 / QuickTime ---------------------------------------------------------------------------
+
+#: Boxes that hold who, where and with what a film was made: user data (udta, with the
+#: GPS position in ©xyz), iTunes-style metadata (meta) and XMP (uuid boxes).
+_MP4_DROP = {b"udta": "user data", b"meta": "metadata", b"uuid": "XMP or vendor data"}
+#: Containers walked into: the movie, its tracks, and the track's media description.
+_MP4_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"edts", b"dinf", b"stbl"}
+_ZEROS = bytes(1 << 16)
+
+
+def _mp4(handle: BinaryIO, stop: int) -> list[str]:
+    removed: list[str] = []
+    _mp4_walk(handle, 0, stop, removed)
+    return removed
+
+
+def _mp4_walk(handle: BinaryIO, start: int, stop: int, removed: list[str]) -> None:
+    at = start
+    while at < stop:
+        handle.seek(at)
+        head = handle.read(16)
+        if at + 8 > stop or len(head) < 8:
+            raise NotStrippable("the film file is damaged: a box header is cut short")
+        size, kind = struct.unpack(">I4s", head[:8])
+        header = 8
+        if size == 1:
+            if at + 16 > stop or len(head) < 16:
+                raise NotStrippable("the film file is damaged: a box header is cut short")
+            (size,) = struct.unpack(">Q", head[8:16])
+            header = 16
+        elif size == 0:
+            size = stop - at  # to the end of the enclosing box
+        end = at + size
+        if size < header or end > stop:
+            raise NotStrippable("the film file is damaged: a box runs past its end")
+        if kind in _MP4_DROP:
+            removed.append(_MP4_DROP[kind])
+            _free(handle, at, size)
+        elif kind in _MP4_CONTAINERS:
+            _mp4_walk(handle, at + header, end, removed)
+        at = end
+
+
+def _free(handle: BinaryIO, at: int, size: int) -> None:
+    """Overwrite the box at `at` with a `free` box of the same size, its content zeroed."""
+    handle.seek(at)
+    if size >= 2**32:
+        handle.write(struct.pack(">I4sQ", 1, b"free", size))
+        left = size - 16
+    else:
+        handle.write(struct.pack(">I4s", size, b"free"))
+        left = size - 8
+    while left:
+        left -= handle.write(_ZEROS[: min(left, len(_ZEROS))])
+
+
+def _whole(
+    transform: Callable[[bytes], tuple[bytes, list[str]]],
+) -> Callable[[BinaryIO, int], list[str]]:
+    """A stripper of whole pictures (read into memory: pictures are small) for strip_file."""
+
+    def run(handle: BinaryIO, size: int) -> list[str]:
+        if size > MAX_PICTURE_BYTES:
+            raise NotStrippable("the picture is too large to copy here")
+        handle.seek(0)
+        out, removed = transform(handle.read())
+        handle.seek(0)
+        handle.write(out)
+        handle.truncate()
+        return removed
+
+    return run
+
+
+_FORMATS: tuple[tuple[str, Callable[[bytes], bool], Callable[[BinaryIO, int], list[str]]], ...] = (
+    ("JPEG", lambda head: head.startswith(b"\xff\xd8\xff"), _whole(_jpeg)),
+    ("PNG", lambda head: head.startswith(_PNG), _whole(_png)),
+    ("MP4", lambda head: head[4:8] == b"ftyp", _mp4),
+)
