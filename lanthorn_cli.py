@@ -91,6 +91,91 @@ examples:
   lanthorn triage routing clear --data /srv/console other   # suggest no unit
 """
 
+BACKUP_DESCRIPTION = """\
+Write one encrypted file holding the whole console: keys.sealed, every table of the
+database (cases, items, replies, events, concerns, officers, units, routing, the audit
+log, ...), every attachment file and the public keys. It is written to FILE.part and
+renamed to FILE when complete; an existing FILE is never replaced. Unsealing needs k
+officers' passphrases (prompted, or LANTHORN_UNSEAL_PASSPHRASES).
+
+Everything but vault.json and the two public keys is inside a secretstream under a key
+derived from the vault key: the file opens only with k passphrases of today's officers,
+and every byte is authenticated. Attachments stream through; memory does not grow with
+them. The backup is recorded in the audit log (its SHA-256 and counts), after the file
+is complete, so the log inside the backup ends just before that entry.
+
+Check a copy with `lanthorn triage backup-verify FILE`; rebuild a console from it with
+`lanthorn triage restore`.
+"""
+BACKUP_EXAMPLES = """\
+examples:
+  lanthorn triage backup --data /srv/console --out /media/backup/console-2026-11-27.lbk
+  lanthorn triage backup-verify /media/backup/console-2026-11-27.lbk
+  lanthorn triage restore --data /srv/console-new --from /media/backup/console-2026-11-27.lbk
+"""
+BACKUP_VERIFY_DESCRIPTION = """\
+Read a backup from end to end and check it, writing nothing: k officers unseal its
+vault.json (prompted, or LANTHORN_UNSEAL_PASSPHRASES); then every byte is authenticated,
+the end is checked to be the real end, every table's row count and SHA-256, every
+attachment's SHA-256 and the audit chain are recomputed and compared with the manifest,
+and keys.sealed must open. It needs no console: run it anywhere a copy is kept.
+
+Exit status 0: the backup is whole and restorable by this version of Lanthorn. 1: it is
+damaged, cut off, made by a newer Lanthorn, or the passphrases do not open it (the
+message says which).
+"""
+RESTORE_DESCRIPTION = """\
+Rebuild a console from a backup. NEWDIR must be missing or empty, and the database
+(LANTHORN_DATABASE_URL, or SQLite in NEWDIR) must hold no tables: restore never mixes a
+backup into an existing console. k officers of the backup's day unseal it (prompted, or
+LANTHORN_UNSEAL_PASSPHRASES).
+
+The database may be another engine than the one backed up (SQLite into PostgreSQL, or
+back). A backup from an older Lanthorn is loaded at its schema and then upgraded; one
+from a newer Lanthorn is refused. If anything fails, everything written is removed.
+The restored audit log verifies and ends with a "restore" entry.
+"""
+RESTORE_EXAMPLES = """\
+examples:
+  lanthorn triage restore --data /srv/console-new --from console-2026-11-27.lbk
+  LANTHORN_DATABASE_URL='postgresql+psycopg://console@/console?host=/run/postgresql' \\
+      lanthorn triage restore --data /srv/console --from console-2026-11-27.lbk
+"""
+ROTATE_KEY_DESCRIPTION = """\
+Make a new oversight key (the one reports are sealed to) and write it to
+public/oversight.pub. The current key and every earlier one stay in keys.sealed, so
+reports sealed to them still open: a kiosk page loaded before the rotation, or an API
+client that fetched the old key, may go on using it for a while. The rotation is
+recorded in the audit log with both keys' fingerprints.
+
+Then give the portal the new key (lanthorn portal set-oversight-key), restart it, and
+make a new backup.
+"""
+ROTATE_KEY_EXAMPLES = """\
+examples:
+  lanthorn triage rotate-key --data /srv/console
+  # then, on the portal host, with the new oversight.pub copied there:
+  lanthorn portal set-oversight-key --data /srv/lanthorn/portal --oversight-key oversight.pub
+  systemctl restart lanthorn-portal
+"""
+SET_OVERSIGHT_KEY_DESCRIPTION = """\
+Replace the oversight public key in DIR/portal.json after `lanthorn triage rotate-key`,
+and nothing else: the receipt salt and the console key stay as they are. The file is
+replaced atomically. Restart the portal afterwards; until then it goes on sealing
+reports to the old key (which the console still opens).
+"""
+SET_OVERSIGHT_KEY_EXAMPLES = """\
+examples:
+  lanthorn portal set-oversight-key --data /srv/lanthorn/portal --oversight-key oversight.pub
+  systemctl restart lanthorn-portal
+"""
+
+
+def _positive(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number, 1 or more, not {value!r}")
+    return int(value)
+
 
 def _data_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="DIR", help="data directory (default: $LANTHORN_DATA)")
@@ -132,6 +217,20 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="file holding the console's verify key (b64u text)",
     )
+    p = portal_cmds.add_parser(
+        "set-oversight-key",
+        help="give the portal the console's new oversight key (after triage rotate-key)",
+        description=SET_OVERSIGHT_KEY_DESCRIPTION,
+        epilog=SET_OVERSIGHT_KEY_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _data_arg(p)
+    p.add_argument(
+        "--oversight-key",
+        metavar="FILE",
+        required=True,
+        help="the console's new public/oversight.pub (b64u text)",
+    )
     p = portal_cmds.add_parser("serve", help="serve the portal")
     _data_arg(p)
     p.add_argument("--host", default="127.0.0.1")
@@ -153,9 +252,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = t.add_parser("sync", help="pull new reports from the portal")
     _data_arg(p)
     p.add_argument("--portal", metavar="URL", required=True)
-    p = t.add_parser("cases", help="list cases")
+    p = t.add_parser("cases", help="list cases, urgent first, then newest first")
     _data_arg(p)
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--limit",
+        type=_positive,
+        metavar="N",
+        help="only the first N cases (default: all); the web console pages and searches",
+    )
     p = t.add_parser("show", help="show one case")
     _data_arg(p)
     p.add_argument("case")
@@ -285,6 +390,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write the zip (default: referral-CASE-UNIT-DATE.zip here); "
         "it is not encrypted, so write it to an encrypted drive",
     )
+    p = t.add_parser(
+        "backup",
+        help="write an encrypted backup of the whole console to a file",
+        description=BACKUP_DESCRIPTION,
+        epilog=BACKUP_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _data_arg(p)
+    p.add_argument("--out", metavar="FILE", required=True, help="the backup file to write")
+    p = t.add_parser(
+        "backup-verify",
+        help="check a backup file from end to end, writing nothing",
+        description=BACKUP_VERIFY_DESCRIPTION,
+        epilog=BACKUP_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", metavar="FILE", help="the backup file to check")
+    p = t.add_parser(
+        "restore",
+        help="rebuild a console from a backup, into an empty directory and database",
+        description=RESTORE_DESCRIPTION,
+        epilog=RESTORE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--data", metavar="NEWDIR", help="the new data directory (default: $LANTHORN_DATA)"
+    )
+    p.add_argument("--from", dest="source", metavar="FILE", required=True, help="the backup file")
+    p = t.add_parser(
+        "rotate-key",
+        help="make a new oversight key; keep the old ones so that old reports still open",
+        description=ROTATE_KEY_DESCRIPTION,
+        epilog=ROTATE_KEY_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _data_arg(p)
     audit = t.add_parser("audit", help="the audit log")
     audit_cmds = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
     p = audit_cmds.add_parser("verify", help="check the audit log's hash chain")
@@ -299,10 +440,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return demo_code() if args.code else run_demo(args.data, args.port)
     if args.family == "portal":
-        from portal.cli import init_command, serve_command
+        from portal.cli import init_command, serve_command, set_oversight_key_command
 
         if args.command == "init":
             return init_command(args.data, args.oversight_key, args.console_key)
+        if args.command == "set-oversight-key":
+            return set_oversight_key_command(args.data, args.oversight_key)
         return serve_command(args.data, args.host, args.port, args.workers)
     from triage.cli import main as triage_main
 

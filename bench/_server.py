@@ -92,8 +92,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_portal(lanthorn: str, workers: int, port: int | None) -> Iterator[Portal]:
-    """Init and serve a portal in a temporary directory; stop it and delete everything."""
+def running_portal(
+    lanthorn: str, workers: int, port: int | None, database_url: str | None = None
+) -> Iterator[Portal]:
+    """Init and serve a portal in a temporary directory; stop it and delete everything.
+    With `database_url`, on that (empty) database instead of SQLite."""
     with tempfile.TemporaryDirectory(prefix="lanthorn-bench-portal-") as tmp:
         root = Path(tmp)
         oversight = crypto.PrivateKey.generate()
@@ -104,6 +107,8 @@ def running_portal(lanthorn: str, workers: int, port: int | None) -> Iterator[Po
         data_dir = root / "portal"
         # A clean environment: no LANTHORN_* from the caller (database URL, limits).
         env = {k: v for k, v in os.environ.items() if not k.startswith("LANTHORN_")}
+        if database_url:
+            env["LANTHORN_DATABASE_URL"] = database_url
         progress(f"lanthorn portal init --data {data_dir}")
         init = [lanthorn, "portal", "init", "--data", str(data_dir)]
         init += ["--oversight-key", str(oversight_file), "--console-key", str(console_file)]

@@ -20,6 +20,7 @@ error, or the file made a server process grow by 32 MiB or more.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import importlib.util
 import json
@@ -38,8 +39,10 @@ import httpx
 from _browser import FORM_FIELDS, browser_form, form_token, receipt_in
 from _load import LoadResult, failure_notes, load_rows, run_load
 from _memory import cpu_times
+from _postgres import fresh_database
 from _report import MIB, fmt_ms, machine_header, progress, table, version
 from _server import Portal, lanthorn_command, running_portal
+from _sweep import api_sweep, html_sweep, verdicts
 from _timing import CORES, all_cores_rate, median_time, percentile
 from _transfers import transfers_section
 
@@ -61,6 +64,10 @@ class Settings:
     api_submissions: int  # JSON API reports
     upload_bytes: int  # size of each upload
     raw_bytes: int  # plaintext per raw secretstream run
+    sweep: tuple[int, ...]  # concurrent clients for the sweep
+    sweep_seconds: int  # wrk run per client count (API)
+    sweep_html_per_client: int  # HTML reports per client in the sweep
+    transfers: bool
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -79,10 +86,16 @@ class Settings:
             api_submissions=pick(args.api_submissions, 1000, 50),
             upload_bytes=pick(args.upload_mib, 1024, 64) * MIB,
             raw_bytes=(64 if quick else 256) * MIB,
+            sweep=tuple(
+                int(n) for n in (args.sweep or ("1,8" if quick else "1,8,32,128")).split(",")
+            ),
+            sweep_seconds=pick(args.sweep_seconds, 10, 3),
+            sweep_html_per_client=2 if quick else 4,
+            transfers=not args.no_transfers,
         )
 
 
-def header(settings: Settings, temp_root: Path) -> str:
+def header(settings: Settings, temp_root: Path, database: str) -> str:
     http = "httptools" if importlib.util.find_spec("httptools") else "h11 (pure Python)"
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     packages = ("starlette", "uvicorn", "httpx", "python-multipart", "SQLAlchemy", "PyNaCl")
@@ -91,8 +104,12 @@ def header(settings: Settings, temp_root: Path) -> str:
             ("packages", ", ".join(f"{p} {version(p.lower())}" for p in packages)),
             (
                 "server",
-                f"`lanthorn portal serve --workers {settings.workers}` on 127.0.0.1, SQLite "
-                f"(WAL, synchronous=FULL) in a temporary directory under {temp_root}",
+                f"`lanthorn portal serve --workers {settings.workers}` on 127.0.0.1, "
+                + (
+                    f"SQLite (WAL, synchronous=FULL) in a temporary directory under {temp_root}"
+                    if database == "SQLite"
+                    else f"{database}, a database of its own on the same machine"
+                ),
             ),
             ("uvicorn HTTP / loop", f"{http} / {loop}"),  # what uvicorn's `auto` picks here
             ("clients", f"{settings.clients} threads in this process, one `httpx.Client` each"),
@@ -295,6 +312,31 @@ def api_section(settings: Settings, portal: Portal, kdf: KdfResult) -> tuple[str
     return text + failure_notes(result), not result.failures
 
 
+# --- 6. concurrency sweep ------------------------------------------------------------
+
+
+def sweep_text(settings: Settings, portal: Portal, kdf: KdfResult, database: str) -> str:
+    html_table, html = html_sweep(
+        portal, settings.sweep, settings.sweep_html_per_client, kdf.bound, html_submission
+    )
+    api_table, api = api_sweep(
+        portal, settings.sweep, settings.sweep_seconds, lambda: api_body(portal), 500.0
+    )
+    notes = (
+        f"HTML: each client thread GETs the form and POSTs it, {settings.sweep_html_per_client} "
+        f"reports per client (at least 20), server-side Argon2id at `V1_KDF`; the ratio is to "
+        f"the bound of section 1 ({kdf.bound:.2f}/s). JSON API: wrk with 2 threads and N "
+        f"connections for {settings.sweep_seconds} s each, every request a different "
+        "pre-sealed report (keys derived client-side at the cheap KDF, so the server runs "
+        "none): what a flood of client-sealed reports, junk included, costs the portal. "
+        "Latencies are wrk's, from sending the request to the end of the answer."
+    )
+    goals = verdicts(html, api, kdf.bound, database)
+    return "\n\n".join(
+        ["### HTML form reports", html_table, "### JSON API reports", api_table, notes, goals]
+    )
+
+
 # --- main ------------------------------------------------------------------------------
 
 
@@ -331,6 +373,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ("--upload-mib", "MIB", "size of each upload in MiB (default: 1024; quick: 64)"),
     ):
         parser.add_argument(flag, type=int, metavar=metavar, help=text)
+    parser.add_argument(
+        "--sweep",
+        metavar="N,N,…",
+        help="client counts for the concurrency sweep (default: 1,8,32,128; quick: 1,8)",
+    )
+    parser.add_argument(
+        "--sweep-seconds",
+        type=int,
+        metavar="S",
+        help="seconds of wrk load per client count, JSON API (default: 10; quick: 3)",
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run the portal on PostgreSQL: a server URL such as "
+        "postgresql://root@127.0.0.1:5432/test; the benchmark creates and drops its own "
+        "database lanthorn_bench_portal there (default: SQLite)",
+    )
+    parser.add_argument(
+        "--no-transfers", action="store_true", help="skip the 1 GiB uploads and download"
+    )
     parser.add_argument("--port", type=int, help="server port (default: a free one)")
     parser.add_argument(
         "--lanthorn",
@@ -338,6 +401,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the `lanthorn` command (default: the one next to this Python)",
     )
     args = parser.parse_args(argv)
+    if args.sweep is not None:
+        try:
+            counts = [int(n) for n in args.sweep.split(",")]
+        except ValueError:
+            parser.error("--sweep takes client counts separated by commas, e.g. 1,8,32")
+        if min(counts) < 1:
+            parser.error("--sweep client counts must be at least 1")
     for name in ("workers", "clients", "submissions", "api_submissions", "upload_mib"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -352,9 +422,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.perf_counter()
     steal_before, total_before = cpu_times()
     ok = True
-    with running_portal(lanthorn, settings.workers, args.port) as portal:
+    with contextlib.ExitStack() as stack:
+        database_url = None
+        if args.postgres:
+            database_url = stack.enter_context(
+                fresh_database(args.postgres, "lanthorn_bench_portal")
+            )
+        database = "PostgreSQL" if database_url else "SQLite"
+        portal = stack.enter_context(
+            running_portal(lanthorn, settings.workers, args.port, database_url)
+        )
         print("# Lanthorn portal benchmark\n", flush=True)
-        print(header(settings, portal.data_dir.parent.parent) + "\n", flush=True)
+        print(header(settings, portal.data_dir.parent.parent, database) + "\n", flush=True)
 
         text, kdf = kdf_section(settings, portal.salt)
         print(f"## 1. Argon2id bound\n\n{text}\n", flush=True)
@@ -366,9 +445,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             text, passed = section(settings, portal, kdf)
             ok = ok and passed
             print(f"## {title}\n\n{text}\n", flush=True)
-        text, passed = transfers_section(portal, settings.upload_bytes, settings.raw_bytes)
-        ok = ok and passed
-        print(f"## 5. Uploads, download and server memory\n\n{text}\n", flush=True)
+        if settings.transfers:
+            text, passed = transfers_section(portal, settings.upload_bytes, settings.raw_bytes)
+            ok = ok and passed
+            print(f"## 5. Uploads, download and server memory\n\n{text}\n", flush=True)
+        print(f"## 6. Concurrency sweep\n\n{sweep_text(settings, portal, kdf, database)}\n")
 
         errors = portal.server_errors()
         listed = "\n".join(f"    {line}" for line in errors[:10])

@@ -188,7 +188,7 @@ def _outbox_page(session: Session, after: int | None, limit: int) -> dict[str, A
             }
             for item in items
         ],
-        "next": str(items[-1].seq) if items else None,
+        "next": str(items[-1].outbox) if items else None,
     }
 
 

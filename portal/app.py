@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -22,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import api, web
 from .blobstore import BlobStore
 from .db import make_engine, make_sessionmaker
-from .errors import PortalError
+from .errors import PortalError, Unavailable
 from .i18n import N_, current_language, load_catalogues
 from .i18n import install as install_translations
 from .migrations import upgrade
@@ -68,6 +70,24 @@ async def http_error(request: Request, exc: Exception) -> Response:
         return await server_error(request, exc)
     message = _HTTP_MESSAGES.get(exc.status_code, N_("This request could not be handled."))
     return render_error(request, exc.status_code, "http_error", message)
+
+
+#: Seconds a client is asked to wait before trying again while the database is away.
+RETRY_AFTER_SECONDS = 30
+_UNAVAILABLE = N_("Reports cannot be sent or read just now. Please try again in a few minutes.")
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """503 with `Retry-After` when the database cannot be reached (down, restarting, or
+    every pooled connection busy): a condition that passes, not a fault in the request.
+
+    Nothing is half-stored: each change is one transaction, and uploads that were kept
+    but never claimed are purged. Only the exception's type is logged.
+    """
+    log.warning("database unavailable: %s", type(exc).__name__)
+    response = render_error(request, Unavailable.status, Unavailable.code, _UNAVAILABLE)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -155,7 +175,13 @@ def create_app(
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(SecurityHeadersMiddleware), Middleware(ContainErrorsMiddleware)],
-        exception_handlers={PortalError: portal_error, HTTPException: http_error},
+        exception_handlers={
+            PortalError: portal_error,
+            HTTPException: http_error,
+            OperationalError: database_unavailable,  # refused, dropped, shutting down
+            InterfaceError: database_unavailable,  # a connection the server closed
+            PoolTimeout: database_unavailable,  # no pooled connection came free in time
+        },
         lifespan=lifespan,
     )
     app.state.settings = settings

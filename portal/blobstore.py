@@ -115,5 +115,14 @@ class BlobStore:
                 count += 1
         return count
 
+    def clear_temporary(self) -> int:
+        """Remove every temporary file: call only when nothing can be writing one, as when
+        `portal serve` starts (before its workers) or the console's sync holds its lock."""
+        count = 0
+        for path in self.root.glob(f"{_TEMP_PREFIX}*"):
+            path.unlink(missing_ok=True)
+            count += 1
+        return count
+
     def ids(self) -> set[str]:
         return {p.name for p in self.root.iterdir() if is_blob_id(p.name)}

@@ -48,7 +48,7 @@ class Item(Base):
 
     __tablename__ = "items"
 
-    #: Arrival order; the outbox cursor is this number.
+    #: Arrival order (a thread's items are listed in it).
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(24), unique=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -57,6 +57,18 @@ class Item(Base):
     on: Mapped[datetime.date] = mapped_column(Date)
     acked_on: Mapped[datetime.date | None] = mapped_column(Date)  # console has it
     read_on: Mapped[datetime.date | None] = mapped_column(Date)  # reporter has read it
+    #: A report's or message's place in the console's outbox, and the cursor: given when
+    #: the console reads the outbox, in commit order (store.number_outbox); None until then.
+    outbox: Mapped[int | None] = mapped_column(Integer, unique=True)
+
+
+class Counter(Base):
+    """A number that only grows: `outbox`, the last outbox number given."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
 
 
 class Blob(Base):
@@ -101,6 +113,10 @@ class ReporterSession(Base):
     seen_on: Mapped[datetime.date] = mapped_column(Date, index=True)
 
 
+#: How long to wait for the database server to accept a connection (PostgreSQL).
+CONNECT_TIMEOUT_SECONDS = 10
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url`; SQLite gets WAL, full fsync and secure deletion."""
     if url.startswith("sqlite"):
@@ -116,6 +132,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
+    # Pre-ping replaces connections a database restart closed; the connect timeout bounds
+    # how long a request waits for a server that does not answer (libpq waits forever).
+    if "connect_timeout" not in url:
+        kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

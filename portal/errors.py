@@ -47,6 +47,13 @@ class TooLarge(PortalError):
     code = "too_large"
 
 
+class Unavailable(PortalError):
+    """The portal cannot reach its database just now; the answer says when to try again."""
+
+    status = 503
+    code = "unavailable"
+
+
 class Unacceptable(PortalError):
     """Well-formed but not acceptable: unknown or used blob ids, sizes over a limit."""
 

@@ -21,6 +21,10 @@ from .bodies import refuse_if_declared_over
 from .errors import BadRequest, TooLarge
 
 MAX_FIELDS = 50
+#: As many files as the JSON API lets one submission reference. Each file part holds an
+#: open file while the form streams and takes at least one padded 64 KiB chunk on disk,
+#: so a form of a thousand one-byte files must not be read any further.
+MAX_FILES = 100
 
 
 @dataclass
@@ -112,6 +116,8 @@ class _Collector:
             if name != self._file_field or filename == b"":
                 self._skip = True  # an empty file input, or a file where none belongs
                 return
+            if len(self.form.files) >= MAX_FILES:
+                raise TooLarge(f"One submission can carry at most {MAX_FILES} files.")
             mime, _ = parse_options_header(self._headers.get("content-type", ""))
             key = crypto.new_blob_key()
             writer = crypto.BlobWriter(key)

@@ -38,7 +38,11 @@ is a 401 `unauthorized` with no detail.
 **Errors** are `{"error": code, "message": sentence}`: 400 malformed, 401 signature, 404
 not found, 409 lookup id in use, 413 body too large (refused before reading further), 422
 well formed but unacceptable. A refused request changes nothing. An unknown path or method
-is 404/405 `http_error`; a server fault is 500 `internal`.
+is 404/405 `http_error`; a server fault is 500 `internal`. While the portal's database
+cannot be reached, any endpoint that needs it answers 503 `unavailable` with a
+`Retry-After` header (seconds): send the request again then. A request that is not valid
+HTTP (a malformed header line or length) is refused by the HTTP server itself, before
+the API, with a plain-text 400.
 """
 
 #: Every `error` code of the API: its HTTP status and what it means.
@@ -316,6 +320,16 @@ _PATHS: Json = {
         tag="console", security=CONSOLE_SIGNED, body=_json(_ref("StatusRequest")),
     )},
 }  # fmt: skip
+
+# Starlette's FileResponse answers a `Range` it cannot serve itself, in plain text.
+_DOWNLOAD = _PATHS["/api/v1/console/blobs/{blob_id}"]["get"]["responses"]
+_DOWNLOAD["400"]["description"] += " A malformed `Range` header: a plain-text sentence."
+_DOWNLOAD["400"]["content"]["text/plain"] = {"schema": {"type": "string"}}
+_DOWNLOAD["416"] = {
+    "description": "The `Range` starts past the end of the stored blob; "
+    "`Content-Range: bytes */size` gives its size.",
+    "content": {"text/plain": {"schema": {"type": "string"}}},
+}
 
 _DOCUMENT: Json = {
     "openapi": "3.1.0",

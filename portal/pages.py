@@ -140,6 +140,10 @@ async def small_form(
         )
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("The form could not be read. Please send it again.") from None
+    # No browser sends a NUL from a form, and PostgreSQL refuses one in text (an error,
+    # so a 500, wherever a field reaches a query): refuse it here, for every form.
+    if any("\x00" in name or "\x00" in value for name, value in pairs):
+        raise BadRequest("The form could not be read. Please send it again.")
     form = dict(pairs)
     request.app.state.csrf.check(request, purpose, form.get("csrf"))
     return form

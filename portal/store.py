@@ -19,12 +19,16 @@ from sqlalchemy.orm import Session
 
 import crypto
 
-from .db import Blob, Case, Item
+from .blobstore import is_blob_id
+from .db import Blob, Case, Counter, Item
 from .errors import Conflict, NotFound, Unacceptable
 from .settings import Limits
 
 STATES = ("received", "acknowledged", "in_review", "action_taken", "closed")
 _CASE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+#: `items.outbox` is a 32-bit integer on PostgreSQL: a larger cursor would be a database
+#: error (a 500), though it means the same as this one.
+_SEQ_MAX = 2**31 - 1
 
 
 def utc_day(timestamp: float) -> datetime.date:
@@ -73,7 +77,10 @@ def _check_blobs(session: Session, blob_ids: Sequence[str], submission_limit: in
         raise Unacceptable("The same blob id is listed twice.", code="blob_repeated")
     if not blob_ids:
         return
-    rows = session.execute(select(Blob).where(Blob.id.in_(blob_ids))).scalars().all()
+    # Ids that cannot be blob ids never reach the database (PostgreSQL refuses a NUL in
+    # text with an error, which would be a 500): they are unknown ids like any other.
+    known = [blob_id for blob_id in blob_ids if is_blob_id(blob_id)]
+    rows = session.execute(select(Blob).where(Blob.id.in_(known))).scalars().all()
     found = {row.id: row for row in rows}
     for blob_id in blob_ids:
         row = found.get(blob_id)
@@ -107,19 +114,43 @@ def _claim_blobs(session: Session, item: Item, blob_ids: Sequence[str]) -> None:
             )
 
 
-def _serialise_items(session: Session) -> None:
-    """Make outbox order equal commit order before an item takes its number.
+def number_outbox(session: Session, at_most: int = 10_000) -> int:
+    """Give the reports and messages committed since the last call their outbox numbers,
+    in arrival order, each above every number given before; commits. Returns how many.
 
-    The console acknowledges "everything up to cursor N". On PostgreSQL, two transactions
-    could take numbers 7 and 8 and commit as 8, then 7: a console reading between the two
-    commits would acknowledge 7 unseen. A transaction-scoped advisory lock, taken before
-    the number, closes that gap. SQLite already runs one writer at a time.
+    The console acknowledges "everything up to cursor N", so a number must never go to
+    an item after a larger one was read: were numbers taken when items are stored, two
+    transactions could take 7 and 8 and commit as 8, then 7, and a console reading
+    between the commits would acknowledge 7 unseen. Here only committed items are
+    numbered, one numbering at a time (an advisory lock on PostgreSQL; SQLite has one
+    writer at a time), so an item committed later always gets a later number. Items are
+    stored without waiting for one another, and the counter never goes back, even when
+    a purge has deleted the highest-numbered items.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ITEMS_LOCK})
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
+    counter = session.get(Counter, "outbox")
+    if counter is None:
+        counter = Counter(name="outbox", value=0)
+        session.add(counter)
+    waiting = session.scalars(
+        select(Item.seq)
+        .where(Item.outbox.is_(None), Item.kind.in_(("report", "message")))
+        .order_by(Item.seq)
+        .limit(at_most)
+    ).all()
+    if waiting:
+        first = counter.value + 1
+        session.execute(
+            update(Item),
+            [{"seq": seq, "outbox": first + n} for n, seq in enumerate(waiting)],
+        )
+        counter.value = first + len(waiting) - 1
+    session.commit()
+    return len(waiting)
 
 
-_ITEMS_LOCK = 0x4C414E54  # "LANT": the portal's only advisory lock
+_OUTBOX_LOCK = 0x4C414E54  # "LANT": the portal's only advisory lock
 
 
 def _check_submission(
@@ -143,7 +174,6 @@ def _add_item(
     The caller has checked sizes and blobs, and commits (or rolls back) the transaction.
     """
     item = Item(id=new_item_id(), case_id=case_id, kind=kind, sealed=sealed, on=today)
-    _serialise_items(session)
     session.add(item)
     session.flush()
     _claim_blobs(session, item, blob_ids)
@@ -246,24 +276,34 @@ def thread_items(session: Session, case: Case, today: datetime.date) -> list[Ite
 
 
 def outbox(session: Session, after: int | None, limit: int) -> list[Item]:
-    query = select(Item).where(Item.kind.in_(("report", "message")), Item.acked_on.is_(None))
+    """Unacknowledged reports and messages in outbox order, numbering new ones first."""
+    number_outbox(session)
+    query = select(Item).where(Item.outbox.is_not(None), Item.acked_on.is_(None))
     if after is not None:
-        query = query.where(Item.seq > after)
-    return list(session.execute(query.order_by(Item.seq).limit(limit)).scalars().all())
+        query = query.where(Item.outbox > min(after, _SEQ_MAX))
+    return list(session.execute(query.order_by(Item.outbox).limit(limit)).scalars().all())
 
 
 def acknowledge(session: Session, cursor: int, today: datetime.date) -> int:
     result = session.execute(
         update(Item)
-        .where(Item.seq <= cursor, Item.kind.in_(("report", "message")), Item.acked_on.is_(None))
+        .where(
+            Item.outbox <= min(cursor, _SEQ_MAX),
+            Item.acked_on.is_(None),
+        )
         .values(acked_on=today)
     )
     session.commit()
     return rowcount(result)
 
 
+def _is_case_id(value: object) -> bool:
+    """Only a well-formed id is looked up (a NUL would be a PostgreSQL error, a 500)."""
+    return isinstance(value, str) and 0 < len(value) <= 16 and set(value) <= set(_CASE_ALPHABET)
+
+
 def get_case(session: Session, case_id: str) -> Case:
-    case = session.get(Case, case_id) if isinstance(case_id, str) else None
+    case = session.get(Case, case_id) if _is_case_id(case_id) else None
     if case is None:
         raise Unacceptable(f"There is no case {case_id!r} on this portal.", code="unknown_case")
     return case

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -27,6 +29,7 @@ VECTORS = Path(os.environ.get("LANTHORN_VECTORS", ROOT.parent / "shared" / "vect
 
 #: Argon2id at libsodium's floor: fast enough for hundreds of derivations in a test run.
 CHEAP_KDF = crypto.KdfParams(t=1, m_kib=8)
+T = TypeVar("T")
 
 
 def load_vectors() -> dict[str, Any]:
@@ -118,3 +121,10 @@ def browser() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` in a thread of its own: once a browser test has run, Playwright's sync
+    API keeps an event loop running in the test thread for the rest of the session."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

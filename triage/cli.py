@@ -19,7 +19,7 @@ from typing import Any
 import crypto
 from portal.categories import CATEGORIES
 
-from . import referral, units
+from . import maintenance, referral, units
 from .client import PortalError
 from .console import Console, default_officer, prepare_database
 from .keys import (
@@ -59,14 +59,19 @@ def _ask_new_passphrases(officers: int) -> list[str]:
     return chosen
 
 
-def _unseal(settings: TriageSettings) -> Console:
-    k = threshold(settings)
+def _passphrases(k: int) -> list[str]:
+    """k officers' passphrases: prompted, or from LANTHORN_UNSEAL_PASSPHRASES."""
     passphrases = _env_passphrases()
     if passphrases is None:
         print(f"Unsealing needs {k} officers' passphrases.", file=sys.stderr)
         passphrases = [getpass.getpass(f"Passphrase {i + 1} of {k}: ") for i in range(k)]
     # Automation may hold more than k (all n officers'); the first k are used.
-    return Console(settings, unseal(settings, passphrases[:k]), who=default_officer())
+    return passphrases[:k]
+
+
+def _unseal(settings: TriageSettings) -> Console:
+    passphrases = _passphrases(threshold(settings))
+    return Console(settings, unseal(settings, passphrases), who=default_officer())
 
 
 def init(settings: TriageSettings, officers: int, k: int) -> int:
@@ -147,6 +152,7 @@ def serve(
     if passphrases is not None:  # automation: unseal at start instead of on the page
         unsealed = unseal(settings, passphrases[: threshold(settings)])
         app.state.console = Console(settings, unsealed, who="console:start")
+        app.state.console.search.start()  # search is ready once every item has been read
     state = "unsealed" if passphrases is not None else "sealed: unseal it in the browser"
     print(f"Lanthorn console on http://{host}:{port}/ ({state}; Ctrl-C to stop)", flush=True)
     options: dict[str, Any] = dict(UVICORN_OPTIONS)
@@ -176,8 +182,8 @@ def sync(console: Console, portal_url: str) -> int:
     return 0
 
 
-def cases(console: Console, as_json: bool) -> int:
-    rows = console.cases()
+def cases(console: Console, as_json: bool, limit: int | None = None) -> int:
+    rows = console.cases(limit)
     if as_json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
@@ -372,7 +378,11 @@ def audit_verify(console: Console) -> int:
 def main(args: Any) -> int:
     """Run one `lanthorn triage` command; returns the exit status."""
     try:
+        if args.command == "backup-verify":  # needs the file and passphrases, no console
+            return maintenance.verify_command(args.file, _passphrases)
         settings = TriageSettings.from_env(getattr(args, "data", None))
+        if args.command == "restore":
+            return maintenance.restore_command(settings, args.source, _passphrases)
         if args.command == "init":
             os.umask(0o077)
             return init(settings, args.officers, args.threshold)
@@ -383,7 +393,7 @@ def main(args: Any) -> int:
             if args.command == "sync":
                 return sync(console, args.portal)
             if args.command == "cases":
-                return cases(console, args.json)
+                return cases(console, args.json, getattr(args, "limit", None))
             if args.command == "show":
                 return show(console, args.case, args.json, args.reveal_identity)
             if args.command == "reply":
@@ -392,6 +402,10 @@ def main(args: Any) -> int:
                 return status(console, args.case, args.state)
             if args.command == "rekey":
                 return rekey(console, args.officers, args.threshold)
+            if args.command == "backup":
+                return maintenance.backup_command(console, args.out)
+            if args.command == "rotate-key":
+                return maintenance.rotate_key_command(console)
             if args.command == "referral":
                 return referral_command(console, args)
             if args.command == "purge":

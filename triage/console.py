@@ -3,17 +3,18 @@ setting the public status — every step recorded in the hash-chained audit log.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import getpass
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.orm import Session
 
 import crypto
@@ -25,22 +26,43 @@ from . import workflow
 from .client import PortalClient, PortalError
 from .db import (
     AuditRow,
+    Base,
     Case,
     CaseEvent,
     Item,
     Outgoing,
     SetAside,
+    State,
     get_state,
     make_engine,
     make_sessionmaker,
     set_state,
 )
-from .keys import Unsealed
+from .keys import Unsealed, reload_keys
 from .migrations import upgrade
+from .search import SearchIndex
 from .settings import ConsoleError, TriageSettings
+from .sync_lock import one_sync_at_a_time
 
 PUBLIC_STATES = ("acknowledged", "in_review", "action_taken", "closed")
+#: Outbox items asked for at a time: each page costs two signed requests and a disk flush.
+SYNC_PAGE = 200
+# Built once: a sync runs these thousands of times, and building a statement costs more
+# than running it.
+_INSERT_AUDIT = insert(Base.metadata.tables[AuditRow.__tablename__])
+_LAST_AUDIT = select(AuditRow.digest).order_by(AuditRow.seq.desc()).limit(1)
+_LOCK_AUDIT = text("SELECT pg_advisory_xact_lock(:k)")
+_INSERT_CASE = insert(Base.metadata.tables[Case.__tablename__])
+_INSERT_ITEM = insert(Base.metadata.tables[Item.__tablename__])
 _AUDIT_LOCK = 0x4C415544  # "LAUD"
+
+
+@dataclass
+class _Seen:
+    """The item ids (taken or set aside) and case ids a sync found here already."""
+
+    items: set[str]
+    cases: set[str]
 
 
 @dataclass
@@ -71,12 +93,16 @@ class Console:
         upgrade(self.engine)
         self.sessions = make_sessionmaker(self.engine)
         self.blobs = BlobStore(settings.blob_dir)
+        #: Full-text search over the decrypted cases, in memory only (triage/search.py);
+        #: built on first use, or in the background once the web console is unsealed.
+        self.search = SearchIndex(self.sessions, self._open)
 
     def close(self) -> None:
+        self.search.close()
         self.engine.dispose()
 
     def acting_as(self, who: str) -> Console:
-        """The same console (engine, keys), recording its actions as `who`."""
+        """The same console (engine, keys, search index), recording its actions as `who`."""
         other = copy.copy(self)
         other.who = who
         return other
@@ -86,9 +112,9 @@ class Console:
     def audit(self, session: Session, action: str, case: str | None = None, **detail: Any) -> None:
         """Append an entry, in the caller's transaction, chained to the one before it."""
         if session.get_bind().dialect.name == "postgresql":  # one appender at a time
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
-        last = session.scalar(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1))
-        previous = last.digest if last is not None else crypto.AUDIT_GENESIS
+            session.execute(_LOCK_AUDIT, {"k": _AUDIT_LOCK})
+        last = session.scalar(_LAST_AUDIT)
+        previous = bytes(last) if last is not None else crypto.AUDIT_GENESIS
         entry = {
             "at": datetime.datetime.fromtimestamp(self.clock(), datetime.UTC).isoformat(
                 timespec="seconds"
@@ -99,7 +125,10 @@ class Console:
             **detail,
         }
         digest = crypto.audit_digest(previous, entry, self.keys.subkey("audit"))
-        session.add(AuditRow(entry=crypto.canonical_entry(entry).decode(), digest=digest))
+        # Written now (not at the next flush): the next entry in this transaction reads it.
+        session.connection().execute(
+            _INSERT_AUDIT, {"entry": crypto.canonical_entry(entry).decode(), "digest": digest}
+        )
 
     def verify_audit(self) -> tuple[int, bytes]:
         """Check the whole chain; raises `crypto.AuditChainBroken` naming the first bad entry."""
@@ -136,39 +165,108 @@ class Console:
 
         Interrupting this anywhere and running it again loses and duplicates nothing:
         an item is stored in one transaction under the portal's item id, and the portal
-        forgets it only after the ack that follows.
+        forgets it only after the ack that follows. A file a killed sync was writing is
+        deleted here, under the lock that keeps any other sync from writing now.
         """
         report = SyncReport()
-        with PortalClient(portal_url, self.keys.console, self.clock) as portal:
+        with (
+            one_sync_at_a_time(self.settings.data_dir, progress),
+            PortalClient(portal_url, self.keys.console, self.clock) as portal,
+        ):
+            self.blobs.clear_temporary()
             while True:
-                page = portal.outbox()
+                page = portal.outbox(limit=SYNC_PAGE)
                 if not page["items"]:
                     break
-                for item in page["items"]:
-                    self._take(portal, item, report)
-                    progress(
-                        f"{report.taken} new, {report.already} already here, "
-                        f"{len(report.set_aside)} set aside, {report.files} files"
-                    )
+                seen = self._seen(page["items"])
+                with self._relaxed() as connection:
+                    for item in page["items"]:
+                        self._take(portal, item, report, seen, connection)
+                        progress(
+                            f"{report.taken} new, {report.already} already here, "
+                            f"{len(report.set_aside)} set aside, {report.files} files"
+                        )
+                self._durable(page["next"])  # on the disk before the portal may forget it
                 portal.ack(page["next"])
             with self.sessions() as session:
                 set_state(session, "portal_url", portal.url)
                 self.audit(session, "sync", taken=report.taken, set_aside=len(report.set_aside))
                 session.commit()
+            self.search.refresh()  # the new items are searchable as soon as the sync ends
             report.pushed, report.queued = self._push(portal)
         return report
 
-    def _take(self, portal: PortalClient, item: dict[str, Any], report: SyncReport) -> None:
-        item_id = str(item.get("id", ""))
+    def _seen(self, items: Iterable[dict[str, Any]]) -> _Seen:
+        """Which of an outbox page's items and cases are here already: one query each,
+        not one per item."""
+        listed = list(items)
+        ids = sorted({str(item.get("id", "")) for item in listed})
+        cases = sorted({str(item.get("case", "")) for item in listed})
         with self.sessions() as session:
-            known = session.scalar(select(Item.seq).where(Item.id == item_id)) is not None
-            if known or session.get(SetAside, item_id) is not None:
-                report.already += 1
-                return
+            known = set(session.scalars(select(Item.id).where(Item.id.in_(ids))))
+            known |= set(session.scalars(select(SetAside.id).where(SetAside.id.in_(ids))))
+            here = set(session.scalars(select(Case.id).where(Case.id.in_(cases))))
+        return _Seen(known, here)
+
+    @contextlib.contextmanager
+    def _relaxed(self) -> Iterator[Connection]:
+        """A connection whose commits need not reach the disk before they return: they
+        survive the process being killed, not a power cut. `_durable` makes them durable.
+
+        A sync commits each item alone, so that an interrupted sync keeps what it took,
+        and a disk flush per item was half of the sync's time. The flush is owed only
+        before the ack that lets the portal forget the items: once per page."""
+        with self.engine.connect() as connection:
+            dialect = connection.dialect.name
+            if dialect == "sqlite":  # outside a transaction: SQLite refuses it inside one
+                level = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+                relax, restore = "PRAGMA synchronous=NORMAL", f"PRAGMA synchronous={level:d}"
+            elif dialect == "postgresql":
+                relax, restore = "SET synchronous_commit TO off", "RESET synchronous_commit"
+            else:
+                relax = restore = ""
+            if relax:
+                connection.exec_driver_sql(relax)
+                connection.commit()
+            try:
+                yield connection
+            finally:
+                try:  # the pooled connection goes back as durable as every other one
+                    connection.rollback()
+                    if restore:
+                        connection.exec_driver_sql(restore)
+                        connection.commit()
+                except BaseException:
+                    connection.invalidate()  # never reused
+                    raise
+
+    def _durable(self, cursor: object) -> None:
+        """Write the outbox cursor with a full commit: that flushes every relaxed commit
+        before it too (SQLite syncs its whole write-ahead log; PostgreSQL flushes its
+        log up to this commit). A write, so that there is a commit to flush."""
+        with self.sessions() as session:
+            value = {"key": "outbox_cursor", "value": str(cursor)}
+            done = session.execute(update(State).where(State.key == value["key"]).values(value))
+            if not getattr(done, "rowcount", 0):
+                session.execute(insert(State).values(value))
+            session.commit()
+
+    def _take(
+        self,
+        portal: PortalClient,
+        item: dict[str, Any],
+        report: SyncReport,
+        seen: _Seen | None = None,
+        connection: Connection | None = None,
+    ) -> None:
+        item_id = str(item.get("id", ""))
+        seen = seen or self._seen([item])
+        if item_id in seen.items:
+            report.already += 1
+            return
+        seen.items.add(item_id)
         try:
-            document = crypto.open_document(
-                crypto.b64u_decode(item.get("sealed", "")), self.keys.oversight
-            )
+            document = self._open_sealed(crypto.b64u_decode(item.get("sealed", "")))
         except crypto.CryptoError:
             self._set_aside(
                 item,
@@ -177,51 +275,72 @@ class Console:
             )
             return
         kind = item.get("kind")
-        with self.sessions() as session:
-            case = session.get(Case, str(item.get("case", "")))
+        case_here = str(item.get("case", "")) in seen.cases
         if document["type"] != kind:
             self._set_aside(
                 item, f"the portal called it a {kind} but it is a {document['type']}", report
             )
             return
-        if kind == "report" and case is not None:
+        if kind == "report" and case_here:
             self._set_aside(item, "a second report for a case that already exists", report)
             return
-        if kind == "message" and case is None:
+        if kind == "message" and not case_here:
             self._set_aside(item, "a message for a case this console does not have", report)
             return
         files = self._fetch_files(portal, document, item.get("blob_ids", []), report)
-        with self.sessions() as session:
+        with contextlib.ExitStack() as stack:
+            if connection is None:
+                connection = stack.enter_context(self._relaxed())
+            session = stack.enter_context(self.sessions(bind=connection))
             if kind == "report":
                 reply_pk = crypto.b64u_decode(document["reply_box_pk"], length=32)
                 portal_pk = crypto.b64u_decode(item.get("box_pk", ""), length=32)
-                session.add(
-                    Case(
-                        id=item["case"],
-                        category=document["category"][:40],
-                        facility=document["facility"][:200],
-                        urgent=bool(document["urgent"]),
-                        received_on=self._today(),
-                        portal_box_pk=portal_pk,
-                        reply_box_pk=reply_pk,
-                        workflow="new",
-                        public_status="received",
-                    )
+                # Plain inserts, not ORM objects: a sync stores thousands of these.
+                session.connection().execute(
+                    _INSERT_CASE,
+                    {
+                        "id": item["case"],
+                        # Kept unsealed, so in text columns: PostgreSQL refuses a NUL
+                        # there, and one report holding one would stop every sync.
+                        "category": document["category"].replace("\x00", "")[:40],
+                        "facility": document["facility"].replace("\x00", "")[:200],
+                        "urgent": bool(document["urgent"]),
+                        "received_on": self._today(),
+                        "portal_box_pk": portal_pk,
+                        "reply_box_pk": reply_pk,
+                        "workflow": "new",
+                        "public_status": "received",
+                    },
                 )
-                session.flush()
             content = {"document": document, "files": files, "portal_on": item.get("on")}
-            session.add(
-                Item(
-                    id=item_id,
-                    case_id=item["case"],
-                    kind=kind,
-                    content=self._seal(content),
-                    on=self._today(),
-                )
+            session.connection().execute(
+                _INSERT_ITEM,
+                {
+                    "id": item_id,
+                    "case_id": item["case"],
+                    "kind": kind,
+                    "content": self._seal(content),
+                    "on": self._today(),
+                },
             )
             self.audit(session, f"received {kind}", item["case"])
             session.commit()
+        seen.cases.add(item["case"])
         report.taken += 1
+
+    def _open_sealed(self, sealed: bytes) -> dict[str, Any]:
+        """Open with the oversight key, then each previous one (`rotate-key` keeps them:
+        a kiosk page loaded before a rotation still seals to the old key). If none opens
+        it, `keys.sealed` is read again with the vault key held in memory, in case
+        another process rotated the key since this console was unsealed."""
+        try:
+            return self.keys.open_document(sealed)
+        except crypto.CryptoError:
+            newer = reload_keys(self.settings, self.keys)
+            if newer is None:
+                raise
+            self.keys = newer
+            return newer.open_document(sealed)
 
     def _set_aside(self, item: dict[str, Any], reason: str, report: SyncReport) -> None:
         with self.sessions() as session:
@@ -498,10 +617,13 @@ class Console:
 
     # -- reading -----------------------------------------------------------------------
 
-    def cases(self) -> list[dict[str, Any]]:
+    def cases(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Every case (or the first `limit`), urgent first, then newest first."""
         with self.sessions() as session:
             rows = session.scalars(
-                select(Case).order_by(Case.urgent.desc(), Case.received_on.desc(), Case.id)
+                select(Case)
+                .order_by(Case.urgent.desc(), Case.received_on.desc(), Case.id)
+                .limit(limit)
             ).all()
             self.audit(session, "list cases")
             session.commit()

@@ -1,10 +1,14 @@
 """The key ceremony and unsealing: the console's secrets exist in clear only in memory.
 
 `init` makes the oversight X25519 key (reports are sealed to it), the console's Ed25519
-key (it signs sync requests) and a random vault key. The two private keys are stored
+key (it signs sync requests) and a random vault key. The private keys are stored
 sealed under the vault key in `DATA/keys.sealed`; the vault key is wrapped k-of-n under
 the officers' passphrases in `DATA/vault.json` (see crypto.vault). Nothing on the disk
 opens without k passphrases.
+
+`rotate_oversight_key` replaces the oversight key and keeps every earlier one in
+`keys.sealed`: a kiosk page loaded before the rotation, or an API client that read the
+old key from `/api/v1/config`, may still seal a report to it, and it must still open.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nacl.exceptions import CryptoError as NaclCryptoError
 from nacl.secret import SecretBox
@@ -49,6 +54,26 @@ class Unsealed:
     vault_key: bytes
     oversight: crypto.PrivateKey
     console: crypto.SigningKey
+    #: Earlier oversight keys, newest first (`rotate_oversight_key`).
+    previous: tuple[crypto.PrivateKey, ...] = ()
+
+    @property
+    def oversight_keys(self) -> tuple[crypto.PrivateKey, ...]:
+        """The current oversight key, then each earlier one, newest first."""
+        return (self.oversight, *self.previous)
+
+    def open_document(self, sealed: bytes) -> dict[str, Any]:
+        """Open a report or message sealed to any oversight key this console has held.
+
+        The current key is tried first; every key costs one failed X25519 open, so the
+        list stays short (one entry per rotation).
+        """
+        for key in self.oversight_keys:
+            try:
+                return crypto.open_document(sealed, key)
+            except crypto.CryptoError:
+                continue
+        raise crypto.CryptoError("sealed document")
 
     def box(self, purpose: str) -> SecretBox:
         """A SecretBox under a key derived from the vault key for one purpose."""
@@ -84,21 +109,56 @@ def key_ceremony(settings: TriageSettings, passphrases: Sequence[str], threshold
     vault_key = crypto.new_vault_key()
     unsealed = Unsealed(vault_key, crypto.PrivateKey.generate(), crypto.SigningKey.generate())
     wrapped = crypto.wrap_vault_key(vault_key, passphrases, threshold, settings.vault_kdf)
-    secrets_json = json.dumps(
-        {
-            "oversight": crypto.b64u_encode(bytes(unsealed.oversight)),
-            "console": crypto.b64u_encode(bytes(unsealed.console)),
-        }
-    ).encode()
-    _write_private(data / KEYS_FILE, unsealed.seal("keys", secrets_json))
-    (settings.public_dir / "oversight.pub").write_text(
-        crypto.b64u_encode(bytes(unsealed.oversight.public_key)) + "\n"
-    )
-    (settings.public_dir / "console.pub").write_text(
-        crypto.b64u_encode(bytes(unsealed.console.verify_key)) + "\n"
-    )
+    _write_private(data / KEYS_FILE, seal_keys(unsealed))
+    write_public_key(settings.public_dir / "oversight.pub", bytes(unsealed.oversight.public_key))
+    write_public_key(settings.public_dir / "console.pub", bytes(unsealed.console.verify_key))
     _write_private(data / VAULT_FILE, wrapped.to_json().encode())  # last: marks "initialised"
     return unsealed
+
+
+def seal_keys(unsealed: Unsealed) -> bytes:
+    """The contents of `keys.sealed`: the private keys as JSON, sealed under the vault key."""
+    keys: dict[str, Any] = {
+        "oversight": crypto.b64u_encode(bytes(unsealed.oversight)),
+        "console": crypto.b64u_encode(bytes(unsealed.console)),
+    }
+    if unsealed.previous:  # absent until the first rotation: older consoles read the file
+        keys["previous_oversight"] = [crypto.b64u_encode(bytes(k)) for k in unsealed.previous]
+    return unsealed.seal("keys", json.dumps(keys).encode())
+
+
+def open_keys(vault_key: bytes, sealed: bytes) -> Unsealed:
+    """The console's secrets from a `keys.sealed` file and the vault key that sealed it.
+
+    Raises `crypto.CryptoError` if the file is damaged or was sealed under another key.
+    """
+    holder = Unsealed(vault_key, crypto.PrivateKey.generate(), crypto.SigningKey.generate())
+    try:
+        keys = json.loads(holder.open("keys", sealed))
+        return Unsealed(
+            vault_key,
+            crypto.PrivateKey(crypto.b64u_decode(keys["oversight"], length=32)),
+            crypto.SigningKey(crypto.b64u_decode(keys["console"], length=32)),
+            tuple(
+                crypto.PrivateKey(crypto.b64u_decode(k, length=32))
+                for k in keys.get("previous_oversight", [])
+            ),
+        )
+    except (ValueError, KeyError, TypeError):
+        raise crypto.CryptoError("sealed keys") from None
+
+
+def write_public_key(path: Path, key: bytes) -> None:
+    """Write a key file (one b64u public key as text) atomically: a portal operator may
+    copy it at any moment, and must never get half a key."""
+    temporary = path.with_name(path.name + ".new")
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(crypto.b64u_encode(key) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -107,6 +167,18 @@ def _write_private(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _replace_private(path: Path, data: bytes) -> None:
+    """Write `path` as a whole or not at all: a temporary file, fsynced, then renamed."""
+    temporary = path.with_name(path.name + ".new")
+    _write_private(temporary, data)
+    os.replace(temporary, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def check_new_officers(passphrases: Sequence[str], threshold: int) -> None:
@@ -133,10 +205,42 @@ def rewrap(
     """
     check_new_officers(passphrases, threshold)
     wrapped = crypto.wrap_vault_key(unsealed.vault_key, passphrases, threshold, settings.vault_kdf)
-    path = settings.data_dir / VAULT_FILE
-    temporary = path.with_suffix(".new")
-    _write_private(temporary, wrapped.to_json().encode())
-    os.replace(temporary, path)
+    _replace_private(settings.data_dir / VAULT_FILE, wrapped.to_json().encode())
+
+
+def rotate_oversight_key(settings: TriageSettings, unsealed: Unsealed) -> Unsealed:
+    """Make a new oversight key; keep the current and every earlier one as previous keys.
+
+    `keys.sealed` is replaced first, atomically, then `public/oversight.pub`: whatever
+    stops this halfway, every key that any report may be sealed to is still in
+    `keys.sealed`, and the public file holds a whole key the console can open.
+    """
+    rotated = Unsealed(
+        unsealed.vault_key,
+        crypto.PrivateKey.generate(),
+        unsealed.console,
+        (unsealed.oversight, *unsealed.previous),
+    )
+    _replace_private(settings.data_dir / KEYS_FILE, seal_keys(rotated))
+    settings.public_dir.mkdir(mode=0o755, exist_ok=True)
+    write_public_key(settings.public_dir / "oversight.pub", bytes(rotated.oversight.public_key))
+    return rotated
+
+
+def reload_keys(settings: TriageSettings, unsealed: Unsealed) -> Unsealed | None:
+    """The keys in `keys.sealed` now, if they hold an oversight key `unsealed` lacks.
+
+    A console that stays unsealed for days (`triage serve`) learns this way of a
+    `rotate-key` run by another process, with the vault key it already holds.
+    """
+    try:
+        current = open_keys(unsealed.vault_key, (settings.data_dir / KEYS_FILE).read_bytes())
+    except (OSError, crypto.CryptoError):
+        return None
+    known = {bytes(key) for key in unsealed.oversight_keys}
+    if all(bytes(key) in known for key in current.oversight_keys):
+        return None
+    return current
 
 
 def threshold(settings: TriageSettings) -> int:
@@ -156,27 +260,27 @@ def _wrapped(settings: TriageSettings) -> crypto.WrappedVaultKey:
         raise ConsoleError(f"{path} is damaged: restore it from a backup.") from None
 
 
-def unseal(settings: TriageSettings, passphrases: Sequence[str]) -> Unsealed:
-    """Open the vault with k passphrases; a clear error if they do not open it."""
-    wrapped = _wrapped(settings)
+def unwrap(
+    wrapped: crypto.WrappedVaultKey, passphrases: Sequence[str], what: str, *, hint: str = ""
+) -> bytes:
+    """The vault key from k passphrases; a clear error, naming `what`, if they do not open it."""
     try:
-        vault_key = crypto.unwrap_vault_key(wrapped, list(passphrases))
+        return crypto.unwrap_vault_key(wrapped, list(passphrases))
     except ValueError as exc:
         raise ConsoleError(str(exc)) from None
     except crypto.CryptoError:
         raise ConsoleError(
-            f"these {len(passphrases)} passphrases do not unseal the console. Each officer "
-            "should type their own passphrase again; which one is wrong cannot be told."
+            f"these {len(passphrases)} passphrases do not unseal {what}. Each officer "
+            "should type their own passphrase again; which one is wrong cannot be told." + hint
         ) from None
-    holder = Unsealed(vault_key, crypto.PrivateKey.generate(), crypto.SigningKey.generate())
+
+
+def unseal(settings: TriageSettings, passphrases: Sequence[str]) -> Unsealed:
+    """Open the vault with k passphrases; a clear error if they do not open it."""
+    vault_key = unwrap(_wrapped(settings), passphrases, "the console")
     try:
-        keys = json.loads(holder.open("keys", (settings.data_dir / KEYS_FILE).read_bytes()))
-        return Unsealed(
-            vault_key,
-            crypto.PrivateKey(crypto.b64u_decode(keys["oversight"], length=32)),
-            crypto.SigningKey(crypto.b64u_decode(keys["console"], length=32)),
-        )
-    except (OSError, ValueError, KeyError, crypto.CryptoError):
+        return open_keys(vault_key, (settings.data_dir / KEYS_FILE).read_bytes())
+    except (OSError, crypto.CryptoError):
         raise ConsoleError(
             f"{settings.data_dir / KEYS_FILE} is missing or damaged: restore it from a backup."
         ) from None

@@ -106,6 +106,8 @@ def purge_expired(
                 report.files += 1
     if report.files:
         console.blobs.sync_directory()
+    if report.cases and not dry_run:
+        console.search.refresh()  # the purged cases' words leave the in-memory index now
     return report
 
 

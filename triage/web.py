@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import secrets
 import tempfile
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -24,6 +26,7 @@ from portal.pages import small_form
 from portal.tokens import open_token, purpose_key, seal_token
 
 from . import links, referral, statistics, units, workflow
+from .case_list import STAGES, Filters, list_cases, parse_page
 from .client import PortalError as PortalUnreachable
 from .console import PUBLIC_STATES, Console
 from .db import Case, Item, Officer, OfficerSession, get_state
@@ -87,6 +90,12 @@ def _digest(session_id: str) -> bytes:
 async def officer(request: Request, *roles: str) -> tuple[Console, Officer]:
     """The signed-in officer, who must hold one of `roles`; else sign-in or 403."""
     console = _console(request)
+    # A NUL in the address (a case id, a filter) would reach a query, and PostgreSQL
+    # answers one with an error (a 500): refuse it first.
+    if "\x00" in request.scope["path"] or any(
+        "\x00" in name + value for name, value in request.query_params.multi_items()
+    ):
+        raise PortalError("This address cannot be read.")
     session_id = request.cookies.get(SESSION_COOKIE, "")
     now = int(request.app.state.clock())
 
@@ -152,6 +161,7 @@ async def unseal_submit(request: Request) -> Response:
     if request.app.state.console is None:
         console = Console(settings, unsealed, who="console:unseal")
         await run_in_threadpool(_audit, console, "unseal", None)
+        console.search.start()  # search is ready once every item has been read
         request.app.state.console = console
     return RedirectResponse("/login", status_code=303)
 
@@ -318,39 +328,22 @@ async def dashboard(request: Request) -> Response:
 
 
 async def case_list(request: Request) -> Response:
+    """A page of cases (triage/case_list.py): filters, search, and the urgent count."""
     console, me = await officer(request, "triage", "investigator")
-    filters = {
-        k: request.query_params.get(k, "") for k in ("status", "category", "facility", "unit")
-    }
-
-    def load() -> list[Case]:
-        with console.sessions() as session:
-            query = session.query(Case)
-            if me.role == "investigator":
-                query = query.filter(Case.unit == me.unit)
-            for field, column in (
-                ("status", Case.public_status),
-                ("category", Case.category),
-                ("facility", Case.facility),
-                ("unit", Case.unit),
-            ):
-                if filters[field]:
-                    query = query.filter(column == filters[field])
-            rows: list[Case] = query.order_by(
-                Case.urgent.desc(), Case.received_on.desc(), Case.id
-            ).all()
-            console.audit(session, "list cases")
-            session.commit()
-            return rows
-
+    filters = Filters.from_params(request.query_params)
+    asked = parse_page(request.query_params.get("page"))
+    unit = me.unit if me.role == "investigator" else None
+    page = await run_in_threadpool(lambda: list_cases(console, filters, asked, unit=unit))
     return render(
         request,
         "cases.html",
         {
-            "cases": await run_in_threadpool(load),
+            "page": page,
+            "cases": page.cases,
             "filters": filters,
             "units": await run_in_threadpool(units.units, console, include_retired=True),
             "states": ("received", *PUBLIC_STATES),
+            "stages": STAGES,
             "today": console._today(),
         },
     )
@@ -584,14 +577,29 @@ async def download(request: Request) -> Response:
                 yield reader.feed(block)
         reader.finish()
 
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in descriptor["name"])[:100]
     return StreamingResponse(
         plaintext(),
         media_type="application/octet-stream",
-        headers={
-            "Content-Disposition": f'attachment; filename="{safe or "attachment"}"',
-        },
+        headers={"Content-Disposition": attachment_disposition(descriptor["name"])},
     )
+
+
+_DEVICE_NAME = re.compile(r"(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?", re.IGNORECASE)
+
+
+def attachment_disposition(name: str) -> str:
+    """`attachment`, named so that no reporter-chosen name is read as a path, a hidden
+    file or a device: letters and digits of any script, `.`, `_`, `-` and spaces, no
+    leading dots, at most 100 characters; in ASCII (`filename`, others become `_`) and
+    as written (`filename*`, RFC 6266; a header holds only Latin-1, so it is encoded)."""
+    readable = "".join(c for c in name if c.isalnum() or c in "._- ").strip(" .")[:100]
+    if not readable or _DEVICE_NAME.fullmatch(readable):
+        readable = f"attachment {readable}".strip()
+    plain = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in readable)
+    disposition = f'attachment; filename="{plain}"'
+    if readable != plain:
+        disposition += f"; filename*=UTF-8''{quote(readable, safe='')}"
+    return disposition
 
 
 async def sync_now(request: Request) -> Response:

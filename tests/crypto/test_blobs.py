@@ -3,7 +3,6 @@ blob under the right key is refused."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import os
@@ -15,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import crypto
+from tests.conftest import run_coroutine
 
 CHUNK = crypto.BLOB_CHUNK
 STORED = crypto.BLOB_STORED_CHUNK
@@ -105,7 +105,7 @@ def test_async_streams_round_trip() -> None:
         )
         return stored, plain, summaries
 
-    stored, plain, summaries = asyncio.run(run())
+    stored, plain, summaries = run_coroutine(run())
     assert plain == data
     assert len(stored) == crypto.stored_size(len(data))
     assert (

@@ -1,0 +1,379 @@
+"""The case list at scale (issue 7): pages, filters and full-text search, by role.
+
+Most cases here are written straight into the console database, sealed by the console
+itself, as a sync would have stored them (the benchmark does the same): paging needs
+more cases than reports through the portal could make quickly. Everything about search
+that depends on the real path (sync, messages, replies, files, purge) goes through the
+portal.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from sqlalchemy import insert, inspect
+
+from tests.portal.conftest import Portal
+from tests.portal.forms import csrf_token, open_thread, receipt_of, submit_report
+from tests.portal.test_leaks import database_rows
+from triage.case_list import FEW_MATCHES, PER_PAGE, Filters, list_cases
+from triage.console import Console
+from triage.db import Case, Item
+from triage.retention import purge_expired
+from triage.search import words
+
+from .conftest import PASSPHRASES, Site, enrol
+from .test_retention import TODAY, closed_case, new_case
+
+LANTHORN = Path(sys.executable).with_name("lanthorn")
+_ROW = re.compile(r'<td><a href="/cases/([A-Z0-9]+)">')
+
+
+def add_cases(console: Console, count: int, start: int = 0, **fields: object) -> list[str]:
+    """`count` cases as a sync stores them, sealed by the console; their ids."""
+    cases, items = [], []
+    for n in range(start, start + count):
+        case_id = f"T{n:09d}"
+        row = {
+            "id": case_id,
+            "workflow": "new",
+            "public_status": "received",
+            "category": "corruption",
+            "facility": "HMP Example",
+            "urgent": n % 10 == 0,
+            "unit": None,
+            "received_on": datetime.date(2026, 1, 1) + datetime.timedelta(days=n % 37),
+            "portal_box_pk": bytes(32),
+            "reply_box_pk": bytes(32),
+            **fields,
+        }
+        cases.append(row)
+        document = {"type": "report", "description": f"case number{n} about the kitchens"}
+        items.append(
+            {
+                "id": f"item-{case_id}",
+                "case_id": case_id,
+                "kind": "report",
+                "content": console._seal({"document": document, "files": {}}),
+                "on": row["received_on"],
+            }
+        )
+    with console.sessions() as session:
+        session.execute(insert(Case), cases)
+        session.execute(insert(Item), items)
+        session.commit()
+    return [row["id"] for row in cases]  # type: ignore[misc]
+
+
+def in_list_order(console: Console, ids: list[str]) -> list[str]:
+    with console.sessions() as session:
+        rows = [session.get(Case, case_id) for case_id in ids]
+    return [
+        row.id
+        for row in sorted(
+            (r for r in rows if r is not None),
+            key=lambda r: (not r.urgent, -r.received_on.toordinal(), r.id),
+        )
+    ]
+
+
+def listed(page: str) -> list[str]:
+    return _ROW.findall(page)
+
+
+def walk(client: httpx.Client, start: str) -> list[str]:
+    """Every case id on every page, following the Next links from `start`."""
+    seen, path = [], start
+    while True:
+        page = client.get(path).text
+        seen += listed(page)
+        link = re.search(r'<a href="([^"]+)" rel="next">', page)
+        if link is None:
+            return seen
+        path = html.unescape(link.group(1))
+
+
+def test_the_list_pages_through_every_case_once_in_order(site: Site) -> None:
+    ids = add_cases(site.console, 2 * PER_PAGE + 20)
+    client, _ = enrol(site, "tess", "triage")
+    first = client.get("/cases").text
+    assert "Page 1 of 3" in first
+    assert f"Cases 1–{PER_PAGE} of {len(ids)}" in first
+    assert "12 urgent cases</strong>" in first  # the banner counts all, not one page
+    assert walk(client, "/cases") == in_list_order(site.console, ids)
+    last = client.get("/cases?page=3").text
+    assert "Page 3 of 3" in last
+    assert 'rel="prev"' in last
+    assert 'rel="next"' not in last
+    assert len(listed(last)) == 20
+
+
+def test_a_page_past_the_end_shows_the_last_page_and_says_so(site: Site) -> None:
+    ids = add_cases(site.console, PER_PAGE + 5)
+    client, _ = enrol(site, "tess", "triage")
+    beyond = client.get("/cases?page=99")
+    assert beyond.status_code == 200
+    assert "There is no page 99: there are 2 pages. This is the last one." in beyond.text
+    assert listed(beyond.text) == in_list_order(site.console, ids)[PER_PAGE:]
+    for nonsense in ("0", "-3", "abc", "1e3", "٣", "99999999999999999999"):
+        page = client.get("/cases", params={"page": nonsense})
+        assert page.status_code == 200
+        assert listed(page.text)
+
+
+def test_filters_narrow_the_list_and_every_link_keeps_them(site: Site) -> None:
+    add_cases(site.console, 60)
+    add_cases(site.console, 70, start=100, workflow="routed", unit="counter_corruption")
+    add_cases(site.console, 3, start=300, facility="HMP Brackenmoor", category="bullying")
+    client, _ = enrol(site, "tess", "triage")
+    routed = walk(client, "/cases?workflow=routed")
+    assert len(routed) == 70
+    page = client.get("/cases?workflow=routed").text
+    assert "/cases?workflow=routed&amp;page=2" in page
+    assert len(walk(client, "/cases?unit=counter_corruption&workflow=routed")) == 70
+    assert len(walk(client, "/cases?category=bullying")) == 3
+    assert len(walk(client, "/cases?facility=HMP+Brackenmoor")) == 3
+    assert len(walk(client, "/cases?status=received")) == 133
+    empty = client.get("/cases?category=healthcare").text
+    assert "No cases match these filters." in empty
+
+
+def test_an_investigator_never_sees_another_units_cases(site: Site) -> None:
+    mine = add_cases(site.console, 60, unit="counter_corruption", workflow="routed")
+    theirs = add_cases(site.console, 40, start=500, unit="safeguarding", workflow="routed")
+    theirs += add_cases(site.console, 5, start=700)  # not routed at all
+    client, _ = enrol(site, "ivan", "investigator", "counter_corruption")
+    first = client.get("/cases").text
+    assert "Page 1 of 2" in first
+    assert "6 urgent cases</strong>" in first  # their unit's only
+    assert sorted(walk(client, "/cases")) == sorted(mine)
+    for path in (
+        "/cases?unit=safeguarding",
+        "/cases?page=3",
+        "/cases?q=kitchens&unit=safeguarding",
+        f"/cases?q=number{theirs[0][1:].lstrip('0')}",
+    ):
+        assert not set(walk(client, path)) & set(theirs), path
+    searched = walk(client, "/cases?q=kitchens")
+    assert sorted(searched) == sorted(mine)
+
+
+def test_search_finds_reports_messages_replies_and_file_names(site: Site) -> None:
+    portal, console = site.portal, site.console
+    receipt = receipt_of(
+        submit_report(
+            portal.client(),
+            description="The night officer in Łódź Café took the LAUNDRY keys.",
+            files=[("rota-Wójcik.pdf", b"%PDF- rota", "application/pdf")],
+        )
+    )
+    reader = portal.client()
+    open_thread(reader, receipt)
+    reader.post(
+        "/thread",
+        data={"csrf": csrf_token(reader, "/thread"), "text": "He came back with a crowbar."},
+        files=[("attachments", ("", b"", "application/octet-stream"))],
+    )
+    console.sync(portal.url)
+    [case_id] = [c["case"] for c in console.cases()]
+    console.reply(case_id, "Thank you. We have spoken to the governor.")
+    add_cases(console, 30)  # others, which match none of these words
+    client, _ = enrol(site, "tess", "triage")
+    for query in (
+        "laundry",  # the report
+        "crowbar",  # a message
+        "governor spoken",  # a reply, every word in any order
+        "wojcik",  # a file name, accents folded
+        "lodz cafe",  # accents folded
+        "ŁÓDŹ",  # and capitals
+        "LAUND",  # the last word is a prefix
+        "night laun",
+    ):
+        page = client.get("/cases", params={"q": query}).text
+        assert listed(page) == [case_id], query
+        assert "Cases 1–1 of 1 matching" in page
+    missing = client.get("/cases", params={"q": "laundry crowbars"}).text
+    assert listed(missing) == []
+    assert "No case matches “laundry crowbars”." in missing
+    assert listed(client.get("/cases", params={"q": "la"}).text) == []  # too short to prefix
+    assert len(walk(client, "/cases?q=kitchens")) == 30
+    assert listed(client.get("/cases", params={"q": "kitchens night"}).text) == []
+
+
+def test_the_identity_section_is_not_searchable(site: Site) -> None:
+    submit_report(site.portal.client(), identity="Officer Quennell-Smythe, C wing")
+    site.console.sync(site.portal.url)
+    client, _ = enrol(site, "tess", "triage")
+    assert listed(client.get("/cases?q=quennell").text) == []
+
+
+def test_the_index_takes_in_new_items_and_forgets_purged_cases(
+    pair: tuple[Portal, Console],
+) -> None:
+    portal, console = pair
+    gone = closed_case(portal, console, 1827, description="Bribes paid in tobacco.")
+    assert console.search.find("tobacco") == {gone}  # builds the index
+    kept = new_case(portal, console, description="Bribes paid in spice.")
+    assert console.search.find("spice") == {kept}  # taken in by the sync
+    assert console.search.find("bribes") == {gone, kept}
+
+    other = Console(console.settings, console.keys, who="cli:other")  # another process
+    try:
+        submit_report(portal.client(), description="Phones in the tobacco tins.")
+        other.sync(portal.url)
+        assert len(console.search.find("tobacco") or ()) == 2
+        purge_expired(other, today=TODAY)
+    finally:
+        other.close()
+    assert console.search.find("bribes") == {kept}  # the other process's purge is seen
+    assert len(console.search.find("tobacco") or ()) == 1
+    purged_words = set(words("Bribes paid in tobacco.")) - set(words("Bribes paid in spice."))
+    assert purged_words == {"tobacco"}
+    assert console.search.knows("tobacco")  # still in the later report
+
+
+def test_a_purged_cases_own_words_leave_memory(pair: tuple[Portal, Console]) -> None:
+    portal, console = pair
+    gone = closed_case(portal, console, 1827, description="Zanzibarite bribes at the gate.")
+    assert console.search.find("zanzibarite") == {gone}
+    assert console.search.knows("Zanzibarite")
+    purge_expired(console, today=TODAY)
+    assert console.search.find("zanzibarite") == set()
+    assert not console.search.knows("zanzibarite")
+
+
+def test_an_item_committed_after_a_later_one_is_still_found(
+    pair: tuple[Portal, Console],
+) -> None:
+    """PostgreSQL numbers rows when they are inserted, not when they commit: an item can
+    appear below the highest number the index has read."""
+    _, console = pair
+    add_cases(console, 3)
+    assert console.search.find("kitchens") is not None  # built
+
+    def item(seq: int, case_id: str, text: str) -> dict[str, object]:
+        content = console._seal({"document": {"type": "message", "text": text}})
+        return {
+            "seq": seq,
+            "id": f"late-{seq}",
+            "case_id": case_id,
+            "kind": "message",
+            "content": content,
+            "on": datetime.date(2026, 1, 1),
+        }
+
+    with console.sessions() as session:
+        session.execute(insert(Item), [item(900, "T000000001", "first walrus")])
+        session.commit()
+    assert console.search.find("walrus") == {"T000000001"}
+    with console.sessions() as session:
+        session.execute(insert(Item), [item(450, "T000000002", "second walrus")])
+        session.commit()
+    assert console.search.find("walrus") == {"T000000001", "T000000002"}
+
+
+def test_searching_writes_neither_the_text_nor_the_query_anywhere(site: Site) -> None:
+    canary = "Canarywordinreport"
+    asked = "Askedcanaryword"
+    submit_report(site.portal.client(), description=f"{canary} took the keys.")
+    site.console.sync(site.portal.url)
+    client, _ = enrol(site, "tess", "triage")
+    assert len(listed(client.get("/cases", params={"q": canary}).text)) == 1
+    assert listed(client.get("/cases", params={"q": asked}).text) == []
+    searches = [e for e in site.console.audit_entries() if e["action"] == "search"]
+    assert [e["results"] for e in searches] == [1, 0]
+    assert all(set(e) == {"at", "who", "action", "case", "results"} for e in searches)
+    dump = repr(database_rows(site.console.settings.database_url)).casefold()
+    for secret in (canary, asked):
+        assert secret.casefold() not in dump
+        for path in site.console.settings.data_dir.rglob("*"):
+            if path.is_file():
+                assert secret.casefold().encode() not in path.read_bytes().lower(), path
+
+
+def test_list_cases_reads_pages_from_either_end_alike(pair: tuple[Portal, Console]) -> None:
+    _, console = pair
+    ids = add_cases(console, 95)
+    ordered = in_list_order(console, ids)
+    for size in (7, 10, 95, 200):
+        pages = -(-len(ids) // size)
+        got = [
+            case.id
+            for number in range(1, pages + 1)
+            for case in list_cases(console, Filters(), number, per_page=size).cases
+        ]
+        assert got == ordered, size
+        searched = [
+            case.id
+            for number in range(1, pages + 1)
+            for case in list_cases(console, Filters(text="kitchens"), number, per_page=size).cases
+        ]
+        assert searched == ordered, size
+
+
+def test_many_matches_are_ordered_and_filtered_like_the_list(pair: tuple[Portal, Console]) -> None:
+    _, console = pair
+    ids = add_cases(console, FEW_MATCHES)  # more matches than the database is asked to sort
+    routed = add_cases(console, 70, start=FEW_MATCHES, unit="governor", workflow="routed")
+    assert len(console.search.find("kitchens") or ()) > FEW_MATCHES
+    for size in (150, 400):
+        pages = -(-(len(ids) + len(routed)) // size)
+        everything = [
+            case.id
+            for n in range(1, pages + 1)
+            for case in list_cases(console, Filters(text="kitchens"), n, per_page=size).cases
+        ]
+        assert everything == in_list_order(console, ids + routed), size
+    unit = [
+        case.id
+        for n in (1, 2, 3)
+        for case in list_cases(
+            console, Filters(text="kitch"), n, per_page=30, unit="governor"
+        ).cases
+    ]
+    assert unit == in_list_order(console, routed)
+    page = list_cases(console, Filters(text="kitchens", workflow="routed"), 9, per_page=50)
+    assert (page.number, page.pages, page.total, page.asked) == (2, 2, 70, 9)
+
+
+def test_the_list_indexes_exist(pair: tuple[Portal, Console]) -> None:
+    _, console = pair
+    names = {index["name"] for index in inspect(console.engine).get_indexes("cases")}
+    assert {"ix_cases_list", "ix_cases_unit_list", "ix_cases_status_list"} <= names
+
+
+def test_the_command_line_lists_all_or_the_first_n(pair: tuple[Portal, Console]) -> None:
+    _, console = pair
+    ids = add_cases(console, 5)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LANTHORN_")}
+    env["LANTHORN_UNSEAL_PASSPHRASES"] = ",".join(PASSPHRASES[:2])
+    env["LANTHORN_DATABASE_URL"] = console.settings.database_url
+    data = str(console.settings.data_dir)
+    for extra, count in (([], 5), (["--limit", "2"], 2)):
+        result = subprocess.run(  # noqa: S603 - our own command
+            [LANTHORN, "triage", "cases", "--data", data, "--json", *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert [row["case"] for row in json.loads(result.stdout)] == in_list_order(console, ids)[
+            :count
+        ]
+    bad = subprocess.run(  # noqa: S603 - our own command
+        [LANTHORN, "triage", "cases", "--data", data, "--limit", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert bad.returncode == 2
