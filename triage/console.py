@@ -55,6 +55,7 @@ _LOCK_AUDIT = text("SELECT pg_advisory_xact_lock(:k)")
 _INSERT_CASE = insert(Base.metadata.tables[Case.__tablename__])
 _INSERT_ITEM = insert(Base.metadata.tables[Item.__tablename__])
 _AUDIT_LOCK = 0x4C415544  # "LAUD"
+_TAKE_WRITE_LOCK = text("UPDATE audit SET seq = seq WHERE seq < 0")  # changes no row
 
 
 @dataclass
@@ -111,8 +112,15 @@ class Console:
 
     def audit(self, session: Session, action: str, case: str | None = None, **detail: Any) -> None:
         """Append an entry, in the caller's transaction, chained to the one before it."""
-        if session.get_bind().dialect.name == "postgresql":  # one appender at a time
+        # One appender at a time, or two would chain to the same entry and fork the log:
+        # on PostgreSQL an advisory lock; on SQLite the database's write lock, taken by a
+        # write before the last entry is read (a transaction that starts with a write
+        # waits for the lock, then reads the newest data). The sync thread, the pages and
+        # the command line all append.
+        if session.get_bind().dialect.name == "postgresql":
             session.execute(_LOCK_AUDIT, {"k": _AUDIT_LOCK})
+        else:
+            session.execute(_TAKE_WRITE_LOCK)
         last = session.scalar(_LAST_AUDIT)
         previous = bytes(last) if last is not None else crypto.AUDIT_GENESIS
         entry = {

@@ -261,3 +261,34 @@ def test_show_json_on_the_command_line_after_a_sync(pair: tuple[Portal, Console]
     assert deadlines["acknowledge_by"]["state"] == "due"
     assert deadlines["feedback_by"]["state"] == "due"
     assert deadlines["police_contact_by"]["state"] in ("due", "overdue")
+
+
+def test_officers_and_the_sync_appending_at_once_keep_the_audit_chain_whole(
+    pair: tuple[Portal, Console],
+) -> None:
+    """The console's pages and its background sync append audit entries from different
+    threads (and the command line from another process): the chain must never fork."""
+    import threading
+
+    portal, console = pair
+    submit_report(portal.client())
+    console.sync(portal.url)
+    [case_id] = case_ids(console)
+    failures: list[BaseException] = []
+
+    def officer(n: int) -> None:
+        try:
+            for _ in range(15):
+                console.acting_as(f"officer:{n}").show(case_id)
+                console.acting_as(f"officer:{n}").cases()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=officer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    count, _ = console.verify_audit()
+    assert count >= 6 * 30
