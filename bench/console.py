@@ -14,7 +14,7 @@ over the same index, `crypto.open_document` in a loop. The console's memory is r
 
 Run from the repository root:
 
-    .venv/bin/python bench/console.py            # full run, about 15 minutes on 2 cores
+    .venv/bin/python bench/console.py            # full run, 6–12 minutes on 2 cores
     .venv/bin/python bench/console.py --quick    # smoke run, about a minute
 
 Exit status 1 if a request failed, a sync did not take in every item, or a server logged
@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 # `python bench/console.py` puts bench/ first on sys.path, where crypto.py would shadow
@@ -41,10 +41,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 import psycopg
 from _cases import ABSENT, RARE, RARE_CASES, Generator, existing_cases, generate
+from _console_report import SizeResult, Timed, report
 from _console_server import csrf, enrol, running_console, sign_in, unseal
 from _load import LoadResult, run_load
 from _memory import reset_high_water_mark, rss_bytes
-from _report import fmt_mib, fmt_ms, fmt_rate, fmt_seconds, machine_header, progress, table
+from _report import machine_header, progress
 from _report import version as package_version
 from _server import Portal, lanthorn_command, running_portal
 from _timing import per_call, percentile
@@ -78,47 +79,6 @@ class Settings:
     postgres_url: str
     list_samples: int
     search_samples: int
-
-
-@dataclass
-class Timed:
-    """One kind of request at one size: HTTP latencies and the in-process limit."""
-
-    label: str
-    samples: list[float]
-    limit: float  # seconds, the same work without the console (see each table)
-    detail: str = ""
-
-    @property
-    def p50(self) -> float:
-        return percentile(self.samples, 50)
-
-    @property
-    def p99(self) -> float:
-        return percentile(self.samples, 99)
-
-
-@dataclass
-class SizeResult:
-    size: int
-    cases: int = 0  # after the sync
-    generate_seconds: float = 0.0
-    unseal_seconds: float = 0.0  # POST /unseal: k Argon2id runs and opening the database
-    ready_seconds: float = 0.0  # from POST /unseal until a search answers
-    build_seconds: float = 0.0  # the same index built in this process
-    index_bytes: int = 0
-    index_counts: dict[str, int] = field(default_factory=dict)
-    rss_sealed: int = 0
-    rss_ready: int = 0
-    rss_after: int = 0
-    hwm: int = 0
-    synced: int = 0
-    sync_seconds: float = 0.0
-    open_rate: float = 0.0  # crypto.open_document per second, this process
-    pages: list[Timed] = field(default_factory=list)
-    searches: list[Timed] = field(default_factory=list)
-    floor: float = 0.0  # GET /static/console.css, kept alive
-    failures: list[str] = field(default_factory=list)
 
 
 # --- set-up ------------------------------------------------------------------------------
@@ -425,138 +385,6 @@ def run_backend(
                 ]
             finally:
                 console.close()
-
-
-# --- report --------------------------------------------------------------------------------
-
-
-def fmt_ratio(value: float) -> str:
-    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
-
-
-def growth(results: list[SizeResult]) -> str:
-    """Each figure at each size, and how many times it grew from one size to the next."""
-    rows: list[tuple[str, list[str], list[float]]] = []
-
-    def add(label: str, values: list[float], fmt: Callable[[float], str]) -> None:
-        rows.append((label, [fmt(v) for v in values], values))
-
-    add(
-        "sync, per 1,000 items",
-        [1000 * r.sync_seconds / max(r.synced, 1) for r in results],
-        fmt_seconds,
-    )
-    add("unseal until searchable", [r.ready_seconds for r in results], fmt_seconds)
-    add("index build (this process)", [r.build_seconds for r in results], fmt_seconds)
-    add("index memory (estimate)", [r.index_bytes for r in results], fmt_mib)
-    add("console RSS when ready", [r.rss_ready for r in results], fmt_mib)
-    for kind in ("pages", "searches"):
-        for n, timed in enumerate(getattr(results[0], kind)):
-            add(f"{timed.label}, p50", [getattr(r, kind)[n].p50 for r in results], fmt_ms)
-    pairs = list(zip(results, results[1:], strict=False))
-    headers = ["figure", *(f"{r.cases:,} cases" for r in results)]
-    headers += [f"× from {a.cases:,}" for a, _ in pairs]
-    return table(
-        headers,
-        [
-            (label, *shown, *(f"{b / a:.2f}" if a else "—" for a, b in zip(v, v[1:], strict=False)))
-            for label, shown, v in rows
-        ],
-    )  # fmt: skip
-
-
-def report(backend: str, results: list[SizeResult]) -> str:
-    out = [f"## {backend}\n"]
-    rows = []
-    for r in results:
-        rows.append(
-            (
-                f"{r.size:,}",
-                f"{r.synced:,}",
-                fmt_seconds(r.sync_seconds),
-                f"**{fmt_rate(r.synced / r.sync_seconds if r.sync_seconds else 0)}**",
-                fmt_rate(r.open_rate),
-                f"{(r.synced / r.sync_seconds) / r.open_rate:.3f}" if r.sync_seconds else "—",
-                "yes" if r.synced == max(1, r.size // 10) and r.sync_seconds <= 30 else "no",
-            )
-        )
-    out.append("### Sync\n")
-    out.append(
-        table(
-            (
-                "cases before",
-                "new items",
-                "time",
-                "items/s",
-                "`open_document`/s",
-                "÷ open",
-                "≤ 30 s",
-            ),
-            rows,
-        )
-    )
-    rows = [
-        (
-            f"{r.size:,}",
-            fmt_seconds(r.unseal_seconds),
-            f"**{fmt_seconds(r.ready_seconds)}**",
-            fmt_seconds(r.build_seconds),
-            f"{r.index_counts.get('words', 0):,}",
-            f"{r.index_counts.get('postings', 0):,}",
-            fmt_mib(r.index_bytes),
-            fmt_mib(r.rss_sealed),
-            fmt_mib(r.rss_ready),
-            fmt_mib(r.rss_after),
-            fmt_mib(r.hwm),
-        )
-        for r in results
-    ]
-    out.append("\n### Unseal and be ready; memory\n")
-    out.append(
-        table(
-            ("cases", "POST /unseal", "until searchable", "index build here", "words",
-             "postings", "index (estimate)", "RSS sealed", "RSS ready", "RSS after", "VmHWM"),
-            rows,
-        )
-    )  # fmt: skip
-    for title, attribute, goal in (
-        ("Case list over HTTP", "pages", 0.050),
-        ("Search over HTTP (page 1)", "searches", 0.200),
-    ):
-        rows = []
-        for r in results:
-            for timed in getattr(r, attribute):
-                rows.append(
-                    (
-                        timed.label,
-                        f"{r.cases:,}",
-                        timed.detail,
-                        fmt_ms(timed.p50),
-                        fmt_ms(timed.p99),
-                        fmt_ms(timed.limit),
-                        fmt_ratio(timed.p50 / timed.limit),
-                        "yes" if timed.p99 <= goal else "**no**",
-                    )
-                )
-        limit = "bare SELECT" if attribute == "pages" else "sets + SELECT"
-        out.append(f"\n### {title}\n")
-        out.append(
-            table(
-                ("request", "cases", "page" if attribute == "pages" else "matches", "p50",
-                 "p99", limit, "p50 ÷ limit",
-                 f"p99 ≤ {goal * 1000:.0f} ms"),
-                rows,
-            )
-        )  # fmt: skip
-    floors = ", ".join(f"{fmt_ms(r.floor)} at {r.cases:,}" for r in results)
-    out.append(f"\nRound trip (GET /static/console.css, kept alive, p50): {floors}.")
-    if len(results) > 1:
-        out.append("\n### Growth\n")
-        out.append(growth(results))
-    for r in results:
-        for failure in r.failures:
-            out.append(f"\n**Failure at {r.size:,}:** {failure}")
-    return "\n".join(out)
 
 
 # --- main ----------------------------------------------------------------------------------
