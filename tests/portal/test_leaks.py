@@ -126,11 +126,16 @@ def database_rows(url: str) -> list[tuple[str, tuple[object, ...]]]:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            tables = inspect(conn).get_table_names()
+            # In a fixed order: PostgreSQL lists tables, and rows without ORDER BY, in
+            # whatever order its catalogue and heap hold them, which can change.
+            tables = sorted(inspect(conn).get_table_names())
             return [
-                (table, tuple(row))
+                (table, row)
                 for table in tables
-                for row in conn.execute(text(f'SELECT * FROM "{table}"'))  # noqa: S608
+                for row in sorted(
+                    (tuple(r) for r in conn.execute(text(f'SELECT * FROM "{table}"'))),  # noqa: S608
+                    key=repr,
+                )
             ]
     finally:
         engine.dispose()
