@@ -61,10 +61,11 @@ class ParsedForm:
             upload.pending.abort()
 
 
-def _clean_filename(raw: str) -> str:
+def clean_filename(raw: str) -> str:
     name = raw.replace("\\", "/").rsplit("/", 1)[-1]  # some browsers send a full path
-    name = "".join(ch for ch in name if ch.isprintable())
-    return name[:200] or "attachment"
+    name = "".join(ch for ch in name if ch.isprintable())[:200]
+    # "." and ".." name a directory, not a file, wherever the name is later used as a path.
+    return name if name.strip(". ") else "attachment"
 
 
 class _Collector:
@@ -124,7 +125,7 @@ class _Collector:
             pending = self._blobs.start()
             pending.write(writer.header)
             self._file = UploadedFile(
-                name=_clean_filename(filename.decode("utf-8", "replace")),
+                name=clean_filename(filename.decode("utf-8", "replace")),
                 mime=mime.decode("latin-1")[:100] or "application/octet-stream",
                 key=key,
                 writer=writer,

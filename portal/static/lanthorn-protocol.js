@@ -758,13 +758,14 @@
   }
 
   // What portal/multipart.py keeps of a file name: the last path segment, printable
-  // characters only, at most 200 of them.
+  // characters only, at most 200 of them, and never a name of dots alone (a directory).
   function cleanFilename(raw) {
     const last = String(raw || "").replace(/\\/g, "/").split("/").pop();
     const kept = Array.from(last).filter(function (ch) {
       return ch === " " || !/[\p{C}\p{Z}]/u.test(ch);
     });
-    return kept.slice(0, 200).join("") || "attachment";
+    const name = kept.slice(0, 200).join("");
+    return name.replace(/[. ]/g, "") ? name : "attachment";
   }
 
   function sealWithinLimit(doc, config) {
@@ -985,6 +986,7 @@
     sealDocument: sealDocument,
     openDocument: openDocument,
     storedSize: storedSize,
+    cleanFilename: cleanFilename,
     encryptBlob: encryptBlob,
     decryptBlob: decryptBlob,
     canonicalRequest: canonicalRequest,

@@ -32,8 +32,10 @@ from starlette.staticfiles import StaticFiles
 
 import crypto
 from crypto.kdf import SIGN_LABEL, subkey
+from portal.multipart import clean_filename
 from portal.security import BROWSER_CRYPTO_CSP, SECURITY_HEADERS, SecurityHeadersMiddleware
 from portal.sri import STATIC, sri
+from tests.attacks.strategies import FILE_NAMES
 from tests.conftest import CHEAP_KDF, VECTORS, needs_chromium
 from tests.serving import serving
 
@@ -466,6 +468,15 @@ def test_sealing_refuses_what_a_reader_would_refuse(
 # ---- blobs (§2.4) ----
 
 SIZES = [0, 1, 65535, 65536, 65537, 200000, 64 * 65536 + 65537]  # the last: two reads
+
+
+def test_file_names_are_cleaned_as_the_portal_cleans_them(js: Js) -> None:
+    """A file sealed in the page keeps the name the no-JavaScript form would have kept:
+    last path segment, printable, at most 200 characters, never a name of dots alone."""
+    names = [*FILE_NAMES, ".\x1f", ". .", "...", "a/..", "a\\.", "\u200b", "x\u2028y"]
+    in_browser = js.run("return arg.map(P.cleanFilename);", names)
+    assert in_browser == [clean_filename(name) for name in names]
+    assert "attachment" in in_browser  # the dots and the empty name became a real name
 
 
 def test_blob_vector_decrypts_in_the_browser(js: Js, vectors: dict[str, Any]) -> None:
