@@ -25,6 +25,7 @@ class LoadResult:
     ok: int = 0
     latencies: list[float] = field(default_factory=list)  # the timed request, per success
     side_latencies: list[float] = field(default_factory=list)  # e.g. the form GET
+    finished: list[float] = field(default_factory=list)  # perf_counter() at each success
     failures: Counter[str] = field(default_factory=Counter)
     failure_samples: list[str] = field(default_factory=list)
     server_cpu: float = 0.0
@@ -36,6 +37,7 @@ class LoadResult:
         with self.lock:
             self.ok += 1
             self.latencies.append(latency)
+            self.finished.append(time.perf_counter())
             if side_latency is not None:
                 self.side_latencies.append(side_latency)
 
@@ -106,6 +108,61 @@ def run_load(portal: Portal, jobs: Sequence[Any], warmups: Sequence[Any], one: J
     result.server_cpu = sum(used)
     result.server_cpu_by_process = sorted((u for u in used if u >= 0.05), reverse=True)
     result.client_cpu = time.process_time() - client_before
+    return result
+
+
+def run_steady(portal: Portal, clients: int, settle: float, seconds: float, one: Job) -> LoadResult:
+    """`clients` threads, each with its own `httpx.Client`, run `one` back to back for
+    `settle` + `seconds`; only what finishes in the last `seconds` counts.
+
+    A fixed number of reports per client would also time the start, when the queues
+    fill, and the end, when the last few reports leave cores idle: with 4 reports per
+    client that edge is a large share of the run. Here the rate is the steady state:
+    successes that finished in the window ÷ its length; latencies are theirs too.
+    """
+    raw = LoadResult()
+    ready = threading.Barrier(clients + 1)
+    stop = threading.Event()
+
+    def worker() -> None:
+        with httpx.Client(base_url=portal.url, timeout=120) as client:
+            ready.wait()
+            while not stop.is_set():
+                try:
+                    one(client, None, raw)
+                except httpx.HTTPError as exc:
+                    raw.fail(type(exc).__name__, str(exc))
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    pids = process_tree(portal.process.pid)
+    ready.wait()
+    time.sleep(settle)
+    cpu_before = {pid: cpu_seconds([pid]) for pid in pids}
+    client_before = time.process_time()
+    window_start = time.perf_counter()
+    time.sleep(seconds)
+    window_end = time.perf_counter()
+    used = [cpu_seconds([pid]) - before for pid, before in cpu_before.items()]
+    client_cpu = time.process_time() - client_before
+    stop.set()
+    for thread in threads:
+        thread.join()
+    result = LoadResult(wall=window_end - window_start, failures=raw.failures)
+    result.failure_samples = raw.failure_samples
+    for latency, side, done in zip(
+        raw.latencies, raw.side_latencies or [None] * raw.ok, raw.finished, strict=True
+    ):
+        if window_start <= done < window_end:
+            result.ok += 1
+            result.latencies.append(latency)
+            result.finished.append(done)
+            if side is not None:
+                result.side_latencies.append(side)
+    result.server_cpu = sum(used)
+    result.server_cpu_by_process = sorted((u for u in used if u >= 0.05), reverse=True)
+    result.client_cpu = client_cpu
     return result
 
 

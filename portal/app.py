@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -153,7 +154,10 @@ def create_app(
     With `migrate`, bring the database schema up to date first. `portal serve` migrates
     once before it starts its workers and passes False, so workers never race.
     """
-    engine = make_engine(settings.database_url)
+    # A connection for each request the gate lets through, and two for the purger.
+    engine = make_engine(
+        settings.database_url, pool_size=settings.db_concurrency + 2, max_overflow=2
+    )
     if migrate:
         upgrade(engine)
     sessions = make_sessionmaker(engine)
@@ -194,6 +198,7 @@ def create_app(
     app.state.nonces = DatabaseNonceStore(sessions, clock)
     app.state.csrf = Csrf(settings.secret.reveal())
     app.state.kdf_gate = KdfGate(settings.kdf_concurrency)
+    app.state.db_gate = asyncio.Semaphore(settings.db_concurrency)
     app.state.throttle = ReceiptThrottle(clock)
     return app
 

@@ -20,7 +20,14 @@ import crypto
 from .blobstore import BlobStore
 from .db import DatabaseUnavailable, migrate_or_explain
 from .migrations import upgrade
-from .settings import CONFIG_FILE, SECRET_FILE, PortalSettings, SettingsError, sqlite_url
+from .settings import (
+    CONFIG_FILE,
+    SECRET_FILE,
+    WORKERS_VARIABLE,
+    PortalSettings,
+    SettingsError,
+    sqlite_url,
+)
 
 
 def read_public_key(path: Path, what: str) -> bytes:
@@ -235,6 +242,7 @@ def serve_command(data: str | None, host: str, port: int, workers: int) -> int:
     if cleared:
         print(f"Deleted {cleared} unfinished upload(s) left by an earlier stop.", flush=True)
     os.environ["LANTHORN_DATA"] = str(data_dir)
+    os.environ[WORKERS_VARIABLE] = str(workers)  # the workers share the CPUs' Argon2id
     print(f"Lanthorn portal on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
     uvicorn.run(
         "portal.app:app_from_environment",

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -28,7 +27,15 @@ from .db import ReporterSession
 from .errors import PortalError, Unacceptable
 from .i18n import N_
 from .multipart import parse_form
-from .pages import in_session, receipt_problem, redirect, render, small_form, today
+from .pages import (
+    in_session,
+    receipt_problem,
+    redirect,
+    render,
+    small_form,
+    today,
+    with_database,
+)
 from .security import cookie_secure
 from .tokens import open_token, seal_token
 from .uploads import commit_uploads, total_limit
@@ -87,7 +94,7 @@ async def follow_up_login(request: Request) -> Response:
             session.add(row)
             session.commit()
 
-    await run_in_threadpool(save)
+    await with_database(request, save)
     response = redirect("/thread")
     _set_cookie(request, response, _cookie_value(session_id, key, reporter, state.clock()))
     return response
@@ -144,14 +151,14 @@ async def current_reporter(request: Request) -> tuple[Reporter, str] | None:
                 session.commit()
             return bytes(row.key)
 
-    key = await run_in_threadpool(load)
+    key = await with_database(request, load)
     if key is None:
         return None
     value = open_token(key, sealed)
     if not isinstance(value, dict) or not isinstance(value.get("t"), int):
         return None
     if now - value["t"] > state.settings.session_idle_seconds:
-        await run_in_threadpool(_forget_session, request, session_id)
+        await with_database(request, lambda: _forget_session(request, session_id))
         return None
     try:
         reporter = Reporter(
@@ -210,7 +217,7 @@ async def thread_page(
             ],
         }
 
-    context = await run_in_threadpool(load)
+    context = await with_database(request, load)
     if not context:
         return redirect("/follow-up?ended=1")
     context.update(
@@ -274,7 +281,7 @@ async def thread_post(request: Request) -> Response:
                 today=today(request),
             )
 
-    await run_in_threadpool(add)
+    await with_database(request, add)
     response = redirect("/thread?sent=1")
     _set_cookie(request, response, cookie)
     return response
@@ -284,7 +291,7 @@ async def leave(request: Request) -> Response:
     await small_form(request, "leave")  # the form carries only its CSRF token
     parts = _cookie_parts(request)
     if parts is not None:
-        await run_in_threadpool(_forget_session, request, parts[0])
+        await with_database(request, lambda: _forget_session(request, parts[0]))
     response = render(request, "left.html")
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict")
     return response

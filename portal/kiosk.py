@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -22,7 +21,7 @@ import crypto
 from . import store
 from .categories import KIOSK_CATEGORIES, KIOSK_PLACES, KIOSK_STATUS, KIOSK_WHEN
 from .i18n import LANGUAGES, N_, RTL
-from .pages import render, sealing_scripts, small_form
+from .pages import render, sealing_scripts, small_form, with_database
 from .tokens import open_token, purpose_key, seal_token
 from .web import file_report, receipt_page
 
@@ -229,7 +228,7 @@ async def follow_up(request: Request) -> Response:
                     replies.append({"on": item.on, "text": doc["text"]})
             return {"status": KIOSK_STATUS.get(case.status, case.status), "replies": replies}
 
-    found = await run_in_threadpool(load)
+    found = await with_database(request, load)
     if found is None:
         await asyncio.sleep(state.throttle.failure(keys.lookup_id))
         context = {**_follow_up_context(lang), "error": NOT_FOUND}

@@ -43,17 +43,24 @@ RECEIPT_PROBLEMS = {
 T = TypeVar("T")
 
 
-async def in_session(request: Request, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run `operation(session, *args, **kwargs)` with a fresh session in a worker thread.
+async def with_database(request: Request, work: Callable[[], T]) -> T:
+    """Run `work()`, which uses the database, in a worker thread once it is this
+    request's turn: at most `db_concurrency` at once in this process (`DatabaseGate`).
 
     The database is reached synchronously; this keeps it off the event loop.
     """
+    async with request.app.state.db_gate:
+        return await run_in_threadpool(work)
+
+
+async def in_session(request: Request, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run `operation(session, *args, **kwargs)` with a fresh session (`with_database`)."""
 
     def call() -> T:
         with request.app.state.sessions() as session:
             return operation(session, *args, **kwargs)
 
-    return await run_in_threadpool(call)
+    return await with_database(request, call)
 
 
 def today(request: Request) -> datetime.date:

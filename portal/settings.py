@@ -67,8 +67,13 @@ class PortalSettings:
     kdf: crypto.KdfParams = crypto.V1_KDF
     limits: Limits = field(default_factory=Limits)
     #: How many Argon2id derivations may run at once in each worker process (64 MiB each at
-    #: v1 parameters): the server's ceiling is workers × this × 64 MiB.
+    #: v1 parameters): the server's ceiling is workers × this × 64 MiB. By default the
+    #: workers share the CPUs between them (`default_kdf_concurrency`).
     kdf_concurrency: int = max(1, os.cpu_count() or 1)
+    #: How many requests may use the database at once in each worker process. More
+    #: wait their turn in the event loop, where waiting costs nothing, rather than in
+    #: threads that would fight for the interpreter lock and pooled connections.
+    db_concurrency: int = 4
     #: A reporter's follow-up session ends after this long without a request.
     session_idle_seconds: int = 15 * 60
     #: Days to keep ciphertext after the console acknowledged it / the reporter read it.
@@ -117,10 +122,29 @@ class PortalSettings:
             receipt_salt=salt,
             secret=Secret(secret),
             limits=limits,
-            kdf_concurrency=_int(environ, "LANTHORN_KDF_CONCURRENCY", cls.kdf_concurrency),
+            kdf_concurrency=_int(
+                environ, "LANTHORN_KDF_CONCURRENCY", default_kdf_concurrency(environ)
+            ),
+            db_concurrency=_int(environ, "LANTHORN_DB_CONCURRENCY", cls.db_concurrency),
             secure_cookies=environ.get("LANTHORN_SECURE_COOKIES", "") in ("1", "true", "yes"),
             kiosk_facility=environ.get("LANTHORN_KIOSK_FACILITY", "")[:200],
         )
+
+
+#: Set by `lanthorn portal serve` for its workers: how many of them there are.
+WORKERS_VARIABLE = "LANTHORN_SERVE_WORKERS"
+
+
+def default_kdf_concurrency(environ: Mapping[str, str] = os.environ) -> int:
+    """The CPUs ÷ the workers `serve` started, at least 1: one derivation per core.
+
+    More at once only slow each other down (they share the cores and the memory
+    bandwidth), and a worker's queue is first come, first served, so a report's wait is
+    predictable. Fewer would leave cores idle while reports wait.
+    """
+    workers = environ.get(WORKERS_VARIABLE, "1")
+    count = int(workers) if workers.isdigit() and int(workers) > 0 else 1
+    return max(1, (os.cpu_count() or 1) // count)
 
 
 def sqlite_url(data_dir: Path) -> str:

@@ -12,13 +12,13 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 import crypto
 
 from .db import Case, Nonce
 from .errors import SIGNATURE_REFUSED, Unauthorized
+from .pages import with_database
 from .store import find_case, utc_day
 
 
@@ -70,7 +70,7 @@ async def verify(
         )
 
     try:
-        return await run_in_threadpool(check)
+        return await with_database(request, check)  # nonces and keys are in the database
     except crypto.RequestRejected:
         raise Unauthorized(SIGNATURE_REFUSED) from None
 

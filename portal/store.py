@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -99,13 +99,13 @@ def _check_blobs(session: Session, blob_ids: Sequence[str], submission_limit: in
         )
 
 
-def _claim_blobs(session: Session, item: Item, blob_ids: Sequence[str]) -> None:
+def _claim_blobs(session: Session, item_seq: int, blob_ids: Sequence[str]) -> None:
     """Attach checked blobs to `item`, in order, unless another request just took one."""
     for position, blob_id in enumerate(blob_ids):
         claimed = session.execute(
             update(Blob)
             .where(Blob.id == blob_id, Blob.item_seq.is_(None))
-            .values(item_seq=item.seq, position=position)
+            .values(item_seq=item_seq, position=position)
         )
         if rowcount(claimed) != 1:
             raise Unacceptable(
@@ -161,6 +161,12 @@ def _check_submission(
     _check_blobs(session, blob_ids, limits.submission_bytes)
 
 
+#: Plain inserts, not ORM objects: they are most of what a submission costs the portal.
+_CASES, _ITEMS = Case.metadata.tables["cases"], Item.metadata.tables["items"]
+_INSERT_CASE = insert(_CASES)
+_INSERT_ITEM = insert(_ITEMS).returning(_ITEMS.c.seq)
+
+
 def _add_item(
     session: Session,
     case_id: str,
@@ -168,16 +174,17 @@ def _add_item(
     sealed: bytes,
     blob_ids: Sequence[str],
     today: datetime.date,
-) -> Item:
-    """Add a reporter's item, numbered in commit order, and claim its checked blobs.
+) -> str:
+    """Add a reporter's item and claim its checked blobs; return the item's id. (Its
+    outbox number is given later, when the console reads the outbox.)
 
     The caller has checked sizes and blobs, and commits (or rolls back) the transaction.
     """
-    item = Item(id=new_item_id(), case_id=case_id, kind=kind, sealed=sealed, on=today)
-    session.add(item)
-    session.flush()
-    _claim_blobs(session, item, blob_ids)
-    return item
+    item_id = new_item_id()
+    values = {"id": item_id, "case_id": case_id, "kind": kind, "sealed": sealed, "on": today}
+    seq = session.connection().execute(_INSERT_ITEM, values).scalar_one()
+    _claim_blobs(session, seq, blob_ids)
+    return item_id
 
 
 def _lookup_in_use() -> Conflict:
@@ -198,30 +205,36 @@ def create_case(
     limits: Limits,
     today: datetime.date,
 ) -> NewItem:
-    """Store a new case and its report in one transaction; 422 or 409 change nothing."""
+    """Store a new case and its report in one transaction; 422 or 409 change nothing.
+
+    A lookup id already in use is found by its unique index when the case is inserted,
+    not by a query before: one round trip fewer for every report. (The portal's database
+    role logs no errors, so the refused insert leaves no trace in the server's log.)
+    """
+    case_id = new_case_id()
     try:
         _check_submission(session, sealed, blob_ids, limits)
-        if find_case(session, lookup_id) is not None:
-            raise _lookup_in_use()
-        case = Case(
-            id=new_case_id(),
-            lookup_id=lookup_id,
-            box_pk=box_pk,
-            sign_pk=sign_pk,
-            status="received",
-            status_on=today,
-            created_on=today,
+        session.connection().execute(
+            _INSERT_CASE,
+            {
+                "id": case_id,
+                "lookup_id": lookup_id,
+                "box_pk": box_pk,
+                "sign_pk": sign_pk,
+                "status": "received",
+                "status_on": today,
+                "created_on": today,
+            },
         )
-        session.add(case)
-        item = _add_item(session, case.id, "report", sealed, blob_ids, today)
+        item_id = _add_item(session, case_id, "report", sealed, blob_ids, today)
         session.commit()
     except IntegrityError:
-        session.rollback()  # a concurrent request registered the same lookup id
+        session.rollback()  # the lookup id is taken (or, once in 2^50, the case id)
         raise _lookup_in_use() from None
     except BaseException:
         session.rollback()
         raise
-    return NewItem(case.id, item.id)
+    return NewItem(case_id, item_id)
 
 
 def find_case(session: Session, lookup_id: bytes) -> Case | None:
@@ -240,12 +253,12 @@ def add_message(
     """Store a reporter's follow-up message with its attachments."""
     try:
         _check_submission(session, sealed, blob_ids, limits)
-        item = _add_item(session, case.id, "message", sealed, blob_ids, today)
+        item_id = _add_item(session, case.id, "message", sealed, blob_ids, today)
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    return NewItem(case.id, item.id)
+    return NewItem(case.id, item_id)
 
 
 def blob_ids_by_item(session: Session, seqs: Sequence[int]) -> dict[int, list[str]]:

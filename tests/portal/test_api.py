@@ -320,7 +320,17 @@ def test_openapi_document_describes_every_endpoint(portal: Portal) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=²", "limit=٣", "after=-1", "after=1.5", "limit=0", "limit=501", "after=" + "9" * 25],
+    [
+        "limit=²",
+        "limit=٣",
+        "after=-1",
+        "after=1.5",
+        "limit=0",
+        "limit=501",
+        "after=" + "9" * 25,
+        "after=",
+        "limit=",
+    ],
 )
 def test_bad_outbox_parameters_are_400_not_500(portal: Portal, query: str) -> None:
     response = portal.console().http.get(f"/api/v1/console/outbox?{query}")
