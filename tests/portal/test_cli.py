@@ -117,3 +117,30 @@ def test_init_explains_an_unreachable_database(
     assert not (data / "portal.json").exists()  # unfinished: running init again is safe
     again = init(data, key_files[0], key_files[1])
     assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize(
+    ("workers", "cpus", "expected"),
+    [("1", 2, 2), ("2", 2, 1), ("2", 8, 4), ("4", 2, 1), ("0", 4, 4), ("x", 4, 4), (None, 4, 4)],
+)
+def test_the_workers_share_the_cores_for_argon2id_by_default(
+    tmp_path: Path,
+    key_files: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    workers: str | None,
+    cpus: int,
+    expected: int,
+) -> None:
+    """`serve --workers N` tells its workers N: together they derive one key per core,
+    unless the administrator sets LANTHORN_KDF_CONCURRENCY (which always wins)."""
+    from portal.settings import WORKERS_VARIABLE, PortalSettings
+
+    assert init(tmp_path / "data", *key_files).returncode == 0
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    environ = {} if workers is None else {WORKERS_VARIABLE: workers}
+    settings = PortalSettings.load(tmp_path / "data", environ)
+    assert settings.kdf_concurrency == expected
+    assert settings.db_concurrency == 4
+    chosen = {**environ, "LANTHORN_KDF_CONCURRENCY": "3", "LANTHORN_DB_CONCURRENCY": "6"}
+    settings = PortalSettings.load(tmp_path / "data", chosen)
+    assert (settings.kdf_concurrency, settings.db_concurrency) == (3, 6)
