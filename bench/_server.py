@@ -93,10 +93,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def running_portal(
-    lanthorn: str, workers: int, port: int | None, database_url: str | None = None
+    lanthorn: str,
+    workers: int,
+    port: int | None,
+    database_url: str | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[Portal]:
     """Init and serve a portal in a temporary directory; stop it and delete everything.
-    With `database_url`, on that (empty) database instead of SQLite."""
+    With `database_url`, on that (empty) database instead of SQLite; `settings` are
+    `LANTHORN_*` variables for the server (nothing else of the caller's is passed on)."""
     with tempfile.TemporaryDirectory(prefix="lanthorn-bench-portal-") as tmp:
         root = Path(tmp)
         oversight = crypto.PrivateKey.generate()
@@ -109,6 +114,7 @@ def running_portal(
         env = {k: v for k, v in os.environ.items() if not k.startswith("LANTHORN_")}
         if database_url:
             env["LANTHORN_DATABASE_URL"] = database_url
+        env.update(settings or {})
         progress(f"lanthorn portal init --data {data_dir}")
         init = [lanthorn, "portal", "init", "--data", str(data_dir)]
         init += ["--oversight-key", str(oversight_file), "--console-key", str(console_file)]

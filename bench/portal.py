@@ -95,7 +95,7 @@ class Settings:
         )
 
 
-def header(settings: Settings, temp_root: Path, database: str) -> str:
+def header(settings: Settings, temp_root: Path, database: str, chosen: dict[str, str]) -> str:
     http = "httptools" if importlib.util.find_spec("httptools") else "h11 (pure Python)"
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     packages = ("starlette", "uvicorn", "httpx", "python-multipart", "SQLAlchemy", "PyNaCl")
@@ -112,6 +112,7 @@ def header(settings: Settings, temp_root: Path, database: str) -> str:
                 ),
             ),
             ("uvicorn HTTP / loop", f"{http} / {loop}"),  # what uvicorn's `auto` picks here
+            ("settings", ", ".join(f"`{k}={v}`" for k, v in chosen.items()) or "defaults"),
             ("clients", f"{settings.clients} threads in this process, one `httpx.Client` each"),
             ("mode", "quick (smoke run: small sizes, few requests)" if settings.quick else "full"),
         ]
@@ -398,11 +399,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--port", type=int, help="server port (default: a free one)")
     parser.add_argument(
+        "--set",
+        metavar="LANTHORN_NAME=VALUE",
+        action="append",
+        default=[],
+        help="a setting for the server (docs/operations.md), e.g. "
+        "LANTHORN_KDF_CONCURRENCY=1; may be given more than once",
+    )
+    parser.add_argument(
         "--lanthorn",
         metavar="PATH",
         help="the `lanthorn` command (default: the one next to this Python)",
     )
     args = parser.parse_args(argv)
+    chosen = {}
+    for item in args.set:
+        name, equals, value = item.partition("=")
+        if not equals or not name.startswith("LANTHORN_"):
+            parser.error(f"--set takes LANTHORN_NAME=VALUE, not {item!r}")
+        chosen[name] = value
+    args.set = chosen
     if args.sweep is not None:
         try:
             counts = [int(n) for n in args.sweep.split(",")]
@@ -432,10 +448,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         database = "PostgreSQL" if database_url else "SQLite"
         portal = stack.enter_context(
-            running_portal(lanthorn, settings.workers, args.port, database_url)
+            running_portal(lanthorn, settings.workers, args.port, database_url, args.set)
         )
         print("# Lanthorn portal benchmark\n", flush=True)
-        print(header(settings, portal.data_dir.parent.parent, database) + "\n", flush=True)
+        print(
+            header(settings, portal.data_dir.parent.parent, database, args.set) + "\n",
+            flush=True,
+        )
 
         text, kdf = kdf_section(settings, portal.salt)
         print(f"## 1. Argon2id bound\n\n{text}\n", flush=True)
