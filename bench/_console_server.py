@@ -8,9 +8,7 @@ page and enrols officers through the enrolment pages (password and TOTP), as peo
 from __future__ import annotations
 
 import contextlib
-import html
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -20,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pyotp
-from _report import progress
 
-PASSWORD = "correct horse battery staple"  # noqa: S105 - a throwaway benchmark officer
-_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-_HIDDEN = re.compile(r'name="enrolment" value="([^"]+)"')
-_SECRET = re.compile(r"Key: <code>([A-Z2-7]+)</code>")
+# Officers enrol and sign in through the pages exactly as the tests' officers do.
+from tests.triage.officer_pages import enrol_through_pages as enrol
+from tests.triage.officer_pages import sign_in
+from tests.triage.officer_pages import token as csrf
+
+__all__ = ["ConsoleServer", "csrf", "enrol", "running_console", "sign_in", "unseal"]
 
 
 @dataclass
@@ -44,15 +42,6 @@ class ConsoleServer:
         except OSError:
             return []
         return [line for line in lines if line.startswith(("ERROR", "CRITICAL", "Traceback"))]
-
-
-def csrf(page: str, action: str | None = None) -> str:
-    if action is not None:
-        page = page[page.index(f'action="{action}"') :]
-    match = _CSRF.search(page)
-    if match is None:
-        raise RuntimeError(f"no CSRF token on the page:\n{page[:500]}")
-    return html.unescape(match.group(1))
 
 
 def _free_port() -> int:
@@ -108,40 +97,3 @@ def unseal(client: httpx.Client, passphrases: list[str]) -> None:
     response = client.post("/unseal", data=data)
     if response.status_code != 303:
         raise RuntimeError(f"unsealing failed: HTTP {response.status_code}")
-
-
-def enrol(client: httpx.Client, username: str, setup_code: str) -> str:
-    """Enrol through the pages; returns the officer's TOTP secret."""
-    form = client.get("/enrol").text
-    qr = client.post("/enrol", data={"csrf": csrf(form), "username": username, "setup": setup_code})
-    secret, hidden = _SECRET.search(qr.text), _HIDDEN.search(qr.text)
-    if secret is None or hidden is None:
-        raise RuntimeError(f"enrolment of {username} failed: HTTP {qr.status_code}")
-    done = client.post(
-        "/enrol",
-        data={
-            "csrf": csrf(qr.text),
-            "enrolment": html.unescape(hidden.group(1)),
-            "password": PASSWORD,
-            "code": pyotp.TOTP(secret.group(1)).now(),
-        },
-    )
-    if "You are enrolled" not in done.text:
-        raise RuntimeError(f"enrolment of {username} failed: HTTP {done.status_code}")
-    return secret.group(1)
-
-
-def sign_in(client: httpx.Client, username: str, secret: str) -> None:
-    page = client.get("/login").text
-    response = client.post(
-        "/login",
-        data={
-            "csrf": csrf(page),
-            "username": username,
-            "password": PASSWORD,
-            "code": pyotp.TOTP(secret).now(),
-        },
-    )
-    if response.status_code != 303:
-        raise RuntimeError(f"{username} could not sign in: HTTP {response.status_code}")
-    progress(f"{username} signed in")

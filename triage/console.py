@@ -54,6 +54,7 @@ _LAST_AUDIT = select(AuditRow.digest).order_by(AuditRow.seq.desc()).limit(1)
 _LOCK_AUDIT = text("SELECT pg_advisory_xact_lock(:k)")
 _INSERT_CASE = insert(Base.metadata.tables[Case.__tablename__])
 _INSERT_ITEM = insert(Base.metadata.tables[Item.__tablename__])
+_INSERT_SET_ASIDE = insert(Base.metadata.tables[SetAside.__tablename__])
 _AUDIT_LOCK = 0x4C415544  # "LAUD"
 _TAKE_WRITE_LOCK = text("UPDATE audit SET seq = seq WHERE seq < 0")  # changes no row
 
@@ -64,6 +65,17 @@ class _Seen:
 
     items: set[str]
     cases: set[str]
+
+
+@dataclass
+class _Batch:
+    """What one outbox page adds: rows for `cases`, `items` and `set_aside`, and the
+    audit entries (action, case, detail) that record them, in order."""
+
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    set_aside: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -112,6 +124,16 @@ class Console:
 
     def audit(self, session: Session, action: str, case: str | None = None, **detail: Any) -> None:
         """Append an entry, in the caller's transaction, chained to the one before it."""
+        self.audit_many(session, [(action, case, detail)])
+
+    def audit_many(
+        self, session: Session, entries: Iterable[tuple[str, str | None, dict[str, Any]]]
+    ) -> None:
+        """Append (action, case, detail) entries in order, in the caller's transaction,
+        each chained to the one before it: one read of the last entry and one insert."""
+        entries = list(entries)
+        if not entries:
+            return
         # One appender at a time, or two would chain to the same entry and fork the log:
         # on PostgreSQL an advisory lock; on SQLite the database's write lock, taken by a
         # write before the last entry is read (a transaction that starts with a write
@@ -123,20 +145,19 @@ class Console:
             session.execute(_TAKE_WRITE_LOCK)
         last = session.scalar(_LAST_AUDIT)
         previous = bytes(last) if last is not None else crypto.AUDIT_GENESIS
-        entry = {
-            "at": datetime.datetime.fromtimestamp(self.clock(), datetime.UTC).isoformat(
-                timespec="seconds"
-            ),
-            "who": self.who,
-            "action": action,
-            "case": case,
-            **detail,
-        }
-        digest = crypto.audit_digest(previous, entry, self.keys.subkey("audit"))
-        # Written now (not at the next flush): the next entry in this transaction reads it.
-        session.connection().execute(
-            _INSERT_AUDIT, {"entry": crypto.canonical_entry(entry).decode(), "digest": digest}
+        at = datetime.datetime.fromtimestamp(self.clock(), datetime.UTC).isoformat(
+            timespec="seconds"
         )
+        key = self.keys.subkey("audit")
+        rows = []
+        for action, case, detail in entries:
+            entry = {"at": at, "who": self.who, "action": action, "case": case, **detail}
+            previous = crypto.audit_digest(previous, entry, key)
+            rows.append({"entry": crypto.canonical_entry(entry).decode(), "digest": previous})
+        # Written now (not at the next flush): a later entry in this transaction reads them.
+        # Without RETURNING, SQLAlchemy hands the rows to the driver's executemany, which
+        # runs them one after another (psycopg in one pipeline): `seq` follows the chain.
+        session.connection().execute(_INSERT_AUDIT, rows)
 
     def verify_audit(self) -> tuple[int, bytes]:
         """Check the whole chain; raises `crypto.AuditChainBroken` naming the first bad entry."""
@@ -172,9 +193,10 @@ class Console:
         """Pull every new item, store it, acknowledge it; then push queued replies.
 
         Interrupting this anywhere and running it again loses and duplicates nothing:
-        an item is stored in one transaction under the portal's item id, and the portal
-        forgets it only after the ack that follows. A file a killed sync was writing is
-        deleted here, under the lock that keeps any other sync from writing now.
+        each outbox page is stored in one transaction, its items under the portal's item
+        ids, and the portal forgets them only after the ack that follows. A file a
+        killed sync was writing is deleted here, under the lock that keeps any other
+        sync from writing now.
         """
         report = SyncReport()
         with (
@@ -187,13 +209,14 @@ class Console:
                 if not page["items"]:
                     break
                 seen = self._seen(page["items"])
-                with self._relaxed() as connection:
-                    for item in page["items"]:
-                        self._take(portal, item, report, seen, connection)
-                        progress(
-                            f"{report.taken} new, {report.already} already here, "
-                            f"{len(report.set_aside)} set aside, {report.files} files"
-                        )
+                batch = _Batch()
+                for item in page["items"]:
+                    self._take(portal, item, report, seen, batch)
+                    progress(
+                        f"{report.taken} new, {report.already} already here, "
+                        f"{len(report.set_aside)} set aside, {report.files} files"
+                    )
+                self._store(batch)
                 self._durable(page["next"])  # on the disk before the portal may forget it
                 portal.ack(page["next"])
             with self.sessions() as session:
@@ -216,14 +239,32 @@ class Console:
             here = set(session.scalars(select(Case.id).where(Case.id.in_(cases))))
         return _Seen(known, here)
 
+    def _store(self, batch: _Batch) -> None:
+        """Store a page's items, the items set aside and their audit entries in one
+        transaction: a few statements a page, not several an item (each a round trip to
+        the database server). Killed before this commits, the page is taken again at the
+        next sync (the portal forgets nothing before the ack), and files already
+        downloaded and verified are kept and not downloaded again."""
+        if not (batch.cases or batch.items or batch.set_aside):
+            return
+        with self._relaxed() as connection, self.sessions(bind=connection) as session:
+            for statement, rows in (
+                (_INSERT_CASE, batch.cases),
+                (_INSERT_ITEM, batch.items),
+                (_INSERT_SET_ASIDE, batch.set_aside),
+            ):
+                if rows:
+                    session.connection().execute(statement, rows)
+            self.audit_many(session, batch.audit)
+            session.commit()
+
     @contextlib.contextmanager
     def _relaxed(self) -> Iterator[Connection]:
         """A connection whose commits need not reach the disk before they return: they
         survive the process being killed, not a power cut. `_durable` makes them durable.
 
-        A sync commits each item alone, so that an interrupted sync keeps what it took,
-        and a disk flush per item was half of the sync's time. The flush is owed only
-        before the ack that lets the portal forget the items: once per page."""
+        A disk flush per page's transaction would be paid again by `_durable`: the flush
+        is owed only before the ack that lets the portal forget the items."""
         with self.engine.connect() as connection:
             dialect = connection.dialect.name
             if dialect == "sqlite":  # outside a transaction: SQLite refuses it inside one
@@ -264,11 +305,12 @@ class Console:
         portal: PortalClient,
         item: dict[str, Any],
         report: SyncReport,
-        seen: _Seen | None = None,
-        connection: Connection | None = None,
+        seen: _Seen,
+        batch: _Batch,
     ) -> None:
+        """Open and check one outbox item, download its files, and add what is to be
+        stored to `batch` (`_store` writes it)."""
         item_id = str(item.get("id", ""))
-        seen = seen or self._seen([item])
         if item_id in seen.items:
             report.already += 1
             return
@@ -280,59 +322,52 @@ class Console:
                 item,
                 "could not be opened with the oversight key: damaged, or sealed to another key",
                 report,
+                batch,
             )
             return
         kind = item.get("kind")
         case_here = str(item.get("case", "")) in seen.cases
         if document["type"] != kind:
-            self._set_aside(
-                item, f"the portal called it a {kind} but it is a {document['type']}", report
-            )
+            reason = f"the portal called it a {kind} but it is a {document['type']}"
+            self._set_aside(item, reason, report, batch)
             return
         if kind == "report" and case_here:
-            self._set_aside(item, "a second report for a case that already exists", report)
+            reason = "a second report for a case that already exists"
+            self._set_aside(item, reason, report, batch)
             return
         if kind == "message" and not case_here:
-            self._set_aside(item, "a message for a case this console does not have", report)
+            reason = "a message for a case this console does not have"
+            self._set_aside(item, reason, report, batch)
             return
         files = self._fetch_files(portal, document, item.get("blob_ids", []), report)
-        with contextlib.ExitStack() as stack:
-            if connection is None:
-                connection = stack.enter_context(self._relaxed())
-            session = stack.enter_context(self.sessions(bind=connection))
-            if kind == "report":
-                reply_pk = crypto.b64u_decode(document["reply_box_pk"], length=32)
-                portal_pk = crypto.b64u_decode(item.get("box_pk", ""), length=32)
-                # Plain inserts, not ORM objects: a sync stores thousands of these.
-                session.connection().execute(
-                    _INSERT_CASE,
-                    {
-                        "id": item["case"],
-                        # Kept unsealed, so in text columns: PostgreSQL refuses a NUL
-                        # there, and one report holding one would stop every sync.
-                        "category": document["category"].replace("\x00", "")[:40],
-                        "facility": document["facility"].replace("\x00", "")[:200],
-                        "urgent": bool(document["urgent"]),
-                        "received_on": self._today(),
-                        "portal_box_pk": portal_pk,
-                        "reply_box_pk": reply_pk,
-                        "workflow": "new",
-                        "public_status": "received",
-                    },
-                )
-            content = {"document": document, "files": files, "portal_on": item.get("on")}
-            session.connection().execute(
-                _INSERT_ITEM,
+        today = self._today()
+        if kind == "report":
+            batch.cases.append(
                 {
-                    "id": item_id,
-                    "case_id": item["case"],
-                    "kind": kind,
-                    "content": self._seal(content),
-                    "on": self._today(),
-                },
+                    "id": item["case"],
+                    # Kept unsealed, so in text columns: PostgreSQL refuses a NUL there,
+                    # and one report holding one would stop every sync.
+                    "category": document["category"].replace("\x00", "")[:40],
+                    "facility": document["facility"].replace("\x00", "")[:200],
+                    "urgent": bool(document["urgent"]),
+                    "received_on": today,
+                    "portal_box_pk": crypto.b64u_decode(item.get("box_pk", ""), length=32),
+                    "reply_box_pk": crypto.b64u_decode(document["reply_box_pk"], length=32),
+                    "workflow": "new",
+                    "public_status": "received",
+                }
             )
-            self.audit(session, f"received {kind}", item["case"])
-            session.commit()
+        content = {"document": document, "files": files, "portal_on": item.get("on")}
+        batch.items.append(
+            {
+                "id": item_id,
+                "case_id": item["case"],
+                "kind": kind,
+                "content": self._seal(content),
+                "on": today,
+            }
+        )
+        batch.audit.append((f"received {kind}", item["case"], {}))
         seen.cases.add(item["case"])
         report.taken += 1
 
@@ -350,20 +385,21 @@ class Console:
             self.keys = newer
             return newer.open_document(sealed)
 
-    def _set_aside(self, item: dict[str, Any], reason: str, report: SyncReport) -> None:
-        with self.sessions() as session:
-            session.add(
-                SetAside(
-                    id=str(item.get("id", ""))[:40],
-                    case_id=str(item.get("case", ""))[:16],
-                    kind=str(item.get("kind", ""))[:8],
-                    reason=reason,
-                    content=self._seal(item),
-                    on=self._today(),
-                )
-            )
-            self.audit(session, "set aside", str(item.get("case", ""))[:16], reason=reason)
-            session.commit()
+    def _set_aside(
+        self, item: dict[str, Any], reason: str, report: SyncReport, batch: _Batch
+    ) -> None:
+        case_id = str(item.get("case", ""))[:16]
+        batch.set_aside.append(
+            {
+                "id": str(item.get("id", ""))[:40],
+                "case_id": case_id,
+                "kind": str(item.get("kind", ""))[:8],
+                "reason": reason,
+                "content": self._seal(item),
+                "on": self._today(),
+            }
+        )
+        batch.audit.append(("set aside", case_id, {"reason": reason}))
         report.set_aside.append(f"{item.get('id')}: {reason}")
 
     def _fetch_files(

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import html
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pyotp
 import pytest
 from argon2 import PasswordHasher
 
@@ -22,6 +19,7 @@ from portal.settings import PortalSettings, Secret
 from tests.conftest import CHEAP_KDF
 from tests.portal.conftest import Clock, Portal
 from tests.serving import serving
+from tests.triage.officer_pages import enrol_through_pages, sign_in
 from triage.app import create_app as create_console_app
 from triage.console import Console
 from triage.keys import key_ceremony
@@ -76,9 +74,6 @@ def any_key() -> Any:
 
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-_HIDDEN = re.compile(r'name="enrolment" value="([^"]+)"')
-_SECRET = re.compile(r"Key: <code>([A-Z2-7]+)</code>")
 
 
 @dataclass
@@ -103,44 +98,12 @@ def site(pair: tuple[Portal, Console]) -> Iterator[Site]:
         yield Site(url, app, console, portal)
 
 
-def token(page: str, action: str | None = None) -> str:
-    if action is not None:
-        page = page[page.index(f'action="{action}"') :]
-    match = _CSRF.search(page)
-    assert match
-    return html.unescape(match.group(1))
-
-
 def enrol(
     site: Site, username: str, role: str, unit: str | None = None
 ) -> tuple[httpx.Client, str]:
     """Add an officer, enrol them through the pages, sign in; returns (client, TOTP secret)."""
     code = add_officer(site.console, username, role, unit)
     client = site.client()
-    form = client.get("/enrol").text
-    qr = client.post("/enrol", data={"csrf": token(form), "username": username, "setup": code})
-    assert qr.status_code == 200, qr.text
-    assert "<svg" in qr.text  # the QR code is drawn here, inline
-    secret = _SECRET.search(qr.text).group(1)  # type: ignore[union-attr]
-    done = client.post(
-        "/enrol",
-        data={
-            "csrf": token(qr.text),
-            "enrolment": html.unescape(_HIDDEN.search(qr.text).group(1)),  # type: ignore[union-attr]
-            "password": "correct horse battery",
-            "code": pyotp.TOTP(secret).now(),
-        },
-    )
-    assert "You are enrolled" in done.text, done.text
-    login = client.get("/login").text
-    signed_in = client.post(
-        "/login",
-        data={
-            "csrf": token(login),
-            "username": username,
-            "password": "correct horse battery",
-            "code": pyotp.TOTP(secret).now(),
-        },
-    )
-    assert signed_in.status_code == 303, signed_in.text
+    secret = enrol_through_pages(client, username, code)
+    sign_in(client, username, secret)
     return client, secret

@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import psycopg
-import pyotp
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -41,7 +40,7 @@ from triage.migrations import alembic_config, revisions
 from triage.restore import restore_backup
 from triage.settings import ConsoleError, TriageSettings
 
-from .conftest import CHEAP, PASSPHRASES, Site, case_ids, enrol, token
+from .conftest import CHEAP, PASSPHRASES, Site, case_ids, enrol, sign_in
 
 CANARY = "CANARY-backup-4471"
 FILE_LINK = re.compile(r'href="(/cases/[^"]+/files/[^"]+)"')
@@ -144,22 +143,6 @@ def is_empty(settings: TriageSettings) -> bool:
         engine.dispose()
 
 
-def sign_in(url: str, username: str, secret: str) -> httpx.Client:
-    client = httpx.Client(base_url=url, timeout=30)
-    page = client.get("/login").text
-    response = client.post(
-        "/login",
-        data={
-            "csrf": token(page),
-            "username": username,
-            "password": "correct horse battery",
-            "code": pyotp.TOTP(secret).now(),
-        },
-    )
-    assert response.status_code == 303, response.text
-    return client
-
-
 def test_a_restored_console_is_the_same_console(
     site: Site, tmp_path: Path, new_database_url: Callable[[], str]
 ) -> None:
@@ -208,7 +191,7 @@ def test_a_restored_console_is_the_same_console(
         app = create_console_app(settings, portal_url=site.portal.url, hasher=CHEAP)
         app.state.console = restored
         with serving(app, **UVICORN_OPTIONS) as url:
-            client = sign_in(url, "tess", made["secret"])
+            client = sign_in(httpx.Client(base_url=url, timeout=30), "tess", made["secret"])
             page = client.get(f"/cases/{made['urgent']}").text
             downloads = [client.get(link) for link in FILE_LINK.findall(page)]
             client.close()

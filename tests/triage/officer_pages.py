@@ -1,0 +1,70 @@
+"""An officer enrolling and signing in through the console's pages, as a person does:
+shared by the tests and the console benchmark (bench/_console_server.py)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import httpx
+import pyotp
+
+PASSWORD = "correct horse battery"  # noqa: S105 - a throwaway test officer's
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+_HIDDEN = re.compile(r'name="enrolment" value="([^"]+)"')
+_SECRET = re.compile(r"Key: <code>([A-Z2-7]+)</code>")
+
+
+class PagesRefused(RuntimeError):
+    """A page did not answer as an officer's next step expects."""
+
+
+def token(page: str, action: str | None = None) -> str:
+    """The CSRF token of the page's form (the one posting to `action`, if given)."""
+    if action is not None:
+        page = page[page.index(f'action="{action}"') :]
+    match = _CSRF.search(page)
+    if match is None:
+        raise PagesRefused("the page has no form with a CSRF token")
+    return html.unescape(match.group(1))
+
+
+def enrol_through_pages(client: httpx.Client, username: str, setup_code: str) -> str:
+    """Enrol with the one-time setup code (/enrol, the QR page, then the first TOTP
+    code) and choose `PASSWORD`; returns the officer's TOTP secret."""
+    form = client.get("/enrol").text
+    qr = client.post(
+        "/enrol", data={"csrf": token(form), "username": username, "setup": setup_code}
+    )
+    secret, hidden = _SECRET.search(qr.text), _HIDDEN.search(qr.text)
+    if qr.status_code != 200 or secret is None or hidden is None or "<svg" not in qr.text:
+        raise PagesRefused(f"enrolment of {username}: HTTP {qr.status_code}\n{qr.text}")
+    done = client.post(
+        "/enrol",
+        data={
+            "csrf": token(qr.text),
+            "enrolment": html.unescape(hidden.group(1)),
+            "password": PASSWORD,
+            "code": pyotp.TOTP(secret.group(1)).now(),
+        },
+    )
+    if "You are enrolled" not in done.text:
+        raise PagesRefused(f"enrolment of {username}: HTTP {done.status_code}\n{done.text}")
+    return secret.group(1)
+
+
+def sign_in(client: httpx.Client, username: str, secret: str) -> httpx.Client:
+    """Sign an enrolled officer in through /login; returns the same client."""
+    login = client.get("/login").text
+    signed_in = client.post(
+        "/login",
+        data={
+            "csrf": token(login),
+            "username": username,
+            "password": PASSWORD,
+            "code": pyotp.TOTP(secret).now(),
+        },
+    )
+    if signed_in.status_code != 303:
+        raise PagesRefused(f"{username} could not sign in: HTTP {signed_in.status_code}")
+    return client
