@@ -321,7 +321,8 @@ def sweep_text(settings: Settings, portal: Portal, kdf: KdfResult, database: str
         portal, settings.sweep, settings.sweep_html_seconds, kdf.bound, html_submission
     )
     api_table, api = api_sweep(
-        portal, settings.sweep, settings.sweep_seconds, lambda: api_body(portal), 500.0
+        # Bodies for 2 × this rate are built first; past it, wrk would run out of them.
+        portal, settings.sweep, settings.sweep_seconds, lambda: api_body(portal), 1500.0
     )
     notes = (
         "HTML: each client thread GETs the form and POSTs it, back to back, server-side "
