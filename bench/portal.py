@@ -322,7 +322,11 @@ def sweep_text(settings: Settings, portal: Portal, kdf: KdfResult, database: str
     )
     api_table, api = api_sweep(
         # Bodies for 2 × this rate are built first; past it, wrk would run out of them.
-        portal, settings.sweep, settings.sweep_seconds, lambda: api_body(portal), 1500.0
+        portal,
+        settings.sweep,
+        settings.sweep_seconds,
+        lambda: api_body(portal),
+        1500.0,
     )
     notes = (
         "HTML: each client thread GETs the form and POSTs it, back to back, server-side "

@@ -28,6 +28,7 @@ from .db import make_engine, make_sessionmaker
 from .errors import PortalError, Unavailable
 from .i18n import N_, current_language, load_catalogues
 from .i18n import install as install_translations
+from .kdf_queue import QUEUE_VARIABLE, SharedKdfGate
 from .migrations import upgrade
 from .pages import page_language
 from .purge import Purger
@@ -168,6 +169,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with purger.running():
             yield
+        await app.state.kdf_gate.close()
         engine.dispose()
 
     templates = make_templates(HERE / "templates")
@@ -197,10 +199,20 @@ def create_app(
     app.state.templates = templates
     app.state.nonces = DatabaseNonceStore(sessions, clock)
     app.state.csrf = Csrf(settings.secret.reveal())
-    app.state.kdf_gate = KdfGate(settings.kdf_concurrency)
+    app.state.kdf_gate = kdf_gate(settings)
     app.state.db_gate = asyncio.Semaphore(settings.db_concurrency)
     app.state.throttle = ReceiptThrottle(clock)
     return app
+
+
+def kdf_gate(settings: PortalSettings) -> KdfGate | SharedKdfGate:
+    """This worker's own queue for Argon2id, or its side of the queue `serve` shares
+    between its workers (`portal.kdf_queue`)."""
+    import os
+
+    own = KdfGate(settings.kdf_concurrency)
+    address = os.environ.get(QUEUE_VARIABLE)
+    return SharedKdfGate(address, own) if address else own
 
 
 def app_from_environment() -> Starlette:

@@ -19,6 +19,7 @@ import crypto
 
 from .blobstore import BlobStore
 from .db import DatabaseUnavailable, migrate_or_explain
+from .kdf_queue import QUEUE_VARIABLE, shared_queue
 from .migrations import upgrade
 from .settings import (
     CONFIG_FILE,
@@ -243,15 +244,20 @@ def serve_command(data: str | None, host: str, port: int, workers: int) -> int:
         print(f"Deleted {cleared} unfinished upload(s) left by an earlier stop.", flush=True)
     os.environ["LANTHORN_DATA"] = str(data_dir)
     os.environ[WORKERS_VARIABLE] = str(workers)  # the workers share the CPUs' Argon2id
-    print(f"Lanthorn portal on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
-    uvicorn.run(
-        "portal.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=uvicorn_log_config(),
-        **UVICORN_OPTIONS,  # type: ignore[arg-type]
-    )
+    with contextlib.ExitStack() as stack:
+        if workers > 1:  # one queue for all of them, first come first served
+            per_worker = PortalSettings.load(data_dir).kdf_concurrency  # now for N workers
+            address = stack.enter_context(shared_queue(workers * per_worker))
+            os.environ[QUEUE_VARIABLE] = address
+        print(f"Lanthorn portal on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+        uvicorn.run(
+            "portal.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=uvicorn_log_config(),
+            **UVICORN_OPTIONS,  # type: ignore[arg-type]
+        )
     logging.shutdown()
     return 0

@@ -141,3 +141,6 @@ class KdfGate:
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         async with self._semaphore:
             return await run_in_threadpool(fn, *args)
+
+    async def close(self) -> None:
+        """Nothing to give back (`portal.kdf_queue.SharedKdfGate` has a connection)."""

@@ -35,6 +35,22 @@ def clean_environment(**lanthorn: str) -> dict[str, str]:
     return {**env, **lanthorn}
 
 
+def kdf_queue_clients(group: int) -> int:
+    """How many worker connections the Argon2id queue of `serve` (process group `group`)
+    has: its name is in the workers' environment, its sockets in /proc/net/unix."""
+    names = set()
+    for pid in group_members(group):
+        with contextlib.suppress(OSError):
+            for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                if entry.startswith(b"LANTHORN_KDF_QUEUE="):
+                    names.add(entry.partition(b"=")[2].decode())
+    if len(names) != 1:
+        return 0
+    (name,) = names
+    sockets = Path("/proc/net/unix").read_text().splitlines()
+    return sum(line.endswith(f" @{name}") for line in sockets) - 1  # less the listener
+
+
 def group_members(group: int) -> list[int]:
     """Processes in a process group: `serve` and every uvicorn worker it started."""
     members = []

@@ -31,7 +31,7 @@ from .reporters import (
     send_form,
     send_form_message,
 )
-from .served import ServedPortal
+from .served import ServedPortal, kdf_queue_clients
 
 REPORTS = 80
 CLIENTS = 10
@@ -91,6 +91,9 @@ def test_concurrent_reporters_lose_nothing_and_leak_nothing(
             thread.join(timeout=300)
         assert len(sent) == REPORTS
         assert all(s.accepted for s in sent), [s.statuses for s in sent if not s.accepted]
+        # The form reports' Argon2id went through the queue the workers share.
+        assert kdf_queue_clients(portal.process.pid) >= 1
+        assert "Argon2id queue unavailable" not in portal.log()
 
         with httpx.Client(base_url=portal.url, timeout=60, headers=headers) as client:
             for one in sent[:10]:  # follow-up messages: by the API, and on the pages
