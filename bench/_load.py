@@ -111,7 +111,9 @@ def run_load(portal: Portal, jobs: Sequence[Any], warmups: Sequence[Any], one: J
     return result
 
 
-def run_steady(portal: Portal, clients: int, settle: float, seconds: float, one: Job) -> LoadResult:
+def run_steady(
+    portal: Portal, clients: int, settle: float, seconds: float, one: Job, fresh: bool = False
+) -> LoadResult:
     """`clients` threads, each with its own `httpx.Client`, run `one` back to back for
     `settle` + `seconds`; only what finishes in the last `seconds` counts.
 
@@ -119,13 +121,18 @@ def run_steady(portal: Portal, clients: int, settle: float, seconds: float, one:
     fill, and the end, when the last few reports leave cores idle: with 4 reports per
     client that edge is a large share of the run. Here the rate is the steady state:
     successes that finished in the window ÷ its length; latencies are theirs too.
+
+    `fresh`: a new connection for every request, as nginx makes them to the portal
+    (deploy/portal/lanthorn-portal.conf keeps none open), so that each request goes to
+    whichever worker accepts it; otherwise each client keeps its connection alive.
     """
+    limits = httpx.Limits(max_keepalive_connections=0 if fresh else None)
     raw = LoadResult()
     ready = threading.Barrier(clients + 1)
     stop = threading.Event()
 
     def worker() -> None:
-        with httpx.Client(base_url=portal.url, timeout=120) as client:
+        with httpx.Client(base_url=portal.url, timeout=120, limits=limits) as client:
             ready.wait()
             while not stop.is_set():
                 try:

@@ -27,14 +27,19 @@ Job = Callable[..., None]
 
 
 def html_sweep(
-    portal: Portal, clients: Sequence[int], seconds: int, bound: float, submit: Job
+    portal: Portal,
+    clients: Sequence[int],
+    seconds: int,
+    bound: float,
+    submit: Job,
+    fresh: bool = False,
 ) -> tuple[str, dict[int, LoadResult]]:
     results: dict[int, LoadResult] = {}
     rows = []
     for count in clients:
         settle = max(3.0, 1.5 * count / bound)  # every client through the queue once
         progress(f"sweep, HTML: {count} concurrent clients, {settle:.0f} s + {seconds} s")
-        result = run_steady(portal, count, settle, seconds, submit)
+        result = run_steady(portal, count, settle, seconds, submit, fresh)
         results[count] = result
         failures = sum(result.failures.values())
         rows.append(

@@ -67,6 +67,7 @@ class Settings:
     sweep: tuple[int, ...]  # concurrent clients for the sweep
     sweep_seconds: int  # wrk run per client count (API)
     sweep_html_seconds: int  # measured window per client count (HTML), after settling
+    fresh_connections: bool  # HTML sweep: a new connection per request, as nginx makes
     transfers: bool
 
     @classmethod
@@ -91,6 +92,7 @@ class Settings:
             ),
             sweep_seconds=pick(args.sweep_seconds, 10, 3),
             sweep_html_seconds=pick(args.sweep_seconds, 15, 4),
+            fresh_connections=bool(args.new_connections),
             transfers=not args.no_transfers,
         )
 
@@ -318,7 +320,12 @@ def api_section(settings: Settings, portal: Portal, kdf: KdfResult) -> tuple[str
 
 def sweep_text(settings: Settings, portal: Portal, kdf: KdfResult, database: str) -> str:
     html_table, html = html_sweep(
-        portal, settings.sweep, settings.sweep_html_seconds, kdf.bound, html_submission
+        portal,
+        settings.sweep,
+        settings.sweep_html_seconds,
+        kdf.bound,
+        html_submission,
+        settings.fresh_connections,
     )
     api_table, api = api_sweep(
         # Bodies for 2 × this rate are built first; past it, wrk would run out of them.
@@ -332,7 +339,13 @@ def sweep_text(settings: Settings, portal: Portal, kdf: KdfResult, database: str
         "HTML: each client thread GETs the form and POSTs it, back to back, server-side "
         "Argon2id at `V1_KDF`. After the queues have filled (1.5 × clients ÷ bound seconds, "
         f"at least 3 s), reports that finish in the next {settings.sweep_html_seconds} s are "
-        "counted, and the latencies are theirs: the steady state. The ratio is to "
+        "counted, and the latencies are theirs: the steady state. Connections: "
+        + (
+            "a new one for every request, as nginx makes them. "
+            if settings.fresh_connections
+            else "each client keeps its own alive. "
+        )
+        + "The ratio is to "
         f"the bound of section 1 ({kdf.bound:.2f}/s). JSON API: wrk with 2 threads and N "
         f"connections for {settings.sweep_seconds} s each, every request a different "
         "pre-sealed report (keys derived client-side at the cheap KDF, so the server runs "
@@ -401,6 +414,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--no-transfers", action="store_true", help="skip the 1 GiB uploads and download"
+    )
+    parser.add_argument(
+        "--new-connections",
+        action="store_true",
+        help="HTML sweep: open a new connection for every request, as nginx does in front "
+        "of the portal (default: each client keeps its connection alive)",
     )
     parser.add_argument("--port", type=int, help="server port (default: a free one)")
     parser.add_argument(
