@@ -70,6 +70,7 @@ class KdfQueue:
         self._granted: dict[socket.socket, set[int]] = {}
         self._buffers: dict[socket.socket, bytes] = {}
         self._stop = threading.Event()
+        self.asked = 0  # requests received since the start (read by the tests)
         self._wake_r, self._wake_w = socket.socketpair()
         self._thread = threading.Thread(target=self._serve, name="kdf-queue", daemon=True)
 
@@ -142,6 +143,7 @@ class KdfQueue:
     def _handle(self, conn: socket.socket, verb: bytes, number: int) -> None:
         granted = self._granted[conn]
         if verb == b"A":
+            self.asked += 1
             self._waiting.append((conn, number))
         elif number in granted:
             granted.discard(number)  # released, or cancelled after it was granted

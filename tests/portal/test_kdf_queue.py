@@ -4,7 +4,9 @@ workers, never more at once than its slots, and never stuck by a worker that die
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -54,7 +56,8 @@ def test_two_workers_share_the_slots_first_come_first_served(queue: KdfQueue) ->
         for n in range(10):  # six asked for at one worker, then four at the other
             gate = first if n < 6 else second
             jobs.append(asyncio.ensure_future(gate.run(work, f"job{n}")))
-            await asyncio.sleep(0.005)  # each ask reaches the queue before the next
+            while queue.asked <= n:  # each ask reaches the queue before the next is made
+                await asyncio.sleep(0.001)
         done = list(await asyncio.gather(*jobs))
         await first.close()
         await second.close()
@@ -142,3 +145,38 @@ def test_without_the_queue_a_worker_still_derives_alone(caplog: pytest.LogCaptur
     assert run_coroutine(scenario()) == ["job0", "job1", "job2"]
     assert work.most == 1  # the worker's own gate
     assert "Argon2id queue unavailable" in caplog.text
+
+
+#: A Python that another user may run (the venv's lives under root's home here).
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.mark.skipif(
+    os.getuid() != 0 or not os.access(SYSTEM_PYTHON, os.X_OK),
+    reason="needs root, and Debian's python3, to run a client as another user",
+)
+def test_another_user_is_turned_away(queue: KdfQueue) -> None:
+    """The queue's name is visible to every local user (/proc/net/unix): only processes of
+    the portal's own user may take slots."""
+    client = (
+        "import socket, sys\n"
+        "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+        "s.connect('\\0' + sys.argv[1])\n"
+        "s.settimeout(5)\n"
+        "try:\n"
+        "    s.sendall(b'A 1\\n')\n"
+        "    print(repr(s.recv(64)))\n"
+        "except (ConnectionResetError, BrokenPipeError):\n"
+        "    print('reset')\n"
+    )
+    nobody = subprocess.run(
+        [SYSTEM_PYTHON, "-I", "-c", client, queue.address],
+        user="nobody",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    # Closed without a grant: an empty read, or a reset (the ask was never read).
+    assert nobody.stdout.strip() in ("b''", "reset"), nobody.stdout + nobody.stderr
+    assert queue.running == 0
