@@ -20,6 +20,7 @@ from tests.conftest import CHEAP_KDF
 from tests.portal.conftest import Clock, Portal
 from tests.serving import serving
 from tests.triage.officer_pages import enrol_through_pages, sign_in
+from tests.triage.officer_pages import token as token  # the tests import it from here
 from triage.app import create_app as create_console_app
 from triage.console import Console
 from triage.keys import key_ceremony
