@@ -38,7 +38,20 @@ class SignedAuth(httpx.Auth):
 
 
 class PortalError(Exception):
-    """The portal refused a request or could not be reached; the message says which."""
+    """The portal refused a request or could not be reached; the message says which.
+
+    `status` is the portal's HTTP status, or None when it could not be reached."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def refused_this_request(self) -> bool:
+        """The portal answered and refused this request for what it holds (400, 409,
+        422: an unknown case, say), so other requests may still go; anything else (not
+        reachable, 401, 5xx) would refuse them all alike."""
+        return self.status in (400, 409, 422)
 
 
 class PortalClient:
@@ -63,7 +76,9 @@ class PortalClient:
                 message = response.json().get("message", response.text[:200])
             except ValueError:
                 message = response.text[:200]
-            raise PortalError(f"the portal answered {response.status_code}: {message}")
+            raise PortalError(
+                f"the portal answered {response.status_code}: {message}", response.status_code
+            )
         return response.json()
 
     def _call(self, method: str, path: str, *ok: int, **kwargs: Any) -> Any:

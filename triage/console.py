@@ -638,19 +638,30 @@ class Console:
             )
 
     def _push(self, portal: PortalClient) -> tuple[int, int]:
+        """Send queued replies and status changes in order; return (sent, still queued).
+
+        One the portal refuses (a case it does not know, say) stays queued with the rest
+        of its case's, in order, and the other cases' go on. If the portal cannot be
+        reached, or refuses the console itself, everything waits for the next sync."""
         pushed = 0
+        held: set[str] = set()  # cases whose earlier item was refused: keep their order
         with self.sessions() as session:
             queue = session.scalars(
                 select(Outgoing).where(Outgoing.sent_on.is_(None)).order_by(Outgoing.seq)
             ).all()
             for outgoing in queue:
+                if outgoing.case_id in held:
+                    continue
                 body = self._open(outgoing.payload)
                 try:
                     if outgoing.kind in ("reply", "outcome"):
                         portal.reply(body)
                     else:
                         portal.status(body)
-                except PortalError:
+                except PortalError as exc:
+                    if exc.refused_this_request:
+                        held.add(outgoing.case_id)
+                        continue
                     break  # keep it, and everything after it, for the next sync
                 outgoing.sent_on = self._today()
                 if outgoing.kind == "outcome":

@@ -7,9 +7,11 @@ import datetime
 import os
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 
 import crypto
+from portal.db import Case as PortalCase
+from portal.db import Item as PortalItem
 from tests.portal.conftest import Portal
 from tests.portal.forms import csrf_token, open_thread, receipt_of, submit_report
 from tests.portal.test_api import file_report, report_document, submission
@@ -295,3 +297,27 @@ def test_officers_and_the_sync_appending_at_once_keep_the_audit_chain_whole(
     assert failures == []
     count, _ = console.verify_audit()
     assert count >= 6 * 30
+
+
+def test_a_reply_the_portal_refuses_holds_back_only_its_own_case(
+    pair: tuple[Portal, Console],
+) -> None:
+    """A portal rebuilt without a case (restored from an older backup, say) refuses its
+    replies with 422; the other cases' replies must still reach their reporters."""
+    portal, console = pair
+    for _ in range(2):
+        submit_report(portal.client())
+    console.sync(portal.url)
+    gone, kept = case_ids(console)
+    with portal.app.state.sessions() as session:  # the portal forgets one case
+        session.execute(delete(PortalItem).where(PortalItem.case_id == gone))
+        session.execute(delete(PortalCase).where(PortalCase.id == gone))
+        session.commit()
+    console.reply(gone, "First reply to the forgotten case")
+    console.set_public_status(gone, "in_review")
+    console.reply(kept, "This reply must get through")
+    assert console.push() == (1, 2)
+    with portal.app.state.sessions() as session:
+        replies = session.scalars(select(PortalItem).where(PortalItem.kind == "reply")).all()
+    assert [r.case_id for r in replies] == [kept]
+    assert console.push() == (0, 2)  # still queued, in order, for the officer to see
