@@ -60,6 +60,22 @@ def receipt_of(response: httpx.Response) -> str:
     return match.group(1)
 
 
+#: What a browser sends for the file input when no file is chosen.
+NO_FILE: tuple[str, bytes, str] = ("", b"", "application/octet-stream")
+
+
+def send_message(
+    client: httpx.Client, text: str, file: tuple[str, bytes, str] = NO_FILE
+) -> httpx.Response:
+    """Send a follow-up message from the reporter's thread page, as its form does: the
+    text and its one file input (empty unless `file` is given)."""
+    return client.post(
+        "/thread",
+        data={"csrf": csrf_token(client, "/thread"), "text": text},
+        files=[("attachments", file)],
+    )
+
+
 def open_thread(client: httpx.Client, receipt: str) -> httpx.Response:
     token = csrf_token(client, "/follow-up")
     return client.post("/follow-up", data={"csrf": token, "receipt": receipt})

@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, inspect, text
 import crypto
 
 from .clients import ConsoleClient
-from .forms import REPORT_FIELDS, csrf_token, open_thread, receipt_of
+from .forms import REPORT_FIELDS, csrf_token, open_thread, receipt_of, send_message
 
 # Fresh for every run, so no other file on the machine (this test's own source in a
 # checkout under /tmp, another run's leftovers) can contain them by chance.
@@ -166,11 +166,8 @@ def test_nothing_a_reporter_sends_reaches_disk_database_or_logs(
 
     login = open_thread(client, receipt)
     assert login.status_code == 303
-    token = csrf_token(client, "/thread")
-    sent = client.post(
-        "/thread",
-        data={"csrf": token, "text": f"{CANARY} follow-up"},
-        files=[("attachments", ("more.txt", (CANARY * 100).encode(), "text/plain"))],
+    sent = send_message(
+        client, f"{CANARY} follow-up", ("more.txt", (CANARY * 100).encode(), "text/plain")
     )
     assert sent.status_code == 303
     # Bad requests carrying canaries must not be echoed into a log either.

@@ -26,7 +26,7 @@ import httpx
 import crypto
 from portal.categories import CHANNEL_VALUES
 from tests.portal.clients import SignedAuth, stored_blob
-from tests.portal.forms import REPORT_FIELDS, csrf_token, open_thread, receipt_of
+from tests.portal.forms import REPORT_FIELDS, open_thread, receipt_of, send_message
 
 #: What API reporters derive their keys with: the portal never runs their KDF, so the
 #: cost is the client's alone (the HTML forms use the portal's own, production setting).
@@ -284,11 +284,7 @@ def send_form_message(client: httpx.Client, sent: Sent, file: bytes = b"") -> in
     number = len(sent.messages) + 1
     text = f"{sent.canary} message {number}"
     name = f"{sent.canary}-m{number}.txt" if file else ""
-    response = client.post(
-        "/thread",
-        data={"csrf": csrf_token(client, "/thread"), "text": text},
-        files=[("attachments", (name, file, "text/plain"))],
-    )
+    response = send_message(client, text, (name, file, "text/plain"))
     sent.statuses.append(response.status_code)
     if response.status_code == 303:
         sent.messages.append(text)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +74,21 @@ def case_ids(console: Console) -> list[str]:
 
 def any_key() -> Any:
     return crypto.PrivateKey.generate()
+
+
+LANTHORN = Path(sys.executable).with_name("lanthorn")
+
+
+def run_lanthorn(args: tuple[object, ...], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`lanthorn ARGS` with exactly `env`, never waiting on a prompt (stdin is empty)."""
+    return subprocess.run(  # noqa: S603 - our own command, absolute path, no shell
+        [LANTHORN, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)

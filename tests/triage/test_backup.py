@@ -10,7 +10,6 @@ import os
 import re
 import secrets
 import subprocess
-import sys
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from alembic import command
 import crypto
 from portal.cli import UVICORN_OPTIONS
 from tests.conftest import CHEAP_KDF, POSTGRES_URL
-from tests.portal.forms import csrf_token, open_thread, receipt_of, submit_report
+from tests.portal.forms import open_thread, receipt_of, send_message, submit_report
 from tests.portal.test_api import file_report, report_document, submission
 from tests.serving import serving
 from triage import backup as backup_module
@@ -40,11 +39,10 @@ from triage.migrations import alembic_config, revisions
 from triage.restore import restore_backup
 from triage.settings import ConsoleError, TriageSettings
 
-from .conftest import CHEAP, PASSPHRASES, Site, case_ids, enrol, sign_in
+from .conftest import CHEAP, PASSPHRASES, Site, case_ids, enrol, run_lanthorn, sign_in
 
 CANARY = "CANARY-backup-4471"
 FILE_LINK = re.compile(r'href="(/cases/[^"]+/files/[^"]+)"')
-LANTHORN = Path(sys.executable).with_name("lanthorn")
 
 
 def officers(k: int) -> list[str]:
@@ -101,11 +99,7 @@ def populate(site: Site) -> dict[str, Any]:
     client, secret = enrol(site, "tess", "triage")
     reader = portal.client()
     open_thread(reader, receipt)
-    reader.post(
-        "/thread",
-        data={"csrf": csrf_token(reader, "/thread"), "text": "more detail"},
-        files=[("attachments", ("more.txt", b"second file", "text/plain"))],
-    )
+    send_message(reader, "more detail", ("more.txt", b"second file", "text/plain"))
     report = console.sync(portal.url)
     assert (report.taken, len(console.set_aside_items())) == (1, 1)
     return {"photo": photo, "secret": secret, "urgent": urgent, "api_case": api_case}
@@ -441,14 +435,7 @@ def run(*args: object, env: dict[str, str] | None = None) -> subprocess.Complete
     environ.update(
         LANTHORN_VAULT_KDF="1,8", LANTHORN_UNSEAL_PASSPHRASES=",".join(PASSPHRASES), **env or {}
     )
-    return subprocess.run(
-        [LANTHORN, *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=environ,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_lanthorn(args, environ)
 
 
 def test_the_commands_back_up_verify_and_restore(

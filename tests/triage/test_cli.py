@@ -6,12 +6,12 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-LANTHORN = Path(sys.executable).with_name("lanthorn")
+from .conftest import LANTHORN, run_lanthorn
+
 GOOD = ["amber lantern over the wing", "seven quiet keys on a ring", "the long shift ends at dawn"]
 
 
@@ -24,14 +24,7 @@ def run(
     env["LANTHORN_VAULT_KDF"] = "1,8"  # cheap Argon2id: the ceremony records it in vault.json
     if passphrases is not None:
         env["LANTHORN_UNSEAL_PASSPHRASES"] = ",".join(passphrases)
-    return subprocess.run(
-        [LANTHORN, *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_lanthorn(args, env)
 
 
 @pytest.fixture(scope="module")

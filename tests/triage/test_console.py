@@ -13,7 +13,7 @@ import crypto
 from portal.db import Case as PortalCase
 from portal.db import Item as PortalItem
 from tests.portal.conftest import Portal
-from tests.portal.forms import csrf_token, open_thread, receipt_of, submit_report
+from tests.portal.forms import open_thread, receipt_of, send_message, submit_report
 from tests.portal.test_api import file_report, report_document, submission
 from triage.client import PortalError
 from triage.console import Console
@@ -55,12 +55,7 @@ def test_reports_and_messages_are_synced_read_and_answered(pair: tuple[Portal, C
     assert "We have your report. Are you safe to talk?" in thread
     assert "Being looked into" in thread
 
-    token = csrf_token(reader, "/thread")
-    reader.post(
-        "/thread",
-        data={"csrf": token, "text": "Yes, on Tuesday."},
-        files=[("attachments", ("", b"", "application/octet-stream"))],
-    )
+    send_message(reader, "Yes, on Tuesday.")
     console.sync(portal.url)
     messages = console.show(case["case"])["messages"]
     assert [(m["kind"], m["text"]) for m in messages][1:] == [

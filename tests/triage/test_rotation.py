@@ -9,7 +9,6 @@ import dataclasses
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,16 +27,14 @@ from portal.cli import (
 from portal.settings import PortalSettings, SettingsError
 from tests.conftest import CHEAP_KDF
 from tests.portal.conftest import Clock, Portal
-from tests.portal.forms import csrf_token, open_thread, receipt_of, submit_report
+from tests.portal.forms import open_thread, receipt_of, send_message, submit_report
 from tests.portal.test_api import file_report, report_document, submission, upload
 from tests.serving import serving
 from triage.console import Console
 from triage.keys import KEYS_FILE, Unsealed, key_ceremony, rotate_oversight_key, seal_keys, unseal
 from triage.settings import TriageSettings
 
-from .conftest import PASSPHRASES, case_ids
-
-LANTHORN = Path(sys.executable).with_name("lanthorn")
+from .conftest import PASSPHRASES, case_ids, run_lanthorn
 
 
 def lanthorn(*args: object, database_url: str = "") -> subprocess.CompletedProcess[str]:
@@ -45,14 +42,7 @@ def lanthorn(*args: object, database_url: str = "") -> subprocess.CompletedProce
     env["LANTHORN_UNSEAL_PASSPHRASES"] = ",".join(PASSPHRASES)
     if database_url:
         env["LANTHORN_DATABASE_URL"] = database_url
-    return subprocess.run(
-        [LANTHORN, *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_lanthorn(args, env)
 
 
 @dataclasses.dataclass
@@ -206,11 +196,7 @@ def test_reports_before_during_and_after_a_rotation_all_open_and_get_replies(
         reader = portal.client()
         open_thread(reader, receipt)
         assert "Reply for case" in reader.get("/thread").text
-        reader.post(
-            "/thread",
-            data={"csrf": csrf_token(reader, "/thread"), "text": "A message after it all"},
-            files=[("attachments", ("", b"", "application/octet-stream"))],
-        )
+        send_message(reader, "A message after it all")
     for keys, case in ((keys_b, case_b), (keys_d, case_d), (keys_e, case_e)):
         assert reply_seen_by_api_reporter(portal, keys) == f"Reply for case {case}"
     assert console.sync(portal.url).taken == 2  # the two messages, sealed to the new key

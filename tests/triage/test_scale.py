@@ -22,7 +22,7 @@ import httpx
 from sqlalchemy import insert, inspect
 
 from tests.portal.conftest import Portal
-from tests.portal.forms import csrf_token, open_thread, receipt_of, submit_report
+from tests.portal.forms import open_thread, receipt_of, send_message, submit_report
 from tests.portal.test_leaks import database_rows
 from triage.case_list import FEW_MATCHES, PER_PAGE, Filters, list_cases
 from triage.console import Console
@@ -177,11 +177,7 @@ def test_search_finds_reports_messages_replies_and_file_names(site: Site) -> Non
     )
     reader = portal.client()
     open_thread(reader, receipt)
-    reader.post(
-        "/thread",
-        data={"csrf": csrf_token(reader, "/thread"), "text": "He came back with a crowbar."},
-        files=[("attachments", ("", b"", "application/octet-stream"))],
-    )
+    send_message(reader, "He came back with a crowbar.")
     console.sync(portal.url)
     [case_id] = [c["case"] for c in console.cases()]
     console.reply(case_id, "Thank you. We have spoken to the governor.")
