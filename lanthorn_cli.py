@@ -1,7 +1,7 @@
 """The `lanthorn` command: one entry point, with `portal` and `triage` families.
 
-The flags are the contract in DESIGN.md section 4. Commands whose part is not built yet
-say so and exit with status 1.
+Every command and flag is listed in docs/cli.md, which `cli_reference()` writes from this
+parser (`scripts/cli-reference`), so the page never drifts from the program.
 
 Exit codes: 0 success, 1 the command could not do its job, 2 the command line was wrong.
 """
@@ -431,6 +431,44 @@ def build_parser() -> argparse.ArgumentParser:
     p = audit_cmds.add_parser("verify", help="check the audit log's hash chain")
     _data_arg(p)
     return parser
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
+    return [
+        (name, sub)
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name, sub in action.choices.items()
+    ]
+
+
+def cli_reference() -> str:
+    """docs/cli.md: every command's `--help`, in order, as one Markdown page."""
+    import os
+
+    before = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "96"  # argparse wraps to the terminal; the page must not vary
+    try:
+        sections: list[str] = []
+        todo = [("lanthorn", build_parser())]
+        while todo:
+            path, parser = todo.pop(0)
+            parser.prog = path
+            sections.append(f"## `{path}`\n\n```text\n{parser.format_help().rstrip()}\n```\n")
+            todo[0:0] = [(f"{path} {name}", sub) for name, sub in _subcommands(parser)]
+    finally:
+        if before is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = before
+    head = (
+        "# The `lanthorn` command\n\n"
+        "Every command and flag, as `--help` prints them. This page is generated from the\n"
+        "program (`./scripts/cli-reference`), and `tests/test_layout.py` fails when the two\n"
+        "differ. Exit codes: 0 success, 1 the command could not do its job, 2 the command\n"
+        "line was wrong.\n"
+    )
+    return "\n".join([head, *sections])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The audit hash chain (DESIGN §3): each entry's digest commits to the one before it.
+"""The audit hash chain (docs/design.md §3): each entry's digest commits to the one before it.
 
     digest_i = crypto_generichash(32, "lanthorn/v1/audit\\n" || digest_{i-1} || entry_i, key)
 

@@ -1,4 +1,4 @@
-"""Key wrapping for the console (DESIGN §3): a vault key that k of n officers can unseal.
+"""Key wrapping for the console (docs/design.md §3): a vault key that k of n officers can unseal.
 
 The console encrypts everything it stores under one random 32-byte vault key. At the key
 ceremony each of n officers chooses a passphrase, and the vault key is wrapped once for

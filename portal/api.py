@@ -1,4 +1,4 @@
-"""The JSON API of DESIGN.md §2.6: intake and follow-up for end-to-end clients, and the
+"""The JSON API of docs/protocol.md §9: intake and follow-up for end-to-end clients, and the
 console-facing sync endpoints. Every handler checks, then stores in one transaction."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What a report can be about: DESIGN.md §3's routing table, in a reporter's words."""
+"""What a report can be about: docs/design.md §3's routing table, in a reporter's words."""
 
 from __future__ import annotations
 

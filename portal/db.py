@@ -1,4 +1,4 @@
-"""The portal's database: exactly what DESIGN.md §2.7 allows, and nothing else.
+"""The portal's database: exactly what docs/design.md §2 allows, and nothing else.
 
 A case is a random id, its `lookup_id`, the reporter's two public keys, the public
 status and *dates* (never a time of day). Items are sealed documents; blobs are rows

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document served at `/api/v1/openapi.json`.
 
-It describes DESIGN.md §2.6 as `portal/api.py` implements it: paths, bodies, status codes
+It describes docs/protocol.md §9 as `portal/api.py` implements it: paths, bodies, status codes
 and the `error` codes each endpoint can return, for authors of third-party clients. The
 document is built once at import; `openapi_document()` hands out a copy.
 """

@@ -1,7 +1,7 @@
 """What the portal does with its database: cases, thread items, blob claims, the outbox.
 
 Plain functions over a SQLAlchemy `Session`, called from a worker thread. They check in
-the order DESIGN.md §2.6 fixes (400 → 422 → 409), and a refused request changes
+the order docs/protocol.md §9.5 fixes (400 → 422 → 409), and a refused request changes
 nothing: every change happens in one transaction, committed only when all checks pass.
 """
 

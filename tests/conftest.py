@@ -24,8 +24,8 @@ settings.register_profile(
 settings.load_profile(os.environ.get("LANTHORN_HYPOTHESIS_PROFILE", "lanthorn"))
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The shared known-answer vectors live beside the repository, never copied into it.
-VECTORS = Path(os.environ.get("LANTHORN_VECTORS", ROOT.parent / "shared" / "vectors"))
+#: The protocol's known-answer vectors, kept in the repository (docs/protocol.md names them).
+VECTORS = ROOT / "tests" / "vectors"
 
 #: Argon2id at libsodium's floor: fast enough for hundreds of derivations in a test run.
 CHEAP_KDF = crypto.KdfParams(t=1, m_kib=8)
@@ -36,7 +36,7 @@ def load_vectors() -> dict[str, Any]:
     """The protocol v1 vector file; tests fail (not skip) when it is missing."""
     path = VECTORS / "protocol-v1.json"
     if not path.is_file():
-        raise FileNotFoundError(f"protocol v1 vectors not found at {path}; set LANTHORN_VECTORS")
+        raise FileNotFoundError(f"protocol v1 vectors not found at {path}")
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 

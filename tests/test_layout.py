@@ -183,3 +183,64 @@ def run_cli_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
     return subprocess.run(
         [str(LANTHORN), *args], capture_output=True, text=True, env=env, check=False
     )
+
+
+def test_cli_reference_is_the_programs_own_help() -> None:
+    """docs/cli.md is what `lanthorn … --help` prints today: regenerate, never hand-edit."""
+    import lanthorn_cli
+
+    page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert page == lanthorn_cli.cli_reference(), "run ./scripts/cli-reference"
+
+
+#: What a checkout holds that is not the project's own: tools' caches, the venv, demo data.
+NOT_THE_PROJECT = {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+NOT_THE_PROJECT |= {".hypothesis", "demo-data", "data", "build", "dist", "vendor"}
+
+
+def _project_files() -> list[Path]:
+    return [
+        path
+        for path in ROOT.rglob("*")
+        if path.is_file()
+        and not NOT_THE_PROJECT & set(path.relative_to(ROOT).parts)
+        and not any(part.endswith(".egg-info") for part in path.parts)
+        and path.suffix not in {".bin", ".png", ".mo", ".pdf", ".ttf", ".woff2", ".opus"}
+    ]
+
+
+def test_nothing_refers_to_a_folder_outside_the_repository() -> None:
+    """A fresh clone has no folder beside it: no file may send a reader or a test there."""
+    # Spelled in pieces so that this file does not find itself.
+    sibling = "/".join(["..", "shared"])
+    outside = (
+        sibling,
+        "shared" + "/vectors",
+        "DESIGN" + ".md",
+        "DESIGN" + " §",
+        "LANTHORN_" + "VECTORS",
+    )
+    found = []
+    for path in _project_files():
+        if path.parent == ROOT / "tests" / "vectors":
+            continue  # byte-identical to the reference vectors, their own note included
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        found += [f"{path.relative_to(ROOT)}: {word}" for word in outside if word in text]
+    assert found == []
+
+
+def test_every_link_in_the_docs_is_in_the_repository() -> None:
+    """README and docs/ link only to files that a clone carries."""
+    import re
+
+    missing = []
+    for page in [ROOT / "README.md", ROOT / "SECURITY.md", *(ROOT / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)#\s]+)", page.read_text(encoding="utf-8")):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            if not (page.parent / target).resolve().exists():
+                missing.append(f"{page.relative_to(ROOT)} → {target}")
+    assert missing == []

@@ -31,7 +31,7 @@ from .search import MAX_QUERY_CHARS, Progress
 PER_PAGE = 50
 ORDER = (Case.urgent.desc(), Case.received_on.desc(), Case.id)
 REVERSED = (Case.urgent.asc(), Case.received_on.asc(), Case.id.desc())
-#: A case's stage in the workflow (triage/workflow.py and DESIGN.md §3), in order.
+#: A case's stage in the workflow (triage/workflow.py and docs/design.md §3), in order.
 STAGES = ("new", "acknowledged", "assessed", "routed", "investigating", "closed")
 #: Up to this many matches are sorted by the database (`WHERE id IN …`).
 FEW_MATCHES = 1000

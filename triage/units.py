@@ -34,7 +34,7 @@ DEFAULT_UNITS = {
     "safeguarding": "Safeguarding",
     "retaliation_monitor": "Retaliation monitor",
 }
-#: DESIGN.md §3's default routing table: category → the units that must act, in order.
+#: docs/design.md §3's default routing table: category → the units that must act, in order.
 DEFAULT_ROUTING = {
     "staff_sexual_misconduct": ("police_liaison", "counter_corruption"),
     "trafficking": ("police_liaison", "counter_corruption"),

@@ -5,7 +5,7 @@ events (what an officer did, on which day): no database, no clock of their own, 
 can walk a case through any calendar. Each deadline is `met` once the event that answers
 it is recorded, `overdue` when its day has passed without one, and `due` until then.
 
-Sources (DESIGN.md §3): EU Directive 2019/1937 art. 9 (acknowledge within 7 days, feedback
+Sources (docs/design.md §3): EU Directive 2019/1937 art. 9 (acknowledge within 7 days, feedback
 within 3 months); the Crime in Prison Referral Agreement (police contact within 24 hours for
 a sexual offence); same-day escalation of a risk to life or of self-harm; PREA 115.67
 (retaliation monitoring for at least 90 days after a sexual-abuse report) and 115.73

@@ -1,5 +1,5 @@
 /*
- * Lanthorn protocol v1 in the reporter's browser (DESIGN.md §2), over libsodium.js.
+ * Lanthorn protocol v1 in the reporter's browser (docs/protocol.md), over libsodium.js.
  *
  * A classic script, no build step: load it after vendor/libsodium/libsodium-sumo.js and
  * vendor/libsodium/libsodium-wrappers.js (each with its SRI hash), under BROWSER_CRYPTO_CSP.

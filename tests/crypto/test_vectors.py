@@ -1,4 +1,4 @@
-"""Every known-answer vector in ../shared/vectors, parametrised from the files themselves."""
+"""Every known-answer vector in tests/vectors, parametrised from the files themselves."""
 
 from __future__ import annotations
 

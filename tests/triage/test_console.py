@@ -225,7 +225,7 @@ def test_an_unreachable_portal_is_a_clear_error(pair: tuple[Portal, Console]) ->
 
 
 def test_show_json_on_the_command_line_after_a_sync(pair: tuple[Portal, Console]) -> None:
-    """DESIGN §4: `show CASE --json` gives description, category, status and messages."""
+    """docs/cli.md: `show CASE --json` gives description, category, status and messages."""
     import json
     import subprocess
     import sys

@@ -1,6 +1,6 @@
 """Units and the routing table move from constants into the database, editable by admins.
 
-The rows inserted are DESIGN.md §3's default table, so an existing console routes as it
+The rows inserted are docs/design.md §3's default table, so an existing console routes as it
 did. They are copied here by value: a migration must keep meaning what it meant when it
 was written, whatever `triage.units` says later.
 
