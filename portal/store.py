@@ -329,6 +329,10 @@ def add_reply(
     case = get_case(session, case_id)
     item = Item(id=new_item_id(), case_id=case.id, kind="reply", sealed=sealed, on=today)
     session.add(item)
+    if case.status == "received":
+        # A reply is an acknowledgement: the reporter never reads "nobody has read it yet"
+        # above an answer, whatever order the console's pushes arrive in.
+        case.status, case.status_on = "acknowledged", today
     session.commit()
     return NewItem(case.id, item.id)
 

@@ -466,6 +466,13 @@ class Console:
         `feedback`: the reply tells the reporter what was done (the 3-month deadline)."""
         with self.sessions() as session:
             self._reply(session, case_id, message, kind="reply")
+            case = self._case(session, case_id)
+            if case.public_status == "received":
+                # A reply acknowledges the report: the status the reporter sees and the
+                # 7-day deadline (met by a reply, triage/workflow.py) must agree.
+                if case.workflow == "new":
+                    case.workflow = "acknowledged"
+                self._status(session, case, "acknowledged")
             self._event(session, case_id, "feedback" if feedback else "reply")
             self.audit(session, "reply", case_id, feedback=feedback)
             session.commit()

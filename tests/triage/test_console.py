@@ -48,7 +48,8 @@ def test_reports_and_messages_are_synced_read_and_answered(pair: tuple[Portal, C
 
     console.reply(case["case"], "We have your report. Are you safe to talk?")
     console.set_public_status(case["case"], "in_review")
-    assert console.push() == (2, 0)  # reply and status were queued; both go now
+    # The reply, the "read" status it implies, and the officer's status: all go now.
+    assert console.push() == (3, 0)
     reader = portal.client()
     open_thread(reader, receipt)
     thread = reader.get("/thread").text
@@ -316,3 +317,48 @@ def test_a_reply_the_portal_refuses_holds_back_only_its_own_case(
         replies = session.scalars(select(PortalItem).where(PortalItem.kind == "reply")).all()
     assert [r.case_id for r in replies] == [kept]
     assert console.push() == (0, 2)  # still queued, in order, for the officer to see
+
+
+def test_a_reply_is_an_acknowledgement_for_the_reporter_and_the_deadline(
+    pair: tuple[Portal, Console],
+) -> None:
+    """An officer who answers without pressing "Acknowledge" has acknowledged the report:
+    the reporter never reads "Nobody has read it yet" above the answer, and the console
+    counts the 7-day deadline as met, from the same event."""
+    portal, console = pair
+    receipt = receipt_of(submit_report(portal.client()))
+    console.sync(portal.url)
+    [case_id] = case_ids(console)
+    console.reply(case_id, "We have read your report.")
+    console.push()
+    reader = portal.client()
+    open_thread(reader, receipt)
+    thread = reader.get("/thread").text
+    assert "We have read your report." in thread
+    assert "waiting to be read" not in thread
+    assert "Read by the oversight body" in thread
+    shown = console.show(case_id)
+    assert shown["status"] == "acknowledged"
+    assert shown["deadlines"]["acknowledge_by"]["met_on"] is not None
+
+
+def test_the_portal_never_shows_unread_above_a_reply(pair: tuple[Portal, Console]) -> None:
+    """Even a console that sends a reply and no status (an older one, or a lost push)
+    leaves the reporter's status at "read", never at "nobody has read it yet"."""
+    portal, console = pair
+    receipt = receipt_of(submit_report(portal.client()))
+    console.sync(portal.url)
+    [case_id] = case_ids(console)
+    console.reply(case_id, "Answer without a status.")
+    with console.sessions() as session:  # drop the queued status, keep the reply
+        from triage.db import Outgoing
+
+        session.execute(delete(Outgoing).where(Outgoing.kind == "status"))
+        session.commit()
+    console.push()
+    reader = portal.client()
+    open_thread(reader, receipt)
+    thread = reader.get("/thread").text
+    assert "Answer without a status." in thread
+    assert "waiting to be read" not in thread
+    assert "Read by the oversight body" in thread
