@@ -185,6 +185,7 @@ def _outbox_page(session: Session, after: int | None, limit: int) -> dict[str, A
                 "blob_ids": blobs[item.seq],
                 "box_pk": crypto.b64u_encode(cases[item.case_id].box_pk),
                 "on": item.on.isoformat(),
+                "position": str(item.outbox),
             }
             for item in items
         ],

@@ -158,6 +158,8 @@ _SCHEMAS: Json = {
         "box_pk": _about("Key32", "The portal's copy of the reporter's box key: compare it "
                          "with `reply_box_pk` in the report, and seal replies to the latter."),
         "on": _ref("Date"),
+        "position": _about("Cursor", "This item's place in the outbox: acknowledging it "
+                           "acknowledges every item up to here."),
     }),
     "Outbox": _obj({
         "items": {"type": "array", "items": _ref("OutboxItem")},

@@ -179,6 +179,13 @@ def sync(console: Console, portal_url: str) -> int:
         print(f"  set aside: {line}")
     for line in report.bad_files:
         print(f"  file not kept: {line}")
+    if report.files_to_fetch:
+        print(
+            f"  {len(report.files_to_fetch)} files could not be fetched this time; their "
+            "items are stored but not acknowledged, and the next sync fetches them again:"
+        )
+        for line in report.files_to_fetch:
+            print(f"    {line}")
     return 0
 
 

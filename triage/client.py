@@ -88,10 +88,11 @@ class PortalClient:
             raise PortalError(f"cannot reach the portal at {self.url}: {exc}") from None
         return self._json(response, *ok)
 
-    def outbox(self, limit: int = 50) -> dict[str, Any]:
-        page: dict[str, Any] = self._call(
-            "GET", "/api/v1/console/outbox", 200, params={"limit": limit}
-        )
+    def outbox(self, limit: int = 50, after: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if after is not None:
+            params["after"] = after
+        page: dict[str, Any] = self._call("GET", "/api/v1/console/outbox", 200, params=params)
         return page
 
     def ack(self, cursor: str) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 import crypto
@@ -29,6 +29,7 @@ from .db import (
     Base,
     Case,
     CaseEvent,
+    FileToFetch,
     Item,
     Outgoing,
     SetAside,
@@ -55,6 +56,9 @@ _LOCK_AUDIT = text("SELECT pg_advisory_xact_lock(:k)")
 _INSERT_CASE = insert(Base.metadata.tables[Case.__tablename__])
 _INSERT_ITEM = insert(Base.metadata.tables[Item.__tablename__])
 _INSERT_SET_ASIDE = insert(Base.metadata.tables[SetAside.__tablename__])
+_INSERT_TO_FETCH = insert(Base.metadata.tables[FileToFetch.__tablename__])
+#: The state of a file a sync could not fetch yet; the next sync fetches it again.
+TO_FETCH = "still to fetch: "
 _AUDIT_LOCK = 0x4C415544  # "LAUD"
 _TAKE_WRITE_LOCK = text("UPDATE audit SET seq = seq WHERE seq < 0")  # changes no row
 
@@ -65,6 +69,7 @@ class _Seen:
 
     items: set[str]
     cases: set[str]
+    fetching: set[str]  # items here already whose files are still to fetch
 
 
 @dataclass
@@ -75,6 +80,7 @@ class _Batch:
     cases: list[dict[str, Any]] = field(default_factory=list)
     items: list[dict[str, Any]] = field(default_factory=list)
     set_aside: list[dict[str, Any]] = field(default_factory=list)
+    to_fetch: list[dict[str, Any]] = field(default_factory=list)
     audit: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -85,6 +91,7 @@ class SyncReport:
     set_aside: list[str] = field(default_factory=list)
     files: int = 0
     bad_files: list[str] = field(default_factory=list)
+    files_to_fetch: list[str] = field(default_factory=list)
     pushed: int = 0
     queued: int = 0
 
@@ -197,6 +204,10 @@ class Console:
         ids, and the portal forgets them only after the ack that follows. A file a
         killed sync was writing is deleted here, under the lock that keeps any other
         sync from writing now.
+
+        An item whose files could not all be fetched (a 503, a reset, a body cut short)
+        is stored, so officers can read it, but nothing from it on is acknowledged: the
+        portal keeps its files, and the next sync lists it again and fetches them.
         """
         report = SyncReport()
         with (
@@ -204,21 +215,31 @@ class Console:
             PortalClient(portal_url, self.keys.console, self.clock) as portal,
         ):
             self.blobs.clear_temporary()
+            after: str | None = None
+            holding = False  # an item listed so far still waits for a file
             while True:
-                page = portal.outbox(limit=SYNC_PAGE)
+                page = portal.outbox(limit=SYNC_PAGE, after=after)
                 if not page["items"]:
                     break
                 seen = self._seen(page["items"])
                 batch = _Batch()
+                cursor = None  # the last position up to which every item is whole here
                 for item in page["items"]:
-                    self._take(portal, item, report, seen, batch)
+                    if not self._take(portal, item, report, seen, batch):
+                        holding = True
+                    elif not holding:
+                        cursor = item.get("position")  # None from a portal without them
                     progress(
                         f"{report.taken} new, {report.already} already here, "
                         f"{len(report.set_aside)} set aside, {report.files} files"
                     )
                 self._store(batch)
-                self._durable(page["next"])  # on the disk before the portal may forget it
-                portal.ack(page["next"])
+                if not holding:
+                    cursor = page["next"]
+                if cursor is not None:
+                    self._durable(cursor)  # on the disk before the portal may forget it
+                    portal.ack(str(cursor))
+                after = page["next"]
             with self.sessions() as session:
                 set_state(session, "portal_url", portal.url)
                 self.audit(session, "sync", taken=report.taken, set_aside=len(report.set_aside))
@@ -237,7 +258,10 @@ class Console:
             known = set(session.scalars(select(Item.id).where(Item.id.in_(ids))))
             known |= set(session.scalars(select(SetAside.id).where(SetAside.id.in_(ids))))
             here = set(session.scalars(select(Case.id).where(Case.id.in_(cases))))
-        return _Seen(known, here)
+            fetching = set(
+                session.scalars(select(FileToFetch.item_id).where(FileToFetch.item_id.in_(ids)))
+            )
+        return _Seen(known, here, fetching)
 
     def _store(self, batch: _Batch) -> None:
         """Store a page's items, the items set aside and their audit entries in one
@@ -246,12 +270,13 @@ class Console:
         next sync (the portal forgets nothing before the ack), and files already
         downloaded and verified are kept and not downloaded again."""
         if not (batch.cases or batch.items or batch.set_aside):
-            return
+            return  # (an item to fetch again is always in `items` too)
         with self._relaxed() as connection, self.sessions(bind=connection) as session:
             for statement, rows in (
                 (_INSERT_CASE, batch.cases),
                 (_INSERT_ITEM, batch.items),
                 (_INSERT_SET_ASIDE, batch.set_aside),
+                (_INSERT_TO_FETCH, batch.to_fetch),
             ):
                 if rows:
                     session.connection().execute(statement, rows)
@@ -307,13 +332,16 @@ class Console:
         report: SyncReport,
         seen: _Seen,
         batch: _Batch,
-    ) -> None:
+    ) -> bool:
         """Open and check one outbox item, download its files, and add what is to be
-        stored to `batch` (`_store` writes it)."""
+        stored to `batch` (`_store` writes it). False while a file is still to fetch:
+        the item must not be acknowledged yet."""
         item_id = str(item.get("id", ""))
         if item_id in seen.items:
             report.already += 1
-            return
+            if item_id in seen.fetching:
+                return self._fetch_again(portal, item_id, report)
+            return True
         seen.items.add(item_id)
         try:
             document = self._open_sealed(crypto.b64u_decode(item.get("sealed", "")))
@@ -324,21 +352,21 @@ class Console:
                 report,
                 batch,
             )
-            return
+            return True
         kind = item.get("kind")
         case_here = str(item.get("case", "")) in seen.cases
         if document["type"] != kind:
             reason = f"the portal called it a {kind} but it is a {document['type']}"
             self._set_aside(item, reason, report, batch)
-            return
+            return True
         if kind == "report" and case_here:
             reason = "a second report for a case that already exists"
             self._set_aside(item, reason, report, batch)
-            return
+            return True
         if kind == "message" and not case_here:
             reason = "a message for a case this console does not have"
             self._set_aside(item, reason, report, batch)
-            return
+            return True
         files = self._fetch_files(portal, document, item.get("blob_ids", []), report)
         today = self._today()
         if kind == "report":
@@ -370,6 +398,33 @@ class Console:
         batch.audit.append((f"received {kind}", item["case"], {}))
         seen.cases.add(item["case"])
         report.taken += 1
+        if any(state.startswith(TO_FETCH) for state in files.values()):
+            batch.to_fetch.append({"item_id": item_id})
+            return False
+        return True
+
+    def _fetch_again(self, portal: PortalClient, item_id: str, report: SyncReport) -> bool:
+        """Fetch the files an item stored by an earlier sync still lacks; True once it
+        has them all (then it may be acknowledged)."""
+        with self.sessions() as session:
+            content = self._open(
+                session.scalars(select(Item.content).where(Item.id == item_id)).one()
+            )
+        states: dict[str, str] = content["files"]
+        for descriptor in content["document"].get("attachments", []):
+            if states.get(descriptor["blob_id"], "").startswith(TO_FETCH):
+                self._note_file(
+                    descriptor["blob_id"], self._fetch_file(portal, descriptor), states, report
+                )
+        whole = not any(state.startswith(TO_FETCH) for state in states.values())
+        with self.sessions() as session:
+            session.execute(
+                update(Item).where(Item.id == item_id).values(content=self._seal(content))
+            )
+            if whole:
+                session.execute(delete(FileToFetch).where(FileToFetch.item_id == item_id))
+            session.commit()
+        return whole
 
     def _open_sealed(self, sealed: bytes) -> dict[str, Any]:
         """Open with the oversight key, then each previous one (`rotate-key` keeps them:
@@ -419,11 +474,18 @@ class Console:
                 states[blob_id] = "missing: the portal did not list this file with the item"
             else:
                 states[blob_id] = self._fetch_file(portal, descriptor)
-            if states[blob_id] == "stored":
-                report.files += 1
-            else:
-                report.bad_files.append(f"{blob_id}: {states[blob_id]}")
+            self._note_file(blob_id, states[blob_id], states, report)
         return states
+
+    @staticmethod
+    def _note_file(blob_id: str, state: str, states: dict[str, str], report: SyncReport) -> None:
+        states[blob_id] = state
+        if state == "stored":
+            report.files += 1
+        elif state.startswith(TO_FETCH):
+            report.files_to_fetch.append(f"{blob_id}: {state}")
+        else:
+            report.bad_files.append(f"{blob_id}: {state}")
 
     def _fetch_file(self, portal: PortalClient, descriptor: dict[str, Any]) -> str:
         if self.blobs.exists(descriptor["blob_id"]):
@@ -436,9 +498,11 @@ class Console:
                 reader.feed(chunk)  # verify as it arrives; the plaintext is not kept
             summary = reader.finish()
         except (PortalError, crypto.CryptoError) as exc:
+            # Unavailable, cut off or cut short on the way: the portal still holds it (it
+            # is not acknowledged), so the next sync asks again.
             pending.abort()
-            reason = str(exc) if isinstance(exc, PortalError) else "the file is damaged"
-            return f"not kept: {reason}"
+            reason = str(exc) if isinstance(exc, PortalError) else "it arrived incomplete"
+            return f"{TO_FETCH}{reason}"
         if summary.size != descriptor["size"] or summary.sha256 != descriptor["sha256"]:
             pending.abort()
             return "not kept: the file is not the one the report describes"

@@ -98,6 +98,15 @@ class Item(Base):
     on: Mapped[datetime.date] = mapped_column(Date)
 
 
+class FileToFetch(Base):
+    """An item stored with files still to fetch: it is not acknowledged to the portal
+    until they are all here (migration 0007)."""
+
+    __tablename__ = "files_to_fetch"
+
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), primary_key=True)
+
+
 class SetAside(Base):
     """An outbox item that could not be taken in, kept with the reason, sealed."""
 

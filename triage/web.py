@@ -611,6 +611,11 @@ async def sync_now(request: Request) -> Response:
     try:
         report = await run_in_threadpool(console.sync, url)
         message = f"Synced: {report.taken} new items, {len(report.set_aside)} set aside."
+        if report.files_to_fetch:
+            message += (
+                f" {len(report.files_to_fetch)} files are still to fetch: the next sync "
+                "tries again, and the portal keeps them until then."
+            )
     except PortalUnreachable as exc:
         message = f"Sync failed: {exc}"
     return render(request, "message.html", {"title": "Sync", "text": message, "link": "/cases"})
