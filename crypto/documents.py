@@ -96,6 +96,11 @@ def _is_date(value: object) -> bool:
     return True
 
 
+#: The largest integer every JSON reader holds exactly (JavaScript's Number.MAX_SAFE_INTEGER):
+#: a number past it means nothing a client could have meant, and only costs its reader.
+MAX_JSON_INTEGER = 2**53 - 1
+
+
 def _check_descriptor(d: object, where: str) -> None:
     if not isinstance(d, Mapping):
         raise InvalidDocument(f"{where} must be an object")
@@ -103,8 +108,8 @@ def _check_descriptor(d: object, where: str) -> None:
         if not isinstance(d.get(field), str):
             raise InvalidDocument(f"{where}.{field} must be a string")
     size = d.get("size")
-    if not _is_int(size) or size < 0:  # type: ignore[operator]
-        raise InvalidDocument(f"{where}.size must be a non-negative integer")
+    if not _is_int(size) or not 0 <= size <= MAX_JSON_INTEGER:  # type: ignore[operator]
+        raise InvalidDocument(f"{where}.size must be an integer from 0 to 2^53 - 1")
     try:
         b64u_decode(d.get("key"), length=32)  # type: ignore[arg-type]
     except CryptoError:

@@ -216,6 +216,37 @@ def test_a_nul_in_a_report_does_not_stop_the_console(desk: Desk) -> None:
         assert desk.triage.get(path).status_code == 400, path
 
 
+def test_a_number_no_client_could_mean_is_set_aside_not_a_500(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attacker's own client seals a report whose attachment claims 10^400 bytes (or a
+    size past any JSON number a browser can hold): the console sets it aside, and its
+    pages go on answering."""
+    from crypto import documents
+
+    portal = desk.site.portal
+    client = portal.client()
+    attachment = {
+        "blob_id": "b" * 22, "name": "x.bin", "mime": "application/octet-stream",
+        "key": b64(bytes(32)), "sha256": "0" * 64,
+    }  # fmt: skip
+    monkeypatch.setattr(documents, "check_document", lambda *_args, **_kw: None)
+    for size in (10**400, 2**53, 2**64):
+        sealed = crypto.seal_document(
+            {"v": 1, **_report_fields(), "attachments": [{**attachment, "size": size}]},
+            portal.oversight.public_key,
+        )
+        answer = client.post("/api/v1/reports", json=report_body(b64(sealed)))
+        assert answer.status_code == 201  # the portal cannot tell: it holds no key
+    monkeypatch.undo()
+    submit_report(client, description="the report after them")
+    sync = desk.site.console.sync(portal.url)
+    assert (sync.taken, len(sync.set_aside)) == (1, 3)
+    assert desk.triage.get("/cases").status_code == 200
+    for row in desk.site.console.cases():
+        assert desk.triage.get(f"/cases/{row['case']}").status_code == 200
+
+
 # -- signed requests -------------------------------------------------------------------
 
 COMPONENTS = ["method", "target", "body", "timestamp", "nonce", "key", "signature", "header"]

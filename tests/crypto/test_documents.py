@@ -226,6 +226,8 @@ def test_expecting_one_type_refuses_another() -> None:
         ({"reply_box_pk": crypto.b64u_encode(bytes(31))}, '"reply_box_pk"'),
         ({"attachments": {}}, '"attachments"'),
         ({"attachments": [descriptor(size=-1)]}, "size"),
+        ({"attachments": [descriptor(size=2**53)]}, "size"),
+        ({"attachments": [descriptor(size=10**400)]}, "size"),
         ({"attachments": [descriptor(key="AAAA")]}, "key"),
         ({"attachments": [descriptor(sha256="XYZ")]}, "sha256"),
         ({"attachments": [descriptor(name=None)]}, "name"),
