@@ -16,6 +16,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from jinja2 import Environment
+from markupsafe import escape
 
 HERE = Path(__file__).parent / "translations"
 
@@ -58,13 +59,31 @@ def load_catalogues(directory: Path = HERE) -> dict[str, NullTranslations]:
     return catalogues
 
 
+def known_messages(directory: Path = HERE) -> frozenset[str]:
+    """Every message id the pages' catalogue holds (messages.pot): the only texts that
+    `_()` may put into a page as they are."""
+    known: set[str] = set()
+    with (directory / "messages.pot").open("rb") as handle:
+        for message in read_po(handle):
+            known.update([message.id] if isinstance(message.id, str) else message.id)
+    known.discard("")
+    return frozenset(known)
+
+
 def install(env: Environment, catalogues: dict[str, NullTranslations]) -> None:
-    """Give `env` the i18n extension, translating into `current_language` at render time."""
+    """Give `env` the i18n extension, translating into `current_language` at render time.
+
+    Jinja2 marks what `_()` returns as safe HTML, so `_(variable)` would print a variable
+    unescaped. Only the catalogue's own message ids are passed through; any other text
+    (a reporter's words, an exception's message) is escaped like every other value."""
+    known = known_messages()
 
     def translations() -> NullTranslations:
         return catalogues.get(current_language.get(), catalogues["en"])
 
     def gettext(message: str) -> str:
+        if message not in known:
+            return escape(message)
         return translations().gettext(message)
 
     def ngettext(singular: str, plural: str, n: int) -> str:

@@ -391,3 +391,23 @@ def test_no_payload_runs_or_is_injected_on_any_page(site: Site, browser: Browser
             assert breakout in kept, field
     finally:
         watch.close()
+
+
+def test_translating_a_variable_never_unescapes_it() -> None:
+    """Jinja2 treats what `_()` returns as safe HTML: `_(variable)` must still escape any
+    text that is not one of the catalogue's own messages, in every language."""
+    from portal.app import HERE, make_templates
+    from portal.i18n import current_language, install, load_catalogues
+
+    templates = make_templates(HERE / "templates")
+    install(templates.env, load_catalogues())
+    page = templates.env.from_string("<p>{{ _(words) }}</p><p>{{ _(known) }}</p>")
+    for lang in ("en", "pl", "ar"):
+        token = current_language.set(lang)
+        try:
+            out = page.render(words='<img src=x onerror="alert(1)">', known="Send report")
+        finally:
+            current_language.reset(token)
+        assert "<img" not in out
+        assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in out
+    assert "<p>Send report</p>" in page.render(words="", known="Send report")
