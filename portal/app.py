@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount
+from starlette.routing import Match, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -71,7 +71,21 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, HTTPException):  # pragma: no cover - registered for HTTPException
         return await server_error(request, exc)
     message = _HTTP_MESSAGES.get(exc.status_code, N_("This request could not be handled."))
-    return render_error(request, exc.status_code, "http_error", message)
+    response = render_error(request, exc.status_code, "http_error", message)
+    if exc.status_code == 405:
+        response.headers["Allow"] = allowed_methods(request)
+    return response
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (a path served by a GET route and a
+    POST route is one resource: its 405 must name both, as RFC 9110 asks)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 #: Seconds a client is asked to wait before trying again while the database is away.

@@ -157,3 +157,17 @@ def test_range_requests_get_only_declared_answers(portal: Portal, range_header: 
     media = answer.headers.get("content-type", "").split(";")[0]
     declared_types = response.get("content") or {media: None}  # no content: any
     assert media in declared_types, (range_header, media)
+
+
+def test_a_405_names_every_method_the_address_takes(portal: Portal) -> None:
+    """RFC 9110: a 405 carries `Allow`, listing every method of the resource, also where
+    one path is served by a GET route and a POST route."""
+    with portal.client() as client:
+        for path, allowed in (
+            ("/api/v1/reports", {"POST"}),
+            ("/api/v1/config", {"GET", "HEAD"}),
+            ("/report/staff", {"GET", "HEAD", "POST"}),
+        ):
+            answer = client.request("PUT", path)
+            assert answer.status_code == 405, path
+            assert set(answer.headers["allow"].split(", ")) == allowed, path
