@@ -492,17 +492,23 @@ class Console:
             return "stored"  # an interrupted earlier sync already verified and kept it
         pending = self.blobs.start()
         reader = crypto.BlobReader(crypto.b64u_decode(descriptor["key"], length=32))
+        received = 0
         try:
             for chunk in portal.blob(descriptor["blob_id"]):
                 pending.write(chunk)
+                received += len(chunk)
                 reader.feed(chunk)  # verify as it arrives; the plaintext is not kept
             summary = reader.finish()
-        except (PortalError, crypto.CryptoError) as exc:
-            # Unavailable, cut off or cut short on the way: the portal still holds it (it
-            # is not acknowledged), so the next sync asks again.
+        except PortalError as exc:
+            # Unavailable or cut off on the way: the portal still holds it (it is not
+            # acknowledged), so the next sync asks again.
             pending.abort()
-            reason = str(exc) if isinstance(exc, PortalError) else "it arrived incomplete"
-            return f"{TO_FETCH}{reason}"
+            return f"{TO_FETCH}{exc}"
+        except crypto.CryptoError:
+            pending.abort()
+            if received < crypto.stored_size(descriptor["size"]):
+                return f"{TO_FETCH}it arrived cut short"  # the rest may come next time
+            return "not kept: the file is damaged"  # all of it came, and it is not the file
         if summary.size != descriptor["size"] or summary.sha256 != descriptor["sha256"]:
             pending.abort()
             return "not kept: the file is not the one the report describes"
