@@ -26,7 +26,7 @@ from .bodies import (
     string_field,
 )
 from .db import Case
-from .errors import BadRequest, NotFound, Unacceptable
+from .errors import BadRequest, NotFound, Unacceptable, UnsupportedMediaType
 from .openapi import openapi_document
 from .pages import in_session
 from .pages import today as _today
@@ -43,7 +43,19 @@ def _json_limit(request: Request) -> int:
     return int(request.app.state.settings.limits.document_bytes) * 4 // 3 + _JSON_OVERHEAD
 
 
+def _require_type(request: Request, expected: str) -> None:
+    """Refuse a body of any type but `expected`, before reading it. The unsigned intake
+    endpoints accept only types a page on another site cannot send without asking first
+    (a CORS preflight, which the portal never grants): no text/plain, no form."""
+    sent = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if sent != expected:
+        raise UnsupportedMediaType(
+            f"Send this with Content-Type: {expected}.", code="unsupported_media_type"
+        )
+
+
 async def _json_body(request: Request) -> dict[str, Any]:
+    _require_type(request, "application/json")
     return parse_json_object(await read_body(request, _json_limit(request)))
 
 
@@ -73,6 +85,7 @@ async def openapi(request: Request) -> JSONResponse:
 
 async def upload_blob(request: Request) -> JSONResponse:
     """Store one stored-form blob as it streams in; the portal never sees its plaintext."""
+    _require_type(request, "application/octet-stream")
     state = request.app.state
     limit = state.settings.limits.blob_bytes
     pending = state.blobs.start()

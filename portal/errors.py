@@ -47,6 +47,11 @@ class TooLarge(PortalError):
     code = "too_large"
 
 
+class UnsupportedMediaType(PortalError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Unavailable(PortalError):
     """The portal cannot reach its database just now; the answer says when to try again."""
 

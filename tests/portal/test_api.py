@@ -20,6 +20,9 @@ from .conftest import Portal
 
 CANARY = "CANARY-9d1e"
 
+#: The one body type the blob endpoint takes (a cross-site page cannot send it unasked).
+OCTETS = {"Content-Type": "application/octet-stream"}
+
 
 def report_document(keys: crypto.ReporterKeys, attachments: list[dict[str, Any]]) -> dict[str, Any]:
     return {
@@ -44,7 +47,7 @@ def report_document(keys: crypto.ReporterKeys, attachments: list[dict[str, Any]]
 
 def upload(client: httpx.Client, data: bytes, name: str = "evidence.bin") -> dict[str, Any]:
     key, stored, summary = stored_blob(data)
-    response = client.post("/api/v1/blobs", content=stored)
+    response = client.post("/api/v1/blobs", content=stored, headers=OCTETS)
     assert response.status_code == 201, response.text
     return {
         "blob_id": response.json()["blob_id"],
@@ -275,7 +278,7 @@ def test_bad_submissions_get_a_clear_4xx(
 def test_a_blob_that_cannot_be_a_stored_blob_is_refused(portal: Portal) -> None:
     with portal.client() as client:
         for content in (b"", b"x" * 100, b"x" * (24 + 65553 + 1)):
-            response = client.post("/api/v1/blobs", content=content)
+            response = client.post("/api/v1/blobs", content=content, headers=OCTETS)
             assert response.status_code == 422
             assert response.json()["error"] == "bad_blob"
     assert not [p for p in portal.settings.blob_dir.iterdir()]

@@ -24,6 +24,9 @@ SMALL = Limits(
     submission_bytes=crypto.stored_size(512 * 1024),
 )
 
+#: The one body type the blob endpoint takes (a cross-site page cannot send it unasked).
+OCTETS = {"Content-Type": "application/octet-stream"}
+
 
 @pytest.fixture
 def small(make_portal: PortalFactory) -> Portal:
@@ -71,7 +74,7 @@ def test_a_streamed_oversize_blob_is_refused_and_leaves_no_file(small: Portal) -
             yield b"\0" * 65536
 
     try:
-        response = small.client().post("/api/v1/blobs", content=body())
+        response = small.client().post("/api/v1/blobs", content=body(), headers=OCTETS)
         assert response.status_code == 413
         assert response.json()["error"] == "too_large"
     except httpx.TransportError:
@@ -109,7 +112,7 @@ def test_a_submission_over_the_total_is_422_and_its_blobs_stay_usable(small: Por
     ids = []
     for _ in range(3):  # each blob fits; three together exceed the submission limit
         _, stored, _ = stored_blob(b"\1" * (200 * 1024))
-        ids.append(client.post("/api/v1/blobs", content=stored).json()["blob_id"])
+        ids.append(client.post("/api/v1/blobs", content=stored, headers=OCTETS).json()["blob_id"])
     keys = small.derive(crypto.generate_receipt())
     sealed = crypto.seal_document(
         {"v": 1, "type": "message", "text": "", "sent_on": "2026-11-27"},
