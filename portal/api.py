@@ -20,9 +20,11 @@ from .blobstore import is_blob_id, is_stored_form_size
 from .bodies import (
     b64u_field,
     blob_ids_field,
+    declared_length,
     limited_stream,
     parse_json_object,
     read_body,
+    refuse_if_declared_over,
     string_field,
 )
 from .db import Case
@@ -31,6 +33,7 @@ from .openapi import openapi_document
 from .pages import in_session
 from .pages import today as _today
 from .signed import verify_console, verify_reporter
+from .upload_budget import PAUSED, UploadsPaused
 
 _DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: str.isdigit() also accepts "²" and "٣"
 _MAX_CURSOR = 2**62
@@ -88,9 +91,15 @@ async def upload_blob(request: Request) -> JSONResponse:
     _require_type(request, "application/octet-stream")
     state = request.app.state
     limit = state.settings.limits.blob_bytes
+    refuse_if_declared_over(request, limit, "This attachment")
+    declared = declared_length(request) or 0
+    unclaimed = await in_session(request, store.unclaimed_bytes)
+    allowance = state.upload_budget.admit(declared, unclaimed)
     pending = state.blobs.start()
     try:
         async for chunk in limited_stream(request, limit, "This attachment"):
+            if pending.size + len(chunk) > allowance:
+                raise UploadsPaused(PAUSED)
             pending.write(chunk)
         if not is_stored_form_size(pending.size):
             raise Unacceptable(
@@ -104,6 +113,7 @@ async def upload_blob(request: Request) -> JSONResponse:
         pending.abort()
         raise
     await in_session(request, store.record_unclaimed, blob_id, pending.size, today)
+    state.upload_budget.spend(pending.size)
     return JSONResponse({"blob_id": blob_id}, status_code=201)
 
 

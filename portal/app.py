@@ -37,6 +37,7 @@ from .settings import PortalSettings
 from .signed import DatabaseNonceStore
 from .sri import sri
 from .throttle import ReceiptThrottle
+from .upload_budget import UploadBudget
 
 HERE = Path(__file__).parent
 log = logging.getLogger("lanthorn.portal")
@@ -64,7 +65,11 @@ def render_error(request: Request, status: int, code: str, message: str) -> Resp
 async def portal_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, PortalError):  # pragma: no cover - registered for PortalError
         return await server_error(request, exc)
-    return render_error(request, exc.status, exc.code, exc.message)
+    response = render_error(request, exc.status, exc.code, exc.message)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -209,6 +214,12 @@ def create_app(
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.blobs = blobs
+    app.state.upload_budget = UploadBudget(
+        total=settings.unclaimed_bytes,
+        per_hour=settings.unclaimed_bytes_per_hour,
+        reserve=settings.disk_reserve_bytes,
+        directory=lambda: str(settings.blob_dir),
+    )
     app.state.purger = purger
     app.state.templates = templates
     app.state.nonces = DatabaseNonceStore(sessions, clock)

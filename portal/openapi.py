@@ -53,6 +53,8 @@ _CODES: dict[str, tuple[int, str]] = {
     "bad_base64": (400, "a binary field is not strict b64u, or a key is not 32 bytes"),
     "unauthorized": (401, "the signature is missing, malformed, stale, replayed or unknown"),
     "not_found": (404, "no stored report or message references this blob, or it was purged"),
+    "uploads_paused": (503, "a bound on unclaimed uploads is reached; nothing was kept; "
+                       "see Retry-After"),
     "unsupported_media_type": (415, "the body's Content-Type is not this endpoint's own: "
                                "no text/plain, form or multipart body is taken"),
     "lookup_in_use": (409, "a case already has this `lookup_id`: start from a new receipt"),
@@ -254,7 +256,8 @@ _PATHS: Json = {
         "Streams one encrypted attachment; the portal checks only its size. Reference the id "
         "from one report or message; blobs never referenced are purged after a few hours.",
         _ok(201, "Stored, not yet referenced.", _json(_obj({"blob_id": _ref("BlobId")}))),
-        errors=("unsupported_media_type", "bad_request", "too_large", "bad_blob"),
+        errors=("unsupported_media_type", "bad_request", "too_large", "bad_blob",
+                "uploads_paused"),
         body=_BLOB_BODY,
     )},
     "/api/v1/reports": {"post": _op(
@@ -262,7 +265,8 @@ _PATHS: Json = {
         "Opens a case for a new `lookup_id` with the sealed report and its attachments. "
         "Checks run in the order 415, 400, 422, 409.",
         _ok(201, "The case was opened.", _json(_obj({"case": _ref("CaseId")}))),
-        errors=("unsupported_media_type", "bad_request", *_JSON, "too_large", *_SEALED, *_BLOBS, "lookup_in_use"),
+        errors=("unsupported_media_type", "bad_request", *_JSON, "too_large", *_SEALED,
+                *_BLOBS, "lookup_in_use"),
         body=_json(_ref("ReportRequest")),
     )},
     "/api/v1/thread": {"get": _op(

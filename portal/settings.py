@@ -80,6 +80,12 @@ class PortalSettings:
     retention_days: int = 14
     #: Unreferenced uploads are purged after this long (timed in memory, never on disk).
     unclaimed_blob_seconds: int = 4 * 3600
+    #: Bounds on uploads no report has claimed yet (portal/upload_budget.py): all of them
+    #: together, what one worker takes in an hour, and the free disk space kept back for
+    #: reports and messages.
+    unclaimed_bytes: int = 4 * crypto.stored_size(2 * GIB)
+    unclaimed_bytes_per_hour: int = 8 * crypto.stored_size(2 * GIB)
+    disk_reserve_bytes: int = GIB
     #: Mark cookies Secure even on plain HTTP: set when TLS ends at a reverse proxy.
     secure_cookies: bool = False
     #: The prison the wing kiosks stand in (kiosk reports do not ask for it).
@@ -128,6 +134,11 @@ class PortalSettings:
             db_concurrency=_int(environ, "LANTHORN_DB_CONCURRENCY", cls.db_concurrency),
             secure_cookies=environ.get("LANTHORN_SECURE_COOKIES", "") in ("1", "true", "yes"),
             kiosk_facility=environ.get("LANTHORN_KIOSK_FACILITY", "")[:200],
+            unclaimed_bytes=_int(environ, "LANTHORN_UNCLAIMED_BYTES", cls.unclaimed_bytes),
+            unclaimed_bytes_per_hour=_int(
+                environ, "LANTHORN_UNCLAIMED_BYTES_PER_HOUR", cls.unclaimed_bytes_per_hour
+            ),
+            disk_reserve_bytes=_int(environ, "LANTHORN_DISK_RESERVE_BYTES", cls.disk_reserve_bytes),
         )
 
 

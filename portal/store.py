@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -354,6 +354,12 @@ def claimed_blob(session: Session, blob_id: str) -> Blob:
     if blob is None or blob.item_seq is None:
         raise NotFound("There is no such attachment on this portal.")
     return blob
+
+
+def unclaimed_bytes(session: Session) -> int:
+    """The stored size of every upload no report or message has claimed yet."""
+    total = session.scalar(select(func.sum(Blob.size)).where(Blob.item_seq.is_(None)))
+    return int(total or 0)
 
 
 def record_unclaimed(session: Session, blob_id: str, size: int, today: datetime.date) -> None:

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import crypto
-from tests.portal.clients import stored_blob
+from tests.portal.clients import OCTETS, stored_blob
 from tests.portal.conftest import Portal
 from tests.portal.forms import receipt_of, submit_report
 
@@ -24,9 +24,6 @@ from .forms import portal_rows
 
 ACK = "/api/v1/console/ack"
 FUZZ = settings(max_examples=25, suppress_health_check=list(HealthCheck), deadline=None)
-
-#: The one body type the blob endpoint takes (a cross-site page cannot send it unasked).
-OCTETS = {"Content-Type": "application/octet-stream"}
 
 
 def b64(data: bytes) -> str:

@@ -13,6 +13,9 @@ from triage.client import SignedAuth
 
 __all__ = ["ConsoleClient", "SignedAuth", "stored_blob"]
 
+#: The one body type the blob endpoint takes (a cross-site page cannot send it unasked).
+OCTETS = {"Content-Type": "application/octet-stream"}
+
 
 class ConsoleClient:
     """What the triage console does over the sync API, with the oversight key to open."""

@@ -15,13 +15,10 @@ from starlette.routing import Route
 
 import crypto
 
-from .clients import stored_blob
+from .clients import OCTETS, stored_blob
 from .conftest import Portal
 
 CANARY = "CANARY-9d1e"
-
-#: The one body type the blob endpoint takes (a cross-site page cannot send it unasked).
-OCTETS = {"Content-Type": "application/octet-stream"}
 
 
 def report_document(keys: crypto.ReporterKeys, attachments: list[dict[str, Any]]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import pytest
 import crypto
 from portal.settings import Limits
 
-from .clients import stored_blob
+from .clients import OCTETS, stored_blob
 from .conftest import Portal, PortalFactory
 from .forms import REPORT_FIELDS, csrf_token
 from .test_api import submission
@@ -23,9 +23,6 @@ SMALL = Limits(
     blob_bytes=crypto.stored_size(256 * 1024),
     submission_bytes=crypto.stored_size(512 * 1024),
 )
-
-#: The one body type the blob endpoint takes (a cross-site page cannot send it unasked).
-OCTETS = {"Content-Type": "application/octet-stream"}
 
 
 @pytest.fixture

@@ -11,14 +11,11 @@ import crypto
 from portal.db import Item, Nonce, ReporterSession
 from portal.store import utc_day
 
-from .clients import stored_blob
+from .clients import OCTETS, stored_blob
 from .conftest import Portal
 from .forms import open_thread, receipt_of, submit_report
 
 DAY = 86400
-
-#: The one body type the blob endpoint takes (a cross-site page cannot send it unasked).
-OCTETS = {"Content-Type": "application/octet-stream"}
 
 
 def purge(portal: Portal) -> dict[str, int]:
