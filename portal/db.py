@@ -2,8 +2,8 @@
 
 A case is a random id, its `lookup_id`, the reporter's two public keys, the public
 status and *dates* (never a time of day). Items are sealed documents; blobs are rows
-pointing at stored-form files. Nonces and reporter sessions hold no reporter identifier
-that can be tied to a case without the reporter's own secrets.
+pointing at stored-form files. Nonces, reporter sessions and sent forms hold no reporter
+identifier that can be tied to a case without the reporter's own secrets.
 """
 
 from __future__ import annotations
@@ -111,6 +111,23 @@ class ReporterSession(Base):
     id_digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     key: Mapped[bytes] = mapped_column(LargeBinary(32))
     seen_on: Mapped[datetime.date] = mapped_column(Date, index=True)
+
+
+class SentForm(Base):
+    """A page's one-time value, once the report or message it carried was stored
+    (`portal/once.py`): so that the same page sent again is refused, not filed twice.
+
+    Stored as BLAKE2b of the value's random bytes, with the *day* it was sent and nothing
+    else: no case id, no time of day. It is written in the transaction that stores the
+    report or message, and purged after `once.KEEP_DAYS`.
+    """
+
+    __tablename__ = "sent_forms"
+    #: SQLite keeps the rows in key order, random, not in the order reports arrived.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    sent_on: Mapped[datetime.date] = mapped_column(Date, index=True)
 
 
 #: How long to wait for the database server to accept a connection (PostgreSQL).

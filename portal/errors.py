@@ -42,6 +42,13 @@ class Conflict(PortalError):
     code = "conflict"
 
 
+class AlreadySent(PortalError):
+    """This page's form was sent before: its report or message is stored (`portal/once.py`)."""
+
+    status = 409
+    code = "already_sent"
+
+
 class TooLarge(PortalError):
     status = 413
     code = "too_large"

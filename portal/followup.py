@@ -21,24 +21,29 @@ from starlette.routing import Route
 
 import crypto
 
-from . import store
+from . import once, store
 from .categories import STATUS_TEXT
 from .db import ReporterSession
-from .errors import PortalError, Unacceptable
+from .errors import AlreadySent, PortalError, Unacceptable
 from .i18n import N_
 from .multipart import parse_form
 from .pages import (
+    CHOOSE_AGAIN,
+    TEXT_CHARS,
+    TOO_LONG,
     in_session,
     receipt_problem,
     redirect,
     render,
     small_form,
+    text_limit,
     today,
+    too_long,
     with_database,
 )
 from .security import cookie_secure
 from .tokens import open_token, seal_token
-from .uploads import commit_uploads, total_limit
+from .uploads import commit_uploads, forget_uploads, total_limit
 
 SESSION_COOKIE = "lanthorn_session"
 
@@ -58,17 +63,20 @@ async def follow_up_form(request: Request) -> Response:
     return render(request, "follow_up.html", {"ended": ended})
 
 
-def _login_page(request: Request, error: str, status: int = 422) -> Response:
-    return render(request, "follow_up.html", {"error": error}, status=status)
+def _login_page(request: Request, context: dict[str, Any]) -> Response:
+    """The sign-in form again, with what was typed still in the field to correct: echoed
+    in this answer only (no-store), never logged or kept."""
+    return render(request, "follow_up.html", context, status=422)
 
 
 async def follow_up_login(request: Request) -> Response:
     state = request.app.state
     form = await small_form(request, "follow-up")
+    typed = form.get("receipt", "")
     try:
-        receipt = crypto.validate_receipt(form.get("receipt", ""))
+        receipt = crypto.validate_receipt(typed)
     except crypto.InvalidReceipt as exc:
-        return render(request, "follow_up.html", receipt_problem(exc), status=422)
+        return _login_page(request, {**receipt_problem(exc), "typed": typed})
     settings = state.settings
     keys = await state.kdf_gate.run(
         crypto.derive_reporter_keys, receipt, settings.receipt_salt, settings.kdf
@@ -77,13 +85,11 @@ async def follow_up_login(request: Request) -> Response:
     case = await in_session(request, store.find_case, keys.lookup_id)
     if case is None:
         await asyncio.sleep(state.throttle.failure(keys.lookup_id))
-        return _login_page(
-            request,
-            N_(
-                "No report was found for this receipt code. Check every digit against what "
-                "you wrote down. If it is right, the report may have been closed and removed."
-            ),
+        error = N_(
+            "No report was found for this receipt code. Check every digit against what "
+            "you wrote down. If it is right, the report may have been closed and removed."
         )
+        return _login_page(request, {"error": error, "typed": typed})
     state.throttle.success(keys.lookup_id)
     session_id, key = secrets.token_bytes(16), secrets.token_bytes(32)
     reporter = Reporter(keys.lookup_id, keys.box)
@@ -188,7 +194,12 @@ def _open_reply(reporter: Reporter, sealed: bytes | None) -> str | None:
 
 
 async def thread_page(
-    request: Request, *, status: int = 200, error: str = "", text: str = ""
+    request: Request,
+    *,
+    status: int = 200,
+    error: str = "",
+    text: str = "",
+    reattach: tuple[str, ...] = (),
 ) -> Response:
     current = await current_reporter(request)
     if current is None:
@@ -223,8 +234,12 @@ async def thread_page(
     context.update(
         sent=request.query_params.get("sent") == "1",
         error=error,
+        error_params={"limit": text_limit(request), "names": ", ".join(reattach)},
         text=text,
+        reattach=CHOOSE_AGAIN if reattach else "",
+        text_chars=TEXT_CHARS,
         status_text=STATUS_TEXT,
+        once=once.issue(request),
     )
     response = render(request, "thread.html", context, status=status)
     _set_cookie(request, response, cookie)  # the idle clock starts again
@@ -239,7 +254,16 @@ async def thread_post(request: Request) -> Response:
     """A follow-up message, with attachments, sealed to the oversight body."""
     state = request.app.state
     current = await current_reporter(request)
-    form = await parse_form(request, state.blobs, total_limit=total_limit(request))
+
+    async def sent_before(fields: dict[str, str]) -> None:  # before its files are stored
+        await once.refuse_if_sent(request, once.read(request, fields.get(once.FIELD)))
+
+    try:
+        form = await parse_form(
+            request, state.blobs, total_limit=total_limit(request), before_files=sent_before
+        )
+    except AlreadySent:
+        return _already_sent(request)
     try:
         state.csrf.check(request, "message", form.fields.get("csrf"))
     except PortalError:
@@ -253,6 +277,26 @@ async def thread_post(request: Request) -> Response:
     if not text and not form.files:
         form.abort()
         return await thread_page(request, status=422, error=N_("Write a message or attach a file."))
+    problem = ""
+    try:
+        ticket = once.read(request, form.fields.get(once.FIELD))
+        await once.check(request, ticket)
+    except once.FormTooOld:
+        problem = once.FORM_TOO_OLD
+    except AlreadySent:  # a copy whose fields came after its files (no browser does that)
+        form.abort()
+        return _already_sent(request)
+    except BaseException:
+        form.abort()
+        raise
+    if too_long(text):
+        problem = TOO_LONG
+    if problem:
+        # Nothing is sent: the words come back to shorten, and the page names the files
+        # to choose again (this form keeps none).
+        form.abort()
+        names = tuple(upload.name for upload in form.files)
+        return await thread_page(request, status=422, error=problem, text=text, reattach=names)
     attachments = await commit_uploads(request, form)
     document = {
         "v": 1,
@@ -264,8 +308,9 @@ async def thread_post(request: Request) -> Response:
     settings = state.settings
     try:
         sealed = crypto.seal_document(document, settings.oversight_key)
-    except crypto.DocumentTooLarge as exc:
-        return await thread_page(request, status=422, error=str(exc), text=text)
+    except crypto.DocumentTooLarge:  # not reached: TEXT_CHARS fits with room to spare
+        await forget_uploads(request, attachments)
+        return await thread_page(request, status=422, error=TOO_LONG, text=text)
 
     def add() -> None:
         with state.sessions() as session:
@@ -279,12 +324,21 @@ async def thread_post(request: Request) -> Response:
                 blob_ids=[a["blob_id"] for a in attachments],
                 limits=settings.limits,
                 today=today(request),
+                sent_form=ticket.digest if ticket else None,
             )
 
-    await with_database(request, add)
+    try:
+        await with_database(request, add)
+    except AlreadySent:  # the same page, sent twice at once: this one came second
+        await forget_uploads(request, attachments)
+        return _already_sent(request)
     response = redirect("/thread?sent=1")
     _set_cookie(request, response, cookie)
     return response
+
+
+def _already_sent(request: Request) -> Response:
+    return once.already_sent_page(request, {"what": "message"})
 
 
 async def leave(request: Request) -> Response:

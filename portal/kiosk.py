@@ -18,8 +18,9 @@ from starlette.routing import Route
 
 import crypto
 
-from . import store
+from . import once, store
 from .categories import KIOSK_CATEGORIES, KIOSK_PLACES, KIOSK_STATUS, KIOSK_WHEN
+from .errors import AlreadySent
 from .i18n import LANGUAGES, N_, RTL
 from .pages import render, sealing_scripts, small_form, with_database
 from .tokens import open_token, purpose_key, seal_token
@@ -119,6 +120,8 @@ async def leave(request: Request) -> Response:
 
 
 def _step_page(request: Request, step: str, answers: dict[str, str], error: str = "") -> Response:
+    if step == "check":  # the screen that sends can be sent once (portal/once.py)
+        answers = {**answers, once.FIELD: once.issue(request)}
     context = {
         "step": step,
         "number": STEPS.index(step) + 1,
@@ -177,9 +180,16 @@ async def _send(request: Request, answers: dict[str, str]) -> Response:
         "urgent": answers["urgent"],
         "identity": "",
     }
-    receipt, _ = await file_report(request, "kiosk", fields, [], lang=answers.get("lang", "en"))
-    urgent = answers["urgent"] == "yes"
     lang = _language(answers.get("lang"))
+    try:
+        receipt, _ = await file_report(
+            request, "kiosk", fields, [], lang=lang, sent_from=answers.get(once.FIELD)
+        )
+    except once.FormTooOld:
+        return _step_page(request, "check", answers)
+    except AlreadySent:
+        return _kiosk(request, "already_sent.html", {"what": "report", "lang": lang}, 409)
+    urgent = answers["urgent"] == "yes"
     return receipt_page(request, receipt, status=201, urgent=urgent, kiosk=True, lang=lang)
 
 

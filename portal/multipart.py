@@ -8,6 +8,7 @@ ciphertext, and memory holds at most one 64 KiB chunk per file.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from python_multipart.exceptions import FormParserError
@@ -19,8 +20,18 @@ import crypto
 from .blobstore import BlobStore, PendingBlob
 from .bodies import refuse_if_declared_over
 from .errors import BadRequest, TooLarge
+from .i18n import N_
 
 MAX_FIELDS = 50
+#: All the text fields of one form together. Far above what any report can hold (a
+#: sealed document carries at most 1 MiB), so that text over a form's own limits comes
+#: back to the reporter in the form, to shorten, instead of being refused unread; the
+#: most one request holds in memory.
+MAX_TEXT_BYTES = 1536 * 1024
+TOO_MUCH_TEXT = N_(
+    "This form has far more text than the portal can take. Go back, make it shorter, "
+    "or put long text in a file and attach it."
+)
 #: As many files as the JSON API lets one submission reference. Each file part holds an
 #: open file while the form streams and takes at least one padded 64 KiB chunk on disk,
 #: so a form of a thousand one-byte files must not be read any further.
@@ -70,11 +81,11 @@ def clean_filename(raw: str) -> str:
 
 class _Collector:
     def __init__(
-        self, blobs: BlobStore, field_limit: int, fields_limit: int, file_field: str
+        self, blobs: BlobStore, text_limit: int, fields_limit: int, file_field: str
     ) -> None:
         self.form = ParsedForm()
         self._blobs = blobs
-        self._field_limit = field_limit
+        self._text_left = text_limit
         self._fields_left = fields_limit
         self._file_field = file_field
         self._header_name = bytearray()
@@ -84,6 +95,7 @@ class _Collector:
         self._field_value = bytearray()
         self._file: UploadedFile | None = None
         self._skip = False
+        self.files_begun = False
         self.ended = False
 
     def callbacks(self) -> dict[str, object]:
@@ -114,6 +126,7 @@ class _Collector:
         name = params.get(b"name", b"").decode("utf-8", "replace")
         filename = params.get(b"filename")
         if filename is not None:
+            self.files_begun = True
             if name != self._file_field or filename == b"":
                 self._skip = True  # an empty file input, or a file where none belongs
                 return
@@ -145,11 +158,9 @@ class _Collector:
             self._file.pending.write(self._file.writer.write(data[start:end]))
             return
         self._field_value.extend(data[start:end])
-        if len(self._field_value) > self._field_limit:
-            raise TooLarge(
-                f"One of the text fields is longer than {self._field_limit // 1024} KiB. "
-                "Please shorten it, or attach the text as a file."
-            )
+        self._text_left -= end - start
+        if self._text_left < 0:
+            raise TooLarge(TOO_MUCH_TEXT)
 
     def _part_end(self) -> None:
         if self._file is not None:
@@ -170,10 +181,17 @@ async def parse_form(
     blobs: BlobStore,
     *,
     total_limit: int,
-    field_limit: int = 256 * 1024,
+    text_limit: int = MAX_TEXT_BYTES,
     file_field: str = "attachments",
+    before_files: Callable[[dict[str, str]], Awaitable[None]] | None = None,
 ) -> ParsedForm:
     """Parse a multipart form as it streams in, encrypting files into pending blobs.
+
+    `before_files(fields)` is awaited once with the text fields read so far, as soon as
+    the first file part begins (at most one chunk of it has been encrypted by then) or at
+    the end of a form without one. Browsers send the fields in the page's order, which
+    puts the file input last, so a check there (has this form been sent before?) runs
+    before the files are stored; if it raises, they are deleted.
 
     On any error every pending blob is deleted and the error propagates (413 while
     streaming, 400 for a malformed body). The caller commits the files it keeps.
@@ -183,7 +201,7 @@ async def parse_form(
     if content_type != b"multipart/form-data" or not boundary:
         raise BadRequest("This form must be sent as multipart/form-data.")
     refuse_if_declared_over(request, total_limit, "This submission")
-    collector = _Collector(blobs, field_limit, MAX_FIELDS, file_field)
+    collector = _Collector(blobs, text_limit, MAX_FIELDS, file_field)
     try:
         parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
         received = 0
@@ -194,6 +212,9 @@ async def parse_form(
                     f"This submission is larger than this portal accepts ({total_limit} bytes)."
                 )
             parser.write(chunk)
+            if before_files is not None and (collector.files_begun or collector.ended):
+                hook, before_files = before_files, None
+                await hook(dict(collector.form.fields))
         if not collector.ended:
             raise BadRequest("The form arrived incomplete. Please send it again.")
     except FormParserError:

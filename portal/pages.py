@@ -1,4 +1,5 @@
-"""Helpers shared by the HTML pages: rendering with CSRF, small urlencoded forms, dates."""
+"""Helpers shared by the HTML pages: rendering with CSRF, small urlencoded forms, dates,
+and the limit on long text."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
+from babel.numbers import format_decimal
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -40,6 +42,22 @@ RECEIPT_PROBLEMS = {
         "Please check it and try again."
     ),
 }
+#: The most characters a report's description, or a follow-up message, may have: the same
+#: number with JavaScript on or off, stated next to the field. Even at 4 bytes a character
+#: it fills under half of a sealed document (1 MiB), leaving room for the other fields.
+TEXT_CHARS = 100_000
+TOO_LONG = N_(
+    "This is too long. It can have at most %(limit)s characters. "
+    "Make it shorter, or put the rest in a file and attach it."
+)
+#: The whole document over the largest sealed size: only when other long fields add up.
+TOO_MUCH_TO_SEAL = N_(
+    "Your report is too long to send in one go. Make the longest parts shorter, "
+    "or put long text in a file and attach it."
+)
+#: Files a refused form did not keep (or kept, and lost to the purge while the form was
+#: open), named so the reporter knows which to choose again.
+CHOOSE_AGAIN = N_("These files were not kept. Please choose them again: %(names)s")
 T = TypeVar("T")
 
 
@@ -80,6 +98,16 @@ def page_language(request: Request) -> str:
     until they choose."""
     chosen = request.cookies.get(LANGUAGE_COOKIE, "")
     return chosen if chosen in LANGUAGES else "en"
+
+
+def too_long(text: str) -> bool:
+    """Over `TEXT_CHARS` characters (code points, as the page's script counts them)."""
+    return len(text) > TEXT_CHARS
+
+
+def text_limit(request: Request) -> str:
+    """`TEXT_CHARS` written as the reader's language writes numbers ("100 000" in Polish)."""
+    return str(format_decimal(TEXT_CHARS, locale=page_language(request)))
 
 
 def receipt_problem(exc: crypto.InvalidReceipt) -> dict[str, Any]:

@@ -6,6 +6,7 @@
 - attachments no report or message claimed, after `unclaimed_blob_seconds`: timed by when
   this process first *saw* them unclaimed, held in memory, so no upload time is stored;
 - stale nonces and expired reporter sessions;
+- the record that a page's form was sent, `once.KEEP_DAYS` after the day it was sent;
 - temporary upload files a crash left behind, once idle for an hour (by the file's own
   modification time, which the kernel keeps anyway).
 """
@@ -25,8 +26,9 @@ from sqlalchemy.orm import sessionmaker
 
 from .blobstore import BlobStore
 from .db import Blob, Item, Nonce, ReporterSession
+from .once import KEEP_DAYS
 from .settings import PortalSettings
-from .store import forget_unclaimed, rowcount, utc_day
+from .store import forget_sent_forms, forget_unclaimed, rowcount, utc_day
 
 log = logging.getLogger("lanthorn.portal")
 
@@ -51,7 +53,7 @@ class Purger:
         now = self._clock()
         today = utc_day(now)
         cutoff = today - datetime.timedelta(days=self._settings.retention_days)
-        counts = {"nonces": 0, "sessions": 0, "items": 0, "blobs": 0}
+        counts = {"nonces": 0, "sessions": 0, "forms": 0, "items": 0, "blobs": 0}
         counts["temporary"] = self._blobs.sweep_temporary(time.time())
         with self._sessions() as session:
             counts["nonces"] = rowcount(
@@ -63,6 +65,9 @@ class Purger:
             counts["sessions"] = rowcount(
                 session.execute(delete(ReporterSession).where(ReporterSession.seen_on < stale))
             )
+            # A page older than KEEP_DAYS is refused as too old (once.py), so a page sent
+            # on day D cannot come back after D + KEEP_DAYS: its row is no longer needed.
+            counts["forms"] = forget_sent_forms(session, today - datetime.timedelta(days=KEEP_DAYS))
             done = (Item.kind.in_(("report", "message")) & (Item.acked_on < cutoff)) | (
                 (Item.kind == "reply") & (Item.read_on < cutoff)
             )

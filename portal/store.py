@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 import crypto
 
 from .blobstore import is_blob_id
-from .db import Blob, Case, Counter, Item
-from .errors import Conflict, NotFound, Unacceptable
+from .db import Blob, Case, Counter, Item, SentForm
+from .errors import AlreadySent, Conflict, NotFound, Unacceptable
 from .settings import Limits
 
 STATES = ("received", "acknowledged", "in_review", "action_taken", "closed")
@@ -187,6 +187,34 @@ def _add_item(
     return item_id
 
 
+_SENT_FORMS = SentForm.metadata.tables["sent_forms"]
+_INSERT_SENT_FORM = insert(_SENT_FORMS)
+
+
+def _record_sent_form(session: Session, digest: bytes | None, today: datetime.date) -> None:
+    """Mark a page's form as sent, inside the transaction that stores what it carried.
+
+    The digest is the table's key: of two requests carrying the same page (a double
+    click), the second waits for the first's commit and then finds its row. Its insert
+    fails, and nothing of its transaction is kept.
+    """
+    if digest is None:
+        return
+    try:
+        session.connection().execute(_INSERT_SENT_FORM, {"digest": digest, "sent_on": today})
+    except IntegrityError:  # the caller rolls the whole transaction back
+        raise AlreadySent("This form was sent before.") from None
+
+
+def form_was_sent(session: Session, digest: bytes) -> bool:
+    return session.get(SentForm, digest) is not None
+
+
+def forget_sent_forms(session: Session, before: datetime.date) -> int:
+    """Delete the sent-form rows of days before `before` (the caller commits)."""
+    return rowcount(session.execute(delete(SentForm).where(SentForm.sent_on < before)))
+
+
 def _lookup_in_use() -> Conflict:
     return Conflict(
         "A case with this lookup id already exists: derive keys from a new receipt.",
@@ -204,8 +232,13 @@ def create_case(
     blob_ids: Sequence[str],
     limits: Limits,
     today: datetime.date,
+    sent_form: bytes | None = None,
 ) -> NewItem:
     """Store a new case and its report in one transaction; 422 or 409 change nothing.
+
+    `sent_form` is the digest of the one-time value of the page that sent it (HTML
+    forms only): recorded in the same transaction, so that page cannot file a second
+    report (409 `already_sent`), and a report that is not stored leaves it unused.
 
     A lookup id already in use is found by its unique index when the case is inserted,
     not by a query before: one round trip fewer for every report. (The portal's database
@@ -214,6 +247,7 @@ def create_case(
     case_id = new_case_id()
     try:
         _check_submission(session, sealed, blob_ids, limits)
+        _record_sent_form(session, sent_form, today)
         session.connection().execute(
             _INSERT_CASE,
             {
@@ -249,10 +283,13 @@ def add_message(
     blob_ids: Sequence[str],
     limits: Limits,
     today: datetime.date,
+    sent_form: bytes | None = None,
 ) -> NewItem:
-    """Store a reporter's follow-up message with its attachments."""
+    """Store a reporter's follow-up message with its attachments (and, from the HTML
+    form, its page's sent-form digest: see `create_case`)."""
     try:
         _check_submission(session, sealed, blob_ids, limits)
+        _record_sent_form(session, sent_form, today)
         item_id = _add_item(session, case.id, "message", sealed, blob_ids, today)
         session.commit()
     except BaseException:
@@ -360,6 +397,15 @@ def unclaimed_bytes(session: Session) -> int:
     """The stored size of every upload no report or message has claimed yet."""
     total = session.scalar(select(func.sum(Blob.size)).where(Blob.item_seq.is_(None)))
     return int(total or 0)
+
+
+def unclaimed_among(session: Session, blob_ids: Sequence[str]) -> set[str]:
+    """Those of `blob_ids` that are still on the portal and not yet used by an item."""
+    known = [blob_id for blob_id in blob_ids if is_blob_id(blob_id)]
+    if not known:
+        return set()
+    query = select(Blob.id).where(Blob.id.in_(known), Blob.item_seq.is_(None))
+    return set(session.scalars(query))
 
 
 def record_unclaimed(session: Session, blob_id: str, size: int, today: datetime.date) -> None:

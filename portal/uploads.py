@@ -41,3 +41,17 @@ async def commit_uploads(request: Request, form: ParsedForm) -> list[dict[str, A
     except BaseException:
         form.abort()
         raise
+
+
+async def forget_uploads(request: Request, attachments: list[dict[str, Any]]) -> None:
+    """Delete files `commit_uploads` kept for a form that was then refused for good (a
+    page sent twice): nothing will ever claim them."""
+    state = request.app.state
+
+    def forget() -> None:
+        for attachment in attachments:
+            with state.sessions() as session:
+                if store.forget_unclaimed(session, attachment["blob_id"]):
+                    state.blobs.delete(attachment["blob_id"])
+
+    await run_in_threadpool(forget)

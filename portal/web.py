@@ -15,12 +15,16 @@ from starlette.routing import Route
 
 import crypto
 
-from . import followup, store
+from . import followup, once, store
 from .categories import CATEGORIES, CHANNEL_VALUES, CHANNELS
-from .errors import Conflict, NotFound, PortalError, Unacceptable
+from .errors import AlreadySent, Conflict, NotFound, PortalError, Unacceptable
 from .i18n import LANGUAGES, N_
 from .multipart import parse_form
 from .pages import (
+    CHOOSE_AGAIN,
+    TEXT_CHARS,
+    TOO_LONG,
+    TOO_MUCH_TO_SEAL,
     choose_language,
     in_session,
     page_language,
@@ -28,10 +32,12 @@ from .pages import (
     render,
     sealing_scripts,
     small_form,
+    text_limit,
     today,
+    too_long,
 )
 from .tokens import open_token, purpose_key, seal_token
-from .uploads import commit_uploads, total_limit
+from .uploads import commit_uploads, forget_uploads, total_limit
 
 TEXT_FIELDS = ("facility", "location", "occurred", "subjects", "witnesses", "description")
 #: Attachments up to this total are sealed in the reporter's browser; larger ones go with
@@ -56,6 +62,7 @@ def _report_context(
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     attachments: list[dict[str, Any]] | None = None,
+    lost: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     key = purpose_key(request.app.state.settings.secret.reveal(), "pending-attachments")
     return {
@@ -70,6 +77,11 @@ def _report_context(
         "attachments": attachments or [],
         "pending": seal_token(key, attachments) if attachments else "",
         "max_upload_gib": request.app.state.settings.limits.submission_bytes / 1024**3,
+        "once": once.issue(request),
+        "text_chars": TEXT_CHARS,
+        "too_long": TOO_LONG,
+        "too_much_to_seal": TOO_MUCH_TO_SEAL,
+        "error_params": {"limit": text_limit(request), "names": ", ".join(lost)},
     }
 
 
@@ -86,43 +98,82 @@ def _validate(fields: dict[str, str]) -> dict[str, str]:
         errors["facility"] = N_("Say which prison this is about.")
     if not fields.get("description", "").strip():
         errors["description"] = N_("Describe what happened, in your own words.")
+    elif too_long(fields["description"]):
+        errors["description"] = TOO_LONG
     if fields.get("urgent") not in ("yes", "no"):
         errors["urgent"] = N_("Say whether someone is in danger right now.")
     return errors
 
 
-def earlier_uploads(request: Request, token: object) -> list[dict[str, Any]]:
-    """Attachments accepted with an earlier, incomplete try at this form."""
+async def earlier_uploads(
+    request: Request, token: object
+) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """Attachments accepted with an earlier, incomplete try at this form and still on the
+    portal, and the names of those the purge has deleted since (to be chosen again)."""
     key = purpose_key(request.app.state.settings.secret.reveal(), "pending-attachments")
     value = open_token(key, token)
-    return value if isinstance(value, list) else []
+    kept = value if isinstance(value, list) else []
+    if not kept:
+        return [], ()
+    there = await in_session(request, store.unclaimed_among, [a["blob_id"] for a in kept])
+    lost = tuple(str(a["name"]) for a in kept if a["blob_id"] not in there)
+    return [a for a in kept if a["blob_id"] in there], lost
 
 
 async def report_submit(request: Request) -> Response:
     channel = _channel(request)
-    form = await parse_form(request, request.app.state.blobs, total_limit=total_limit(request))
+
+    async def sent_before(fields: dict[str, str]) -> None:  # before its files are stored
+        await once.refuse_if_sent(request, once.read(request, fields.get(once.FIELD)))
+
+    try:
+        form = await parse_form(
+            request,
+            request.app.state.blobs,
+            total_limit=total_limit(request),
+            before_files=sent_before,
+        )
+    except AlreadySent:
+        return once.already_sent_page(request, {"what": "report", "channel": channel})
     try:
         request.app.state.csrf.check(request, "report", form.fields.get("csrf"))
     except PortalError:
         form.abort()
         raise
-    attachments = earlier_uploads(request, form.fields.get("pending")) + await commit_uploads(
-        request, form
-    )
+    uploaded = await commit_uploads(request, form)
+    earlier, lost = await earlier_uploads(request, form.fields.get("pending"))
+    attachments = earlier + uploaded
     fields = {name: form.fields.get(name, "").strip() for name in (*TEXT_FIELDS, "category")}
     fields["urgent"] = form.fields.get("urgent", "")
     fields["identity"] = form.fields.get("identity", "").strip()
     errors = _validate(fields)
+    if lost:
+        errors["attachments"] = CHOOSE_AGAIN
     if errors:
-        context = _report_context(request, channel, fields, errors, attachments)
+        context = _report_context(request, channel, fields, errors, attachments, lost)
         return render(request, "report.html", context, status=422)
     try:
         receipt, case_id = await file_report(
-            request, channel, fields, attachments, lang=page_language(request)
+            request,
+            channel,
+            fields,
+            attachments,
+            lang=page_language(request),
+            sent_from=form.fields.get(once.FIELD),
         )
-    except (Unacceptable, crypto.DocumentTooLarge) as exc:
-        message = exc.message if isinstance(exc, PortalError) else str(exc)
-        context = _report_context(request, channel, fields, {"form": message}, attachments)
+    except AlreadySent:
+        await forget_uploads(request, uploaded)
+        return once.already_sent_page(request, {"what": "report", "channel": channel})
+    except once.FormTooOld:
+        context = _report_context(
+            request, channel, fields, {"form": once.FORM_TOO_OLD}, attachments
+        )
+        return render(request, "report.html", context, status=422)
+    except crypto.DocumentTooLarge:
+        context = _report_context(request, channel, fields, {"form": TOO_MUCH_TO_SEAL}, attachments)
+        return render(request, "report.html", context, status=422)
+    except Unacceptable as exc:  # a kept file claimed or purged a moment ago
+        context = _report_context(request, channel, fields, {"form": exc.message}, attachments)
         return render(request, "report.html", context, status=422)
     return receipt_page(request, receipt, status=201, urgent=fields["urgent"] == "yes")
 
@@ -133,10 +184,18 @@ async def file_report(
     fields: dict[str, str],
     attachments: list[dict[str, Any]],
     lang: str = "en",
+    sent_from: object = None,
 ) -> tuple[str, str]:
-    """Derive keys from a new receipt, seal the report, store it; return (receipt, case)."""
+    """Derive keys from a new receipt, seal the report, store it; return (receipt, case).
+
+    `sent_from` is the one-time value of the page the report came from (`once.FIELD`):
+    a page sent before is refused with `AlreadySent` before any key derivation, or by
+    the store when two arrive together; a page too old to send raises `FormTooOld`.
+    """
     state = request.app.state
     settings = state.settings
+    ticket = once.read(request, sent_from)
+    await once.check(request, ticket)
     for _ in range(3):  # a lookup id clash is a 1-in-2^63 event; a fresh receipt settles it
         receipt = crypto.generate_receipt()
         keys = await state.kdf_gate.run(
@@ -168,6 +227,7 @@ async def file_report(
                 blob_ids=[a["blob_id"] for a in attachments],
                 limits=settings.limits,
                 today=today(request),
+                sent_form=ticket.digest if ticket else None,
             )
         except Conflict:
             continue
@@ -212,16 +272,17 @@ async def receipt_check(request: Request) -> Response:
     lang = form.get("lang") if kiosk else None
     lang = lang if lang in LANGUAGES else None
     again = N_("That is not the same code. Look at it again.")
+    written = form.get("typed", "")  # shown back in the field, to compare with the receipt
     try:
-        typed = crypto.validate_receipt(form.get("typed", ""))
+        typed = crypto.validate_receipt(written)
     except crypto.InvalidReceipt as exc:
         problem = receipt_problem(exc)
-        check = {"ok": False, "message": again, "params": {}}
+        check = {"ok": False, "message": again, "params": {}, "typed": written}
         if not kiosk:
-            check = {"ok": False, "message": problem["error"], "params": problem["error_params"]}
+            check.update(message=problem["error"], params=problem["error_params"])
         return receipt_page(request, receipt, status=422, check=check, kiosk=kiosk, lang=lang)
     if typed != receipt:
-        check = {"ok": False, "message": again}
+        check = {"ok": False, "message": again, "typed": written}
         return receipt_page(request, receipt, status=422, check=check, kiosk=kiosk, lang=lang)
     return receipt_page(request, receipt, check={"ok": True}, kiosk=kiosk, lang=lang)
 

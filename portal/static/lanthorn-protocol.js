@@ -16,7 +16,8 @@
  * Errors are `Error`s with a `code`: "too_large", "invalid_document", "cannot_open"
  * (deliberately says no more), "bad_receipt", "bad_config", "bad_argument", "empty",
  * "file_changed", "not_ready", "bad_response", or the portal's own `error` code for a
- * non-2xx answer, which also carries `status`.
+ * non-2xx answer, which also carries `status`. A report or message too large to seal is
+ * "too_large" with `part: "document"` (a file too large has its `name` instead).
  */
 (function (global) {
   "use strict";
@@ -436,7 +437,7 @@
       "too_large",
       "This document is " + size + " bytes; protocol v1 documents must be under " +
       BUCKETS[BUCKETS.length - 1] + " bytes. Send long text or files as attachments.",
-      { size: size });
+      { size: size, part: "document" });
   }
 
   /**
@@ -772,7 +773,7 @@
     const sealed = sealDocument(doc, oversightKeyOf(config));
     if (sealed.length > limitOf(config, "document_bytes")) {
       throw problem("too_large", "This is more text than the portal accepts in one go. " +
-        "Send long text as an attached file.", { size: sealed.length });
+        "Send long text as an attached file.", { size: sealed.length, part: "document" });
     }
     return sealed;
   }

@@ -1,12 +1,21 @@
 // The receipt screen of a page that sealed the report itself (report form, kiosk): fills in
 // the code, shows the urgent advice only for an urgent report, and checks the typed-back
 // code here in the page. The receipt lives in a closure; leaving the page forgets it.
+// With `warnBeforeLeaving`, the browser asks before the page is left or reloaded until the
+// code has been typed back correctly. Never at the kiosk: its quick exit and idle end must
+// clear the screen at once, whatever is on it.
 (function () {
   "use strict";
   var P = window.LanthornProtocol;
   if (!P) return;
 
-  function show(receipt, urgent) {
+  function warn(event) {
+    event.preventDefault();
+    event.returnValue = "";  // older browsers ask only when this is set
+  }
+
+  function show(receipt, urgent, options) {
+    if (options && options.warnBeforeLeaving) window.addEventListener("beforeunload", warn);
     var page = document.getElementById("browser-receipt");
     var groups = P.groups(receipt);
     var box = page.querySelector(".receipt");
@@ -21,6 +30,7 @@
       var same = typed.ok && typed.digits === receipt;
       check.querySelector(".ok").hidden = !same;
       check.querySelector(".field-error").hidden = same;
+      if (same) window.removeEventListener("beforeunload", warn);  // they have it
     });
     return page;
   }

@@ -18,24 +18,62 @@
     return field && typeof field.value === "string" ? field.value.trim() : "";
   }
 
+  // The description's limit, counted as the server counts it: characters (code points) of
+  // the trimmed text. The page states it; over it, its message stands by the field.
+  var description = document.getElementById("description");
+  var maxChars = Number(description.getAttribute("data-max-chars") || "0");
+
+  function tooLong() {
+    return maxChars > 0 && Array.from(value("description")).length > maxChars;
+  }
+
   function problems() {
     var found = [];
     [["category", value("category")], ["urgent", value("urgent")],
      ["facility", value("facility")], ["description", value("description")]]
       .forEach(function (pair) {
-        if (!pair[1]) found.push(document.getElementById(pair[0]));
+        var element = document.getElementById(pair[0]);
+        if (!pair[1]) found.push({ element: element, message: element.getAttribute("data-error") });
       });
+    if (tooLong()) {
+      found.push({ element: description, message: description.getAttribute("data-too-long") });
+    }
+    markTooLong();
     return found;
   }
+
+  function markTooLong() {
+    var note = document.getElementById("description-too-long");
+    if (!tooLong()) {
+      if (note) note.remove();
+      description.removeAttribute("aria-invalid");
+      description.removeAttribute("aria-describedby");
+      return;
+    }
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "field-error";
+      note.id = "description-too-long";
+      note.textContent = description.getAttribute("data-too-long");
+      description.parentNode.insertBefore(note, description);
+    }
+    description.setAttribute("aria-invalid", "true");
+    description.setAttribute("aria-describedby", note.id);
+  }
+
+  // Once shown, the message goes as soon as the text is short enough again.
+  description.addEventListener("input", function () {
+    if (document.getElementById("description-too-long")) markTooLong();
+  });
 
   function showProblems(found) {
     var list = errors.querySelector("ul");
     list.textContent = "";
-    found.forEach(function (element) {
+    found.forEach(function (problem) {
       var item = document.createElement("li");
       var link = document.createElement("a");
-      link.href = "#" + element.id;
-      link.textContent = element.getAttribute("data-error");
+      link.href = "#" + problem.element.id;
+      link.textContent = problem.message;
       item.appendChild(link);
       list.appendChild(item);
     });
@@ -92,13 +130,19 @@
       .catch(function (error) {
         sealing.hidden = true;
         failed.hidden = false;
-        failed.querySelector(".sealing-reason").textContent = (error && error.message) || "";
+        // Too much text for one sealed document: said in the reader's language, as the
+        // server path says it. Other reasons are the protocol library's own words.
+        var tooMuch = error && error.code === "too_large" && error.part === "document";
+        failed.querySelector(".sealing-reason").textContent = tooMuch
+          ? form.getAttribute("data-too-much") : (error && error.message) || "";
         button.disabled = false;
       });
   });
 
   function showReceipt(receipt, urgent) {
-    var page = window.LanthornReceipt.show(receipt, urgent);
+    // Leaving or reloading this page loses the receipt for good: the browser asks first,
+    // until the reporter has typed it back correctly (receipt-page.js).
+    var page = window.LanthornReceipt.show(receipt, urgent, { warnBeforeLeaving: true });
     document.getElementById("report-intake").hidden = true;
     sealing.hidden = true;
     page.hidden = false;

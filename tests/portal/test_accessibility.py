@@ -11,10 +11,11 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 
+from portal.pages import TEXT_CHARS
 from tests.conftest import needs_chromium
 
 from .conftest import Portal, PortalFactory
-from .forms import receipt_of, submit_report
+from .forms import receipt_of, report_request, submit_report
 
 pytestmark = needs_chromium
 
@@ -61,6 +62,7 @@ def walk_staff_pages(page: Page, url: str, portal: Portal, code: str) -> Iterato
         page.goto(url + path)
         yield path
     page.goto(url + "/report/staff")
+    page.locator("#description").fill("x" * (TEXT_CHARS + 1))  # too long, by the field
     page.locator("#report-form button[type=submit]").click()  # the form with its errors
     page.locator(".error-summary:visible").wait_for()
     yield "/report/staff (errors)"
@@ -76,6 +78,20 @@ def walk_staff_pages(page: Page, url: str, portal: Portal, code: str) -> Iterato
     page.locator("#receipt").fill(receipt)
     page.locator("form[action='/follow-up'] button").click()
     yield "/thread"
+    client = portal.client()
+    client.get(f"/language/{code}")
+    form = report_request(client)
+    client.send(form)
+    again = client.send(form)  # the receipt page reloaded: "This report was already sent"
+    headers = {
+        k: v for k, v in again.headers.items() if k not in ("content-length", "content-encoding")
+    }
+    page.route(
+        url + "/already-sent",
+        lambda route: route.fulfill(status=again.status_code, headers=headers, body=again.content),
+    )
+    page.goto(url + "/already-sent")
+    yield "already sent"
 
 
 def walk_kiosk(page: Page, url: str, language: str) -> Iterator[str]:

@@ -100,3 +100,25 @@ def test_a_mistake_is_shown_next_to_the_field(portal: Portal, page: Page) -> Non
     expect(page.get_by_text("Say which prison this is about.").first).to_be_visible()
     assert page.get_by_label("What happened?").input_value() == "Kept text"
     shot(page, "5-mistakes")
+
+
+@pytest.mark.parametrize("script", [True, False], ids=["javascript", "no-javascript"])
+def test_a_mistyped_receipt_stays_in_the_field(
+    portal: Portal, browser: Browser, script: bool
+) -> None:
+    context = browser.new_context(java_script_enabled=script)
+    page = context.new_page()
+    try:
+        page.goto(portal.url + "/")
+        page.get_by_role("link", name="I have a receipt code").click()
+        field = page.get_by_label("Receipt code")
+        for typed, problem in (
+            ("1234 5678 9012", "but 12 were entered"),
+            (crypto.generate_receipt(), "No report was found for this receipt code"),
+        ):
+            field.fill(typed)
+            page.get_by_role("button", name="Open my report").click()
+            expect(page.get_by_role("alert")).to_contain_text(problem)
+            expect(field).to_have_value(typed)  # there to correct, not to type again
+    finally:
+        context.close()

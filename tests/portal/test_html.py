@@ -73,6 +73,7 @@ def test_the_type_it_back_check(portal: Portal) -> None:
     wrong = client.post("/receipt/check", data={**fields, "typed": swapped})
     assert wrong.status_code == 422
     assert receipt in wrong.text  # the receipt is still there to compare against
+    assert f'value="{swapped}"' in wrong.text  # and so is what was typed
     other = crypto.generate_receipt()
     wrong = client.post("/receipt/check", data={**fields, "typed": other})
     assert "not the same code" in wrong.text
@@ -105,6 +106,35 @@ def test_a_form_with_mistakes_keeps_what_was_written_and_the_files(portal: Porta
     console = portal.console()
     report = console.open(console.outbox()["items"][0])
     assert [console.attachment(a) for a in report["attachments"]] == [evidence]
+
+
+def test_kept_files_that_were_since_deleted_are_named_to_choose_again(portal: Portal) -> None:
+    """A form left open for hours: the files kept from the last try have been purged. The
+    page says which ones to choose again, instead of refusing in technical words."""
+    client = portal.client()
+    first = submit_report(
+        client,
+        files=[("evidence.pdf", b"%PDF evidence", "application/pdf")],
+        facility="",
+        description="Written before lunch.",
+    )
+    assert first.status_code == 422
+    purger = portal.app.state.purger
+    purger.run_once()  # the purge notices the unclaimed file...
+    portal.clock.advance(portal.settings.unclaimed_blob_seconds + 1)
+    assert purger.run_once()["blobs"] == 1  # ...and deletes it hours later
+
+    again = client.post(
+        "/report/staff",
+        data={**hidden_fields(first.text), **REPORT_FIELDS, "description": "Written before lunch."},
+        files=[("attachments", ("", b"", "application/octet-stream"))],
+    )
+    assert again.status_code == 422
+    assert "Please choose them again: evidence.pdf" in again.text
+    assert "Written before lunch." in again.text
+    assert "Already attached" not in again.text
+    assert "pending" not in hidden_fields(again.text)
+    assert portal.console().outbox()["items"] == []
 
 
 def test_coming_back_reading_the_reply_and_adding_more(portal: Portal) -> None:
@@ -165,6 +195,21 @@ def test_a_typo_is_reported_before_any_key_derivation(portal: Portal) -> None:
         assert response.status_code == 422
         assert message in response.text
     assert calls == []
+
+
+def test_a_mistyped_receipt_stays_in_the_field_to_correct(portal: Portal) -> None:
+    """What the reporter typed is shown back to them (only in this answer: never kept)."""
+    receipt = crypto.validate_receipt(receipt_of(submit_report(portal.client())))
+    typo = receipt[:5] + str((int(receipt[5]) + 1) % 10) + receipt[6:]
+    for typed in ("1234 5678 90", f"{typo[:4]}-{typo[4:]}", crypto.generate_receipt()):
+        response = open_thread(portal.client(), typed)
+        assert response.status_code == 422
+        field = response.text[response.text.index('id="receipt"') :].split(">")[0]
+        assert f'value="{typed}"' in field
+    hostile = '"><script>alert(1)</script>'
+    response = open_thread(portal.client(), hostile)
+    assert "<script>alert(1)" not in response.text  # echoed escaped, like any text
+    assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in response.text
 
 
 def test_a_valid_but_unknown_receipt_says_so_after_a_pause(portal: Portal) -> None:

@@ -7,11 +7,13 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, Request, expect
+from babel.numbers import format_decimal
+from playwright.sync_api import Browser, Dialog, Page, Request, expect
 
 import crypto
 from portal import web as portal_web
 from portal.i18n import load_catalogues
+from portal.pages import TEXT_CHARS, TOO_LONG, TOO_MUCH_TO_SEAL
 from portal.settings import Limits
 from tests.conftest import needs_chromium
 
@@ -115,3 +117,100 @@ def test_attachments_too_big_for_the_browser_go_with_the_form_to_the_server(
     [item] = console.outbox()["items"]
     report = console.open(item)
     assert [console.attachment(a) for a in report["attachments"]] == [video]
+
+
+def fill_in_everything(page: Page, description: str) -> None:
+    page.locator("#category input").first.check()
+    page.locator("#urgent input").last.check()
+    page.locator("#facility").fill("HMP Example")
+    page.locator("#location").fill("B wing")
+    page.locator("#occurred").fill("Tuesday night")
+    page.locator("#subjects").fill("The night officer")
+    page.locator("#witnesses").fill("Nobody")
+    page.locator("#identity").fill("Sam")
+    page.locator("#description").fill(description)
+
+
+def test_a_description_over_the_limit_is_explained_by_the_field_and_nothing_is_cleared(
+    portal: Portal, page: Page
+) -> None:
+    page.goto(portal.url + "/language/pl")
+    sent = open_form(page, portal.url)
+    polish = load_catalogues()["pl"]
+    limit = format_decimal(TEXT_CHARS, locale="pl")
+    hint = polish.gettext("Up to %(limit)s characters.") % {"limit": limit}
+    expect(page.get_by_text(hint)).to_be_visible()  # the same number the server keeps to
+    words = "ą" * TEXT_CHARS + "!"
+    fill_in_everything(page, words)
+    page.locator("#report-form button[type=submit]").click()
+
+    message = polish.gettext(TOO_LONG) % {"limit": limit}
+    assert message != TOO_LONG % {"limit": limit}
+    by_the_field = page.locator("p.field-error + textarea#description")
+    expect(by_the_field).to_have_count(1)
+    expect(page.locator("#description-too-long")).to_have_text(message)
+    expect(page.locator("#page-errors").get_by_role("link", name=message)).to_be_visible()
+    expect(page.locator("#description")).to_have_value(words)
+    for field, kept in (("#facility", "HMP Example"), ("#subjects", "The night officer")):
+        expect(page.locator(field)).to_have_value(kept)
+    expect(page.locator("#urgent input").last).to_be_checked()
+    assert [r for r in sent if r.method == "POST"] == []
+
+    page.locator("#description").press("End")
+    page.locator("#description").press("Backspace")  # now exactly at the limit
+    expect(page.locator("#description-too-long")).to_have_count(0)
+    page.locator("#report-form button[type=submit]").click()
+    expect(page.locator("#browser-receipt .receipt")).to_be_visible(timeout=30_000)
+    console = portal.console()
+    report = console.open(console.outbox()["items"][0])
+    assert report["description"] == words[:-1]
+    assert report["identity"] == "Sam"
+
+
+def test_a_report_too_long_to_seal_is_explained_in_the_readers_language(
+    portal: Portal, page: Page
+) -> None:
+    page.goto(portal.url + "/language/pl")
+    open_form(page, portal.url)
+    fill_in_everything(page, "€" * 95_000)
+    for field in ("#subjects", "#witnesses", "#identity"):
+        page.locator(field).fill("€" * 95_000)  # 3 bytes each: together over 1 MiB
+    page.locator("#report-form button[type=submit]").click()
+    failed = page.locator("#sealing-failed")
+    expect(failed).to_be_visible(timeout=30_000)
+    message = load_catalogues()["pl"].gettext(TOO_MUCH_TO_SEAL)
+    assert message != TOO_MUCH_TO_SEAL
+    expect(failed.locator(".sealing-reason")).to_have_text(message)
+    expect(page.locator("#subjects")).to_have_value("€" * 95_000)
+    assert portal.console().outbox()["items"] == []
+
+
+def test_the_receipt_page_asks_before_it_is_left_until_the_code_is_checked(
+    portal: Portal, page: Page
+) -> None:
+    open_form(page, portal.url)
+    fill_in_everything(page, "Words for the receipt test")
+    page.locator("#report-form button[type=submit]").click()
+    shown = page.locator("#browser-receipt .receipt")
+    expect(shown).to_be_visible(timeout=30_000)
+    receipt = shown.inner_text()
+    expect(page.get_by_text("It cannot be shown again once you leave or reload")).to_be_visible()
+
+    asked: list[str] = []
+
+    def stay(dialog: Dialog) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()  # "Stay on this page"
+
+    page.on("dialog", stay)
+    page.evaluate("() => { location.reload(); }")
+    page.evaluate("() => { history.back(); }")
+    expect(shown).to_have_text(receipt)  # still there, both times
+    assert asked == ["beforeunload", "beforeunload"]
+
+    page.get_by_label("Type the code as you wrote it down").fill(receipt)
+    page.get_by_role("button", name="Check").click()
+    expect(page.get_by_text("That is correct. You have your receipt code.")).to_be_visible()
+    page.reload()  # written down and checked: leaving is no longer questioned
+    expect(page.locator("#browser-receipt")).to_be_hidden()
+    assert asked == ["beforeunload", "beforeunload"]
