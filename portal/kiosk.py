@@ -75,6 +75,8 @@ QUESTIONS = {
 TOUCH_AN_ANSWER = N_("Please touch one of the answers.")
 ANSWER_THIS_FIRST = N_("Please answer this first.")
 NOT_FOUND = N_("No report was found for this code. Check every number.")
+#: The neutral screen's words, shown in every language at once (kiosk/neutral.html).
+GREETING = {"welcome": N_("Welcome"), "start": N_("Touch here to start")}
 IDLE_SECONDS = 90
 
 
@@ -112,8 +114,12 @@ async def report_in_browser(request: Request) -> Response:
 
 
 async def leave(request: Request) -> Response:
-    """Quick exit and idle end: a neutral screen, and the browser told to forget the site."""
-    response = _kiosk(request, "kiosk/neutral.html", {})
+    """Quick exit and idle end: a neutral screen, and the browser told to forget the site.
+
+    It says nothing of the person who left, not even their language: it greets the next
+    person in every language the kiosk speaks."""
+    context = {"neutral": True, "lang": "en", "rtl": RTL, "greeting": GREETING}
+    response = _kiosk(request, "kiosk/neutral.html", context)
     response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
     return response
 
@@ -199,6 +205,8 @@ async def follow_up(request: Request) -> Response:
         return _kiosk(request, "kiosk/follow_up.html", _follow_up_context(lang))
     form = await small_form(request, "kiosk-follow-up")
     lang = _language(form.get("lang"))
+    if "receipt" not in form:  # "I have a code from before", from a screen without script
+        return _kiosk(request, "kiosk/follow_up.html", _follow_up_context(lang))
     try:
         receipt = crypto.validate_receipt(form.get("receipt", ""))
     except crypto.InvalidReceipt as exc:
