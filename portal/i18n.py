@@ -94,3 +94,8 @@ def install(env: Environment, catalogues: dict[str, NullTranslations]) -> None:
     env.globals["text_direction"] = lambda: "rtl" if current_language.get() in RTL else "ltr"
     env.globals["current_language"] = current_language.get
     env.globals["languages"] = LANGUAGES
+    # A screen for everyone, before anyone has chosen (the kiosk's neutral screen): one
+    # message in each language, whatever the page's own.
+    env.globals["gettext_in"] = lambda code, message: catalogues.get(
+        code, catalogues["en"]
+    ).gettext(message)

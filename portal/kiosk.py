@@ -5,6 +5,10 @@ sealed token in the page (never stored on the portal), every page is a POST answ
 the browser cannot show again from Back, every page leaves for a neutral screen after 90
 idle seconds, and "Exit now" on every screen clears the browser's cookies, cache and
 storage for the site. The report itself goes through the same path as every other form.
+
+With a code from before, the kiosk shows the status and the answers, and lets the
+prisoner write back: a screen to write, one to check, then "Sent". These are the screens
+without JavaScript; kiosk-follow-up.js does the same in the page, sealing and signing there.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ import crypto
 
 from . import once, store
 from .categories import KIOSK_CATEGORIES, KIOSK_PLACES, KIOSK_STATUS, KIOSK_WHEN
-from .errors import AlreadySent
+from .errors import AlreadySent, Unacceptable
 from .i18n import LANGUAGES, N_, RTL
-from .pages import render, sealing_scripts, small_form, with_database
+from .pages import render, sealing_scripts, small_form, today, with_database
 from .tokens import open_token, purpose_key, seal_token
 from .web import file_report, receipt_page
 
@@ -76,7 +80,17 @@ QUESTIONS = {
 TOUCH_AN_ANSWER = N_("Please touch one of the answers.")
 ANSWER_THIS_FIRST = N_("Please answer this first.")
 NOT_FOUND = N_("No report was found for this code. Check every number.")
+WRITE_SOMETHING = N_("Please write something first.")
+TOO_LONG = N_("This is too long. Please make it shorter.")
+SCREEN_TOO_OLD = N_("This screen was open too long. Please type your code again.")
+GONE = N_("This report is no longer on the portal.")
+#: The neutral screen's words, shown in every language at once (kiosk/neutral.html).
+GREETING = {"welcome": N_("Welcome"), "start": N_("Touch here to start")}
 IDLE_SECONDS = 90
+#: The longest message a kiosk takes (the textarea's maxlength): minutes of typing on a
+#: touch screen, and well inside a sealed token and the form limit below in any script.
+MESSAGE_CHARACTERS = 10_000
+WRITE_BACK_FORM_BYTES = 256 * 1024
 
 
 def _key(request: Request) -> bytes:
@@ -113,8 +127,12 @@ async def report_in_browser(request: Request) -> Response:
 
 
 async def leave(request: Request) -> Response:
-    """Quick exit and idle end: a neutral screen, and the browser told to forget the site."""
-    response = _kiosk(request, "kiosk/neutral.html", {})
+    """Quick exit and idle end: a neutral screen, and the browser told to forget the site.
+
+    It says nothing of the person who left, not even their language: it greets the next
+    person in every language the kiosk speaks."""
+    context = {"neutral": True, "lang": "en", "rtl": RTL, "greeting": GREETING}
+    response = _kiosk(request, "kiosk/neutral.html", context)
     response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
     return response
 
@@ -199,6 +217,7 @@ def _follow_up_context(lang: str) -> dict[str, Any]:
         "lang": lang,
         "scripts": sealing_scripts("kiosk-follow-up.js"),
         "statuses": KIOSK_STATUS,
+        "limit": MESSAGE_CHARACTERS,
     }
 
 
@@ -209,6 +228,8 @@ async def follow_up(request: Request) -> Response:
         return _kiosk(request, "kiosk/follow_up.html", _follow_up_context(lang))
     form = await small_form(request, "kiosk-follow-up")
     lang = _language(form.get("lang"))
+    if "receipt" not in form:  # "I have a code from before", from a screen without script
+        return _kiosk(request, "kiosk/follow_up.html", _follow_up_context(lang))
     try:
         receipt = crypto.validate_receipt(form.get("receipt", ""))
     except crypto.InvalidReceipt as exc:
@@ -244,7 +265,115 @@ async def follow_up(request: Request) -> Response:
         context = {**_follow_up_context(lang), "error": NOT_FOUND}
         return _kiosk(request, "kiosk/follow_up.html", context, 422)
     state.throttle.success(keys.lookup_id)
-    return _kiosk(request, "kiosk/thread.html", {**found, "lang": lang})
+    held = {"l": crypto.b64u_encode(keys.lookup_id), "lang": lang, "text": ""}
+    context = {**found, "lang": lang, "token": _write_back_token(request, held)}
+    return _kiosk(request, "kiosk/thread.html", context)
+
+
+def _write_back_key(request: Request) -> bytes:
+    return purpose_key(request.app.state.settings.secret.reveal(), "kiosk-write-back")
+
+
+def _write_back_token(request: Request, held: dict[str, Any]) -> str:
+    """What the write-back screens carry: the case's lookup id (never the code, nor any
+    key that opens an answer), the language, the words so far, and when it was made."""
+    return seal_token(_write_back_key(request), {**held, "t": int(request.app.state.clock())})
+
+
+def _held(request: Request, token: object) -> tuple[dict[str, Any] | None, str]:
+    """The write-back token's contents and language; None if forged or too old (a screen
+    left longer than a reporter's session may be idle, far past the kiosk's own idle end)."""
+    value = open_token(_write_back_key(request), token)
+    if not isinstance(value, dict):
+        return None, "en"
+    lang = _language(value.get("lang"))
+    made, text = value.get("t"), value.get("text")
+    if (
+        not isinstance(made, int)
+        or not isinstance(text, str)
+        or not isinstance(value.get("l"), str)
+    ):
+        return None, lang
+    if request.app.state.clock() - made > request.app.state.settings.session_idle_seconds:
+        return None, lang
+    return {**value, "lang": lang}, lang
+
+
+def _write_screen(request: Request, held: dict[str, Any], screen: str, error: str = "") -> Response:
+    context = {
+        "screen": screen,
+        "lang": held["lang"],
+        "text": held["text"],
+        "error": error,
+        "limit": MESSAGE_CHARACTERS,
+        "token": _write_back_token(request, held) if screen != "sent" else "",
+    }
+    return _kiosk(request, "kiosk/write_back.html", context, 422 if error else 200)
+
+
+async def write_back(request: Request) -> Response:
+    """Writing back after reading the answers: write, check, send; one screen each."""
+    form = await small_form(request, "kiosk-write-back", limit=WRITE_BACK_FORM_BYTES)
+    held, lang = _held(request, form.get("token"))
+    if held is None:
+        context = {**_follow_up_context(lang), "error": SCREEN_TOO_OLD}
+        return _kiosk(request, "kiosk/follow_up.html", context, 422)
+    step = form.get("step")
+    if step == "write":
+        held = {**held, "text": form.get("text", "").strip()}
+        if not held["text"]:
+            return _write_screen(request, held, "write", WRITE_SOMETHING)
+        if len(held["text"]) > MESSAGE_CHARACTERS:
+            return _write_screen(request, held, "write", TOO_LONG)
+        return _write_screen(request, held, "check")
+    if step == "check" and form.get("go") == "send":
+        return await _send_message(request, held)
+    return _write_screen(request, held, "write")  # "Write back", or Back from the check
+
+
+async def _send_message(request: Request, held: dict[str, Any]) -> Response:
+    """Seal the words to the oversight body and add them to the case, as /thread does."""
+    state = request.app.state
+    if not held["text"]:  # "Send" on a check screen of nothing: not from our pages
+        return _write_screen(request, held, "write", WRITE_SOMETHING)
+    lookup_id = crypto.b64u_decode(held["l"], length=32)  # the portal's own, sealed
+    try:
+        sealed = crypto.seal_document(
+            {
+                "v": 1,
+                "type": "message",
+                "text": held["text"],
+                "attachments": [],
+                "sent_on": today(request).isoformat(),
+            },
+            state.settings.oversight_key,
+        )
+    except crypto.DocumentTooLarge:
+        return _write_screen(request, held, "write", TOO_LONG)
+
+    def add() -> bool:
+        with state.sessions() as session:
+            case = store.find_case(session, lookup_id)
+            if case is None:
+                return False
+            store.add_message(
+                session,
+                case,
+                sealed=sealed,
+                blob_ids=[],
+                limits=state.settings.limits,
+                today=today(request),
+            )
+            return True
+
+    try:
+        added = await with_database(request, add)
+    except Unacceptable:  # a portal whose document limit is below this message
+        return _write_screen(request, held, "write", TOO_LONG)
+    if not added:
+        context = {**_follow_up_context(held["lang"]), "error": GONE}
+        return _kiosk(request, "kiosk/follow_up.html", context, 422)
+    return _write_screen(request, held, "sent")
 
 
 routes = [
@@ -253,4 +382,5 @@ routes = [
     Route("/kiosk/report", report_in_browser, methods=["GET"]),
     Route("/kiosk/answer", answer, methods=["POST"]),
     Route("/kiosk/follow-up", follow_up, methods=["GET", "POST"]),
+    Route("/kiosk/write-back", write_back, methods=["POST"]),
 ]

@@ -1,9 +1,46 @@
 // Lanthorn kiosk: clear the screen after a quiet spell, warning first so the person at the
 // kiosk can say they are still there (WCAG 2.2.1: at least 20 seconds to respond).
-// Leaving uses location.replace, so Back cannot return to the last person's screens.
+// Every move between the kiosk's screens replaces the page instead of adding to the
+// browser's history, so Back never returns to the last person's screens or language.
 (function () {
   "use strict";
-  var idle = Number(document.body.getAttribute("data-idle") || "90") * 1000;
+  // The kiosk's own links (Finish, Exit now, "I have a code from before"): replace.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("a[href]") : null;
+    if (!link || link.origin !== window.location.origin) return;
+    event.preventDefault();
+    window.location.replace(link.href);
+  });
+  // A form the page's own script handles (the code screen) waits for that script while
+  // the page loads, instead of going to the server, whose answer would be a history entry
+  // behind which this screen, in this person's language, would stay. Once the page has
+  // loaded, a form whose script could not run goes to the server as without JavaScript.
+  var held = null;
+  var loaded = false;
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (loaded || !form.matches("form[data-in-page]") || form.hasAttribute("data-ready")) return;
+    event.preventDefault();
+    held = form;
+  }, true);
+  window.addEventListener("load", function () {
+    loaded = true;
+    if (held) held.requestSubmit();
+  });
+  var languages = document.querySelector("form.choices button[name=lang]");
+  // With JavaScript (always, on a kiosk) the questions run in one page that seals the
+  // report itself; the language buttons post to the server's step pages only without it.
+  if (languages && window.WebAssembly) {
+    languages.form.addEventListener("submit", function (event) {
+      var chosen = event.submitter && event.submitter.value;
+      if (!chosen) return;
+      event.preventDefault();
+      window.location.replace("/kiosk/report?lang=" + encodeURIComponent(chosen));
+    });
+  }
+  // The neutral screen, where leaving leads, has no idle end of its own.
+  if (!document.body.hasAttribute("data-idle")) return;
+  var idle = Number(document.body.getAttribute("data-idle")) * 1000;
   var warnFor = 20000;
   var warning = document.getElementById("idle-warning");
   var warnTimer = 0;
@@ -31,23 +68,5 @@
   ["pointerdown", "keydown", "input", "touchstart"].forEach(function (name) {
     document.addEventListener(name, reset, { passive: true });
   });
-  var exit = document.querySelector("a.quick-exit");
-  if (exit) {
-    exit.addEventListener("click", function (event) {
-      event.preventDefault();
-      leave();
-    });
-  }
-  // With JavaScript (always, on a kiosk) the questions run in one page that seals the
-  // report itself; the language buttons post to the server's step pages only without it.
-  var languages = document.querySelector("form.choices button[name=lang]");
-  if (languages && window.WebAssembly) {
-    languages.form.addEventListener("submit", function (event) {
-      var chosen = event.submitter && event.submitter.value;
-      if (!chosen) return;
-      event.preventDefault();
-      window.location.replace("/kiosk/report?lang=" + encodeURIComponent(chosen));
-    });
-  }
   reset();
 })();

@@ -63,6 +63,8 @@ PORTAL_FORMS = [
           "text": ""}),
     Form("/kiosk/follow-up", "kiosk-follow-up", "urlencoded", "anyone",
          {"receipt": "", "lang": "pl"}),
+    Form("/kiosk/write-back", "kiosk-write-back", "urlencoded", "anyone",
+         {"token": "", "step": "write", "text": "Thank you.", "go": "send"}),
 ]  # fmt: skip
 
 #: The JSON API's POST routes: no CSRF (no cookies), signed or public; attacked by

@@ -64,11 +64,16 @@ def intake(make_portal: PortalFactory) -> Intake:
     step = browser.post(
         "/kiosk/answer", data={"csrf": token(kiosk.text), "lang": "pl"}
     )  # the first question, with the answers so far sealed in "token"
+    code_screen = browser.get("/kiosk/follow-up?lang=pl")
+    answers = browser.post(
+        "/kiosk/follow-up", data={**hidden_fields(code_screen.text), "receipt": receipt}
+    )  # the answers, with "Write back" carrying the case in its sealed token
     values = {
         "/receipt/check": {"token": hidden_fields(sent.text)["token"], "typed": receipt},
         "/follow-up": {"receipt": receipt},
         "/kiosk/answer": {"token": hidden_fields(step.text)["token"]},
         "/kiosk/follow-up": {"receipt": receipt},
+        "/kiosk/write-back": {"token": hidden_fields(answers.text)["token"]},
     }
     return Intake(portal, values, receipt, portal.client())
 

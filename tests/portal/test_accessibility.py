@@ -38,7 +38,8 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     reached by keeping the pages' own scripts from loading, as for a reporter without them."""
     context = browser.new_context()
     if request.param == "sealed-on-server":
-        context.route(re.compile(r".*/(report|kiosk)\.js$"), lambda route: route.abort())
+        pages = re.compile(r".*/(report|kiosk|kiosk-follow-up)\.js$")
+        context.route(pages, lambda route: route.abort())
     yield context.new_page()
     context.close()
 
@@ -113,8 +114,19 @@ def walk_kiosk(page: Page, url: str, language: str) -> Iterator[str]:
     page.goto(url + "/kiosk/follow-up")
     yield "kiosk follow-up"
     page.locator("#receipt").fill(receipt)
-    page.locator("button.next").click()
+    page.locator("button.next:visible").click()
+    page.locator("button.choice:visible").first.wait_for()
     yield "kiosk answers"
+    page.locator("button.choice:visible").first.click()  # Write back
+    page.locator("textarea:visible").wait_for()
+    yield "kiosk write back"
+    page.locator("textarea:visible").fill("Thank you.")
+    page.locator("button.next:visible").click()
+    page.locator("button.send:visible").wait_for()
+    yield "kiosk write back: check"
+    page.locator("button.send:visible").click()
+    page.locator("h1:visible").filter(has_text="Your message has been sent.").wait_for()
+    yield "kiosk write back: sent"
     page.goto(url + "/kiosk/exit")
     yield "kiosk exit"
 
