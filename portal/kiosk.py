@@ -325,7 +325,8 @@ async def write_back(request: Request) -> Response:
             return _write_screen(request, held, "write", WRITE_SOMETHING)
         if len(held["text"]) > MESSAGE_CHARACTERS:
             return _write_screen(request, held, "write", TOO_LONG)
-        return _write_screen(request, held, "check")
+        # The screen that sends can be sent once: a reload of "Sent" is a 409 (once.py).
+        return _write_screen(request, {**held, once.FIELD: once.issue(request)}, "check")
     if step == "check" and form.get("go") == "send":
         return await _send_message(request, held)
     return _write_screen(request, held, "write")  # "Write back", or Back from the check
@@ -337,6 +338,11 @@ async def _send_message(request: Request, held: dict[str, Any]) -> Response:
     if not held["text"]:  # "Send" on a check screen of nothing: not from our pages
         return _write_screen(request, held, "write", WRITE_SOMETHING)
     lookup_id = crypto.b64u_decode(held["l"], length=32)  # the portal's own, sealed
+    ticket = once.read(request, held.get(once.FIELD))
+    try:
+        await once.refuse_if_sent(request, ticket)
+    except AlreadySent:
+        return _kiosk(request, "already_sent.html", {"what": "message", "lang": held["lang"]}, 409)
     try:
         sealed = crypto.seal_document(
             {
@@ -363,6 +369,7 @@ async def _send_message(request: Request, held: dict[str, Any]) -> Response:
                 blob_ids=[],
                 limits=state.settings.limits,
                 today=today(request),
+                sent_form=ticket.digest if ticket else None,
             )
             return True
 
@@ -370,6 +377,8 @@ async def _send_message(request: Request, held: dict[str, Any]) -> Response:
         added = await with_database(request, add)
     except Unacceptable:  # a portal whose document limit is below this message
         return _write_screen(request, held, "write", TOO_LONG)
+    except AlreadySent:  # the same screen, sent twice at once
+        return _kiosk(request, "already_sent.html", {"what": "message", "lang": held["lang"]}, 409)
     if not added:
         context = {**_follow_up_context(held["lang"]), "error": GONE}
         return _kiosk(request, "kiosk/follow_up.html", context, 422)

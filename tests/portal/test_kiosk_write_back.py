@@ -218,3 +218,19 @@ def test_a_forged_or_stale_write_back_screen_asks_for_the_code_again(
     assert polish("This screen was open too long. Please type your code again.") in stale.text
     portal.clock.advance(-16 * 60)  # back to the console's time, for its signed requests
     assert what_the_officer_reads(portal, console, case) == []
+
+
+def test_sending_the_same_write_back_screen_again_sends_nothing_more(
+    pair: tuple[Portal, Console],  # noqa: F811
+) -> None:
+    """Without JavaScript, a reload of "Sent" (or a second tap) posts the check screen
+    again: the officer still reads the message once."""
+    portal, console = pair
+    receipt, case = answered_report(portal, console)
+    client = portal.client()
+    *_, check, done = write_back_without_script(client, receipt, "en", "Only once, please.")
+    assert done.status_code == 200
+    again = client.post("/kiosk/write-back", data={**hidden_fields(check.text), "go": "send"})
+    assert again.status_code == 409
+    assert "already sent" in again.text
+    assert what_the_officer_reads(portal, console, case) == ["Only once, please."]
