@@ -72,9 +72,22 @@ class ParsedForm:
             upload.pending.abort()
 
 
+#: The longest file name kept, in characters.
+MAX_NAME = 200
+#: A shortened name keeps the ending after its last dot when that is shorter than this:
+#: "….pdf", "….jpeg", "….docx" still open as what they are.
+MAX_EXTENSION = 16
+
+
 def clean_filename(raw: str) -> str:
+    """The file name kept for an attachment; lanthorn-protocol.js's cleanFilename keeps
+    the same for a file sealed in the browser."""
     name = raw.replace("\\", "/").rsplit("/", 1)[-1]  # some browsers send a full path
-    name = "".join(ch for ch in name if ch.isprintable())[:200]
+    name = "".join(ch for ch in name if ch.isprintable())
+    if len(name) > MAX_NAME:
+        stem, dot, extension = name.rpartition(".")
+        ending = dot + extension if stem and 0 < len(extension) < MAX_EXTENSION else ""
+        name = name[: MAX_NAME - len(ending)] + ending
     # "." and ".." name a directory, not a file, wherever the name is later used as a path.
     return name if name.strip(". ") else "attachment"
 

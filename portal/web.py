@@ -40,6 +40,9 @@ from .tokens import open_token, purpose_key, seal_token
 from .uploads import commit_uploads, forget_uploads, total_limit
 
 TEXT_FIELDS = ("facility", "location", "occurred", "subjects", "witnesses", "description")
+#: The report form's questions in the order the page asks them (report.html): its summary
+#: lists mistakes in this order, after any about the form as a whole.
+PAGE_ORDER = ("category", "urgent", *TEXT_FIELDS, "identity", "attachments")
 #: Attachments up to this total are sealed in the reporter's browser; larger ones go with
 #: the form to the server (Chromium fails to hold a sealed file of 512 MiB; bench/browser.py).
 BROWSER_SEALING_BYTES = 256 * 1024 * 1024
@@ -65,6 +68,7 @@ def _report_context(
     lost: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     key = purpose_key(request.app.state.settings.secret.reveal(), "pending-attachments")
+    rank = {field: place for place, field in enumerate(PAGE_ORDER)}
     return {
         "channel": channel,
         "channel_label": CHANNELS[channel],
@@ -73,7 +77,7 @@ def _report_context(
         "scripts": sealing_scripts("report.js"),
         "categories": CATEGORIES,
         "values": values or {},
-        "errors": errors or {},
+        "errors": dict(sorted((errors or {}).items(), key=lambda error: rank.get(error[0], -1))),
         "attachments": attachments or [],
         "pending": seal_token(key, attachments) if attachments else "",
         "max_upload_gib": request.app.state.settings.limits.submission_bytes / 1024**3,

@@ -759,13 +759,20 @@
   }
 
   // What portal/multipart.py keeps of a file name: the last path segment, printable
-  // characters only, at most 200 of them, and never a name of dots alone (a directory).
+  // characters only, at most 200 of them (a shortened name keeps an extension of up to 15
+  // characters after its last dot), and never a name of dots alone (a directory).
   function cleanFilename(raw) {
     const last = String(raw || "").replace(/\\/g, "/").split("/").pop();
-    const kept = Array.from(last).filter(function (ch) {
+    let kept = Array.from(last).filter(function (ch) {
       return ch === " " || !/[\p{C}\p{Z}]/u.test(ch);
     });
-    const name = kept.slice(0, 200).join("");
+    if (kept.length > 200) {
+      const dot = kept.lastIndexOf(".");
+      const extension = kept.length - dot - 1;
+      const ending = dot > 0 && extension > 0 && extension < 16 ? kept.slice(dot) : [];
+      kept = kept.slice(0, 200 - ending.length).concat(ending);
+    }
+    const name = kept.join("");
     return name.replace(/[. ]/g, "") ? name : "attachment";
   }
 

@@ -8,6 +8,13 @@
   var P = window.LanthornProtocol;
   if (!form || !P || !window.LanthornReceipt || !window.WebAssembly) return;
   if (form.querySelector("input[name=pending]")) return;  // files kept by the server last time
+  // What only this script shows comes escaped in data-script-only attributes, not in the
+  // page, where a text browser (which ignores `hidden`) would show it: put it in place.
+  document.querySelectorAll("[data-script-only]").forEach(function (holder) {
+    var parts = document.createElement("template");
+    parts.innerHTML = holder.getAttribute("data-script-only");
+    holder.replaceWith(parts.content);
+  });
   var errors = document.getElementById("page-errors");
   var sealing = document.getElementById("sealing");
   var failed = document.getElementById("sealing-failed");

@@ -67,8 +67,8 @@ def walk_staff_pages(page: Page, url: str, portal: Portal, code: str) -> Iterato
     page.locator("#report-form button[type=submit]").click()  # the form with its errors
     page.locator(".error-summary:visible").wait_for()
     yield "/report/staff (errors)"
-    page.locator("#category input").first.check()
-    page.locator("#urgent input").first.check()
+    page.locator("#category").get_by_role("radio").first.check()  # in any language
+    page.locator("#urgent").get_by_role("radio").first.check()
     page.locator("#facility").fill("HMP Example")
     page.locator("#description").fill("What happened")
     page.locator("#report-form button[type=submit]").click()

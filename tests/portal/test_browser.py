@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def test_reporting_with_javascript_off(portal: Portal, page: Page, tmp_path: Pat
     page.goto(portal.url + "/")
     shot(page, "1-home")
     page.get_by_role("link", name="I work in a prison").click()
+    expect(page.get_by_role("radio", checked=True)).to_have_count(0)  # nothing pre-chosen
     page.get_by_label("Bribes, or staff leaking information").check()
     page.get_by_label("No, or I do not know").check()
     page.get_by_label("Which prison?").fill("HMP Example")
@@ -60,8 +62,11 @@ def test_reporting_with_javascript_off(portal: Portal, page: Page, tmp_path: Pat
     shot(page, "2-form")
     page.get_by_role("button", name="Send report").click()
 
-    receipt = page.locator(".receipt").inner_text()
-    digits = crypto.validate_receipt(receipt)
+    # Copied as a reader copies it: it reads in groups of four, and the groups paste back.
+    page.locator(".receipt").click(click_count=3)
+    receipt = page.evaluate("() => getSelection().toString()").strip()
+    assert re.fullmatch(r"\d{4}( \d{4}){4}", receipt)
+    crypto.validate_receipt(receipt)
     # The stylesheet loaded under the CSP: the receipt is shown large.
     size = page.locator(".receipt").evaluate("e => getComputedStyle(e).fontSize")
     assert float(size.removesuffix("px")) >= 28
@@ -71,7 +76,7 @@ def test_reporting_with_javascript_off(portal: Portal, page: Page, tmp_path: Pat
     expect(page.get_by_text("That is correct")).to_be_visible()
 
     page.goto(portal.url + "/follow-up")
-    page.get_by_label("Receipt code").fill(digits)
+    page.get_by_label("Receipt code").fill(receipt)
     page.get_by_role("button", name="Open my report").click()
     expect(page.get_by_text("Received — waiting to be read")).to_be_visible()
     shot(page, "4-thread")
@@ -97,6 +102,12 @@ def test_a_mistake_is_shown_next_to_the_field(portal: Portal, page: Page) -> Non
     page.get_by_label("What happened?").fill("Kept text")
     page.get_by_role("button", name="Send report").click()
     expect(page.get_by_role("alert").first).to_be_visible()
+    for question, message in (
+        ("What is this about?", "Choose what the report is about."),
+        ("Is someone in danger right now?", "Say whether someone is in danger right now."),
+    ):
+        expect(page.get_by_role("group", name=question).get_by_text(message)).to_be_visible()
+    expect(page.get_by_role("radio", checked=True)).to_have_count(0)
     expect(page.get_by_text("Say which prison this is about.").first).to_be_visible()
     assert page.get_by_label("What happened?").input_value() == "Kept text"
     shot(page, "5-mistakes")

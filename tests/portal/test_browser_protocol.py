@@ -472,11 +472,24 @@ SIZES = [0, 1, 65535, 65536, 65537, 200000, 64 * 65536 + 65537]  # the last: two
 
 def test_file_names_are_cleaned_as_the_portal_cleans_them(js: Js) -> None:
     """A file sealed in the page keeps the name the no-JavaScript form would have kept:
-    last path segment, printable, at most 200 characters, never a name of dots alone."""
-    names = [*FILE_NAMES, ".\x1f", ". .", "...", "a/..", "a\\.", "\u200b", "x\u2028y"]
+    last path segment, printable, at most 200 characters with its extension, never a
+    name of dots alone."""
+    long = "Statement about the night of 4 June on B wing " * 5
+    shortened = [
+        long + ".pdf",
+        long + ".tar.gz",
+        "é" * 250 + ".jpeg",
+        "x" * 300,
+        long + "." + "z" * 40,
+    ]
+    names = [*FILE_NAMES, ".\x1f", ". .", "...", "a/..", "a\\.", "\u200b", "x\u2028y", *shortened]
     in_browser = js.run("return arg.map(P.cleanFilename);", names)
     assert in_browser == [clean_filename(name) for name in names]
     assert "attachment" in in_browser  # the dots and the empty name became a real name
+    # A name cut to 200 characters keeps its extension, so the file still opens as what it is.
+    kept = in_browser[-len(shortened) :]
+    assert [len(name) for name in kept] == [200] * len(shortened)
+    assert [name.rpartition(".")[2] for name in kept[:3]] == ["pdf", "gz", "jpeg"]
 
 
 def test_blob_vector_decrypts_in_the_browser(js: Js, vectors: dict[str, Any]) -> None:

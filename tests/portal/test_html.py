@@ -137,6 +137,33 @@ def test_kept_files_that_were_since_deleted_are_named_to_choose_again(portal: Po
     assert portal.console().outbox()["items"] == []
 
 
+def test_the_error_summary_lists_mistakes_in_page_order_each_linking_to_its_field(
+    portal: Portal,
+) -> None:
+    response = submit_report(portal.client(), category="", urgent="", facility="", description="")
+    assert response.status_code == 422
+    page = response.text
+    start = page.index('class="error-summary"')
+    summary = page[start : page.index("</div>", start)]
+    linked = re.findall(r'<a href="#([\w-]+)">', summary)
+    assert linked == ["category", "urgent", "facility", "description"]
+    assert linked == sorted(linked, key=lambda field: page.index(f'id="{field}"'))
+
+
+def test_a_long_file_name_is_shortened_but_keeps_its_extension(portal: Portal) -> None:
+    name = "Statement about the night of 4 June on B wing, written the next morning " * 4
+    response = submit_report(
+        portal.client(), files=[(name + ".pdf", b"%PDF-1.7 statement", "application/pdf")]
+    )
+    assert response.status_code == 201, response.text
+    console = portal.console()
+    [attachment] = console.open(console.outbox()["items"][0])["attachments"]
+    kept = attachment["name"]
+    assert len(kept) == 200
+    assert kept.endswith(".pdf")
+    assert name.startswith(kept.removesuffix(".pdf"))
+
+
 def test_coming_back_reading_the_reply_and_adding_more(portal: Portal) -> None:
     client = portal.client()
     receipt = receipt_of(submit_report(client))

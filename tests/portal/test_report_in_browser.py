@@ -4,6 +4,7 @@ is sent, and a refusal leaves the reporter's words in the form to send again."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -42,6 +43,7 @@ def test_missing_answers_are_listed_in_the_page_and_nothing_is_sent(
 ) -> None:
     page.goto(portal.url + "/language/pl")
     sent = open_form(page, portal.url)
+    expect(page.get_by_role("radio", checked=True)).to_have_count(0)  # nothing pre-chosen
     page.locator("#report-form button[type=submit]").click()
     polish = load_catalogues()["pl"]
     summary = page.locator("#page-errors")
@@ -68,8 +70,8 @@ def test_a_refused_file_leaves_the_report_in_the_form_to_send_again(
     )
     portal = make_portal(limits=limits)
     sent = open_form(page, portal.url)
-    page.locator("#category input").first.check()
-    page.locator("#urgent input").last.check()
+    page.get_by_label("Bribes, or staff leaking information").check()
+    page.get_by_label("No, or I do not know").check()
     page.locator("#facility").fill("HMP Example")
     page.locator("#description").fill("Words worth keeping")
     big = {"name": "video.mp4", "mimeType": "video/mp4", "buffer": os.urandom(200_000)}
@@ -101,8 +103,8 @@ def test_attachments_too_big_for_the_browser_go_with_the_form_to_the_server(
 ) -> None:
     monkeypatch.setattr(portal_web, "BROWSER_SEALING_BYTES", 100_000)
     sent = open_form(page, portal.url)
-    page.locator("#category input").first.check()
-    page.locator("#urgent input").last.check()
+    page.get_by_label("Bribes, or staff leaking information").check()
+    page.get_by_label("No, or I do not know").check()
     page.locator("#facility").fill("HMP Example")
     page.locator("#description").fill("A long video")
     video = os.urandom(150_000)
@@ -214,3 +216,25 @@ def test_the_receipt_page_asks_before_it_is_left_until_the_code_is_checked(
     page.reload()  # written down and checked: leaving is no longer questioned
     expect(page.locator("#browser-receipt")).to_be_hidden()
     assert asked == ["beforeunload", "beforeunload"]
+
+
+def test_a_long_file_name_sealed_in_the_page_keeps_its_extension(
+    portal: Portal, page: Page
+) -> None:
+    sent = open_form(page, portal.url)
+    page.get_by_label("Bribes, or staff leaking information").check()
+    page.get_by_label("No, or I do not know").check()
+    page.get_by_label("Which prison?").fill("HMP Example")
+    page.get_by_label("What happened?").fill("My statement is attached.")
+    name = "Statement about the night of 4 June on B wing " * 5 + ".pdf"
+    statement = {"name": name, "mimeType": "application/pdf", "buffer": b"%PDF-1.7 statement"}
+    page.set_input_files("#attachments", files=[statement])
+    page.get_by_role("button", name="Send report").click()
+    receipt = page.locator("#browser-receipt .receipt")
+    expect(receipt).to_be_visible(timeout=30_000)
+    assert re.fullmatch(r"\d{4}( \d{4}){4}", receipt.inner_text())  # read in groups of four
+    assert [r for r in sent if r.method == "POST" and "/report/" in r.url] == []  # sealed here
+    console = portal.console()
+    [attachment] = console.open(console.outbox()["items"][0])["attachments"]
+    assert len(attachment["name"]) == 200
+    assert attachment["name"].endswith(".pdf")
