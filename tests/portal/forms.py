@@ -25,7 +25,11 @@ REPORT_FIELDS = {
 }
 
 
-def hidden_fields(page: str) -> dict[str, str]:
+def hidden_fields(page: str, action: str | None = None) -> dict[str, str]:
+    """The page's hidden fields (only those of the form posting to `action`, if given)."""
+    if action is not None:
+        start = page.index(f'action="{action}"')
+        page = page[start : page.index("</form>", start)]
     return {name: html.unescape(value) for name, value in _HIDDEN.findall(page)}
 
 

@@ -122,8 +122,8 @@ def test_attachments_too_big_for_the_browser_go_with_the_form_to_the_server(
 
 
 def fill_in_everything(page: Page, description: str) -> None:
-    page.locator("#category input").first.check()
-    page.locator("#urgent input").last.check()
+    page.locator('#category input[value="corruption"]').check()  # by value: any language
+    page.locator('#urgent input[value="no"]').check()
     page.locator("#facility").fill("HMP Example")
     page.locator("#location").fill("B wing")
     page.locator("#occurred").fill("Tuesday night")

@@ -134,7 +134,7 @@ def test_a_refused_form_can_be_corrected_and_sent(portal: Portal) -> None:
 
 def kiosk_step(client: httpx.Client, page: str, **answer: str) -> httpx.Response:
     """Answer the kiosk screen `page` as its form does (JavaScript off)."""
-    fields = hidden_fields(page)
+    fields = hidden_fields(page, "/kiosk/answer")
     return client.post("/kiosk/answer", data={**fields, **answer})
 
 
@@ -153,7 +153,7 @@ def test_reloading_the_kiosk_receipt_does_not_file_a_second_report(
     ):
         page = kiosk_step(client, page, step=step, answer=answer).text
     page = kiosk_step(client, page, step="describe", text="Spice on B wing").text
-    final = {**hidden_fields(page), "step": "check"}
+    final = {**hidden_fields(page, "/kiosk/answer"), "step": "check"}
     first = client.post("/kiosk/answer", data=final)
     assert first.status_code == 201
     groups = re.findall(r'<span class="group">([0-9]+)</span>', first.text)
