@@ -78,9 +78,9 @@ def test_replies_queue_while_the_portal_is_down_and_go_at_the_next_sync(
         set_state(session, "portal_url", "http://127.0.0.1:9")
         session.commit()
     console.reply(case_id, "Queued reply")
-    assert console.push() == (0, 1)
+    assert console.push() == (0, 2)  # the reply, and the status it brings: "read"
     report = console.sync(portal.url)
-    assert (report.pushed, report.queued) == (1, 0)
+    assert (report.pushed, report.queued) == (2, 0)
     reader = portal.client()
     open_thread(reader, receipt)
     assert "Queued reply" in reader.get("/thread").text
@@ -312,11 +312,13 @@ def test_a_reply_the_portal_refuses_holds_back_only_its_own_case(
     console.reply(gone, "First reply to the forgotten case")
     console.set_public_status(gone, "in_review")
     console.reply(kept, "This reply must get through")
-    assert console.push() == (1, 2)
+    # Each first reply brings the status "read" with it: the kept case's two go, the
+    # forgotten case's three stay.
+    assert console.push() == (2, 3)
     with portal.app.state.sessions() as session:
         replies = session.scalars(select(PortalItem).where(PortalItem.kind == "reply")).all()
     assert [r.case_id for r in replies] == [kept]
-    assert console.push() == (0, 2)  # still queued, in order, for the officer to see
+    assert console.push() == (0, 3)  # still queued, in order, for the officer to see
 
 
 def test_a_reply_is_an_acknowledgement_for_the_reporter_and_the_deadline(
