@@ -20,11 +20,19 @@ from pathlib import Path
 import httpx
 
 # Officers enrol and sign in through the pages exactly as the tests' officers do.
+from tests.triage.officer_pages import action_fields, sign_in
 from tests.triage.officer_pages import enrol_through_pages as enrol
-from tests.triage.officer_pages import sign_in
 from tests.triage.officer_pages import token as csrf
 
-__all__ = ["ConsoleServer", "csrf", "enrol", "running_console", "sign_in", "unseal"]
+__all__ = [
+    "ConsoleServer",
+    "action_fields",
+    "csrf",
+    "enrol",
+    "running_console",
+    "sign_in",
+    "unseal",
+]
 
 
 @dataclass

@@ -42,7 +42,7 @@ import httpx
 import psycopg
 from _cases import ABSENT, RARE, RARE_CASES, Generator, existing_cases, generate
 from _console_report import SizeResult, Timed, report
-from _console_server import csrf, enrol, running_console, sign_in, unseal
+from _console_server import action_fields, enrol, running_console, sign_in, unseal
 from _load import LoadResult, run_load
 from _memory import reset_high_water_mark, rss_bytes
 from _report import machine_header, progress
@@ -330,7 +330,9 @@ def one_size(
             progress(f"{size:,}: Sync now ({count:,} items)")
             page = triage.get("/cases").text
             start = time.perf_counter()
-            synced = triage.post("/sync", data={"csrf": csrf(page, "/sync")})
+            # Answered by a redirect to the case list, which says what the sync took in.
+            fields = action_fields(page, "/sync")
+            synced = triage.post("/sync", data=fields, follow_redirects=True)
             result.sync_seconds = time.perf_counter() - start
             taken = synced.text.split("Synced: ", 1)[-1].split(" new items", 1)[0]
             result.synced = int(taken) if taken.isdigit() else 0

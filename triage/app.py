@@ -28,7 +28,8 @@ from portal.app import ContainErrorsMiddleware, make_templates
 from portal.errors import PortalError
 from portal.security import Csrf, SecurityHeadersMiddleware
 
-from . import unit_pages, web
+from . import case_pages, labels, unit_pages, web
+from .notices import Notices
 from .officers import PASSWORDS
 from .settings import ConsoleError, TriageSettings
 
@@ -76,9 +77,11 @@ def create_app(
                 app.state.console.close()
 
     templates = make_templates(HERE / "templates")
+    labels.register(templates.env)  # words for the console's values (triage/labels.py)
     app = Starlette(
         routes=[
             *web.routes,
+            *case_pages.routes,
             *unit_pages.routes,
             Mount("/static", StaticFiles(directory=HERE / "static")),
         ],
@@ -102,4 +105,5 @@ def create_app(
     app.state.hasher = hasher
     app.state.failures = {}
     app.state.unseal_lock = asyncio.Lock()
+    app.state.notices = Notices()  # what an action did, shown by the page it redirects to
     return app

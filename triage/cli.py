@@ -8,6 +8,7 @@ what it did in the audit log.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import getpass
 import json
 import os
@@ -19,7 +20,7 @@ from typing import Any
 import crypto
 from portal.categories import CATEGORIES
 
-from . import maintenance, referral, units
+from . import labels, maintenance, referral, units
 from .client import PortalError
 from .console import Console, default_officer, prepare_database
 from .keys import (
@@ -32,6 +33,7 @@ from .keys import (
 from .officers import add_officer
 from .retention import purge_expired
 from .settings import ConsoleError, TriageSettings
+from .workflow import OUTCOMES
 
 ENV_PASSPHRASES = "LANTHORN_UNSEAL_PASSPHRASES"
 ENV_NEW_PASSPHRASES = "LANTHORN_NEW_PASSPHRASES"
@@ -198,10 +200,9 @@ def cases(console: Console, as_json: bool, limit: int | None = None) -> int:
         print("No cases yet. Run `lanthorn triage sync` to take in new reports.")
     for row in rows:
         flag = "URGENT " if row["urgent"] else "       "
-        print(
-            f"{flag}{row['case']}  {row['received_on']}  {row['status']:<13}"
-            f"{row['category']:<26}{row['facility']}"
-        )
+        status = labels.word(labels.STATUSES, row["status"])
+        print(f"{flag}{row['case']}  {row['received_on']}  {status:<31}  {row['facility']}")
+        print(f"{' ' * 19}{CATEGORIES.get(row['category'], row['category'])}")
     return 0
 
 
@@ -210,13 +211,19 @@ def show(console: Console, case_id: str, as_json: bool, reveal: bool) -> int:
     if as_json:
         print(json.dumps(case, indent=2, ensure_ascii=False))
         return 0
+    status = labels.word(labels.STATUSES, case["status"])
     print(
-        f"Case {case['case']}  ({case['status']}; {'URGENT; ' if case['urgent'] else ''}"
+        f"Case {case['case']}  ({status}; {'URGENT; ' if case['urgent'] else ''}"
         f"received {case['received_on']})"
     )
-    print(f"About:    {case['category']}\nPrison:   {case['facility']}, {case['location']}")
-    print(f"When:     {case['occurred']}\nWho:      {case['subjects']}")
+    about = CATEGORIES.get(case["category"], case["category"])
+    when = labels.occurred(case, datetime.date.fromisoformat(case["reached_portal_on"]))
+    print(f"About:    {about}\nPrison:   {case['facility']}, {case['location']}")
+    print(f"When:     {when}\nWho:      {case['subjects']}")
     print(f"Witnesses: {case['witnesses']}")
+    print(f"Channel:  {labels.word(labels.CHANNELS, case['channel'])}")
+    print(f"Language: {labels.language(case['lang'])['text']}")
+    print(f"Stage:    {labels.word(labels.STAGES, case['workflow'])}")
     if case["identity"] == "withheld":
         print(
             "Identity: the reporter disclosed who they are (--reveal-identity shows it, "
@@ -227,14 +234,19 @@ def show(console: Console, case_id: str, as_json: bool, reveal: bool) -> int:
     if case["purged_on"]:
         print(
             f"Purged:   {case['purged_on']}, after the retention period (closed "
-            f"{case['closed_on']}, {case['outcome']}); only the anonymous fields remain."
+            f"{case['closed_on']}, {labels.word(OUTCOMES, case['outcome'])}); only the "
+            "anonymous fields remain."
         )
     if case["reply_key_mismatch"]:
         print("WARNING: the portal's copy of the reply key differs from the report's.")
     for message in case["messages"]:
-        print(f"\n--- {message['kind']}, {message['on']} ---\n{message['text'] or ''}")
+        kind = labels.word(labels.ITEMS, message["kind"])
+        print(f"\n--- {kind}, {message['on']} ---\n{message['text'] or ''}")
         for f in message["files"]:
-            print(f"  [file] {f['name']} ({f['size']} bytes): {f['state']}")
+            print(
+                f"  [file] {f['name']} ({f['size']} bytes, SHA-256 starting "
+                f"{f['sha256'][:8]}): {f['state']}"
+            )
     return 0
 
 
@@ -245,7 +257,7 @@ def reply(console: Console, case_id: str, message: str) -> int:
 
 def status(console: Console, case_id: str, state: str) -> int:
     console.set_public_status(case_id, state)
-    return _push_and_say(console, f"Status {state!r}")
+    return _push_and_say(console, f"Status “{labels.word(labels.STATUSES, state)}”")
 
 
 def _push_and_say(console: Console, what: str) -> int:

@@ -22,7 +22,7 @@ from portal.blobstore import BlobStore, is_blob_id
 from portal.categories import CATEGORIES
 from portal.db import DatabaseUnavailable, migrate_or_explain
 
-from . import workflow
+from . import labels, once, workflow
 from .client import PortalClient, PortalError
 from .db import (
     AuditRow,
@@ -97,6 +97,9 @@ class SyncReport:
 
 
 class Console:
+    #: The one-time value of the form whose action this copy runs (`spending`).
+    ticket: once.Ticket | None = None
+
     def __init__(
         self,
         settings: TriageSettings,
@@ -127,6 +130,14 @@ class Console:
         other.who = who
         return other
 
+    def spending(self, ticket: once.Ticket) -> Console:
+        """The same console, whose first audit entry also records `ticket`'s form as
+        spent, in the same transaction (triage/once.py): an action posted twice is done
+        once. Raises `once.Spent` there if another request spent it first."""
+        other = copy.copy(self)
+        other.ticket = ticket
+        return other
+
     # -- audit -------------------------------------------------------------------------
 
     def audit(self, session: Session, action: str, case: str | None = None, **detail: Any) -> None:
@@ -150,6 +161,8 @@ class Console:
             session.execute(_LOCK_AUDIT, {"k": _AUDIT_LOCK})
         else:
             session.execute(_TAKE_WRITE_LOCK)
+        if self.ticket is not None and not self.ticket.spent:
+            once.spend(session, self.ticket, int(self.clock()))  # under the same lock
         last = session.scalar(_LAST_AUDIT)
         previous = bytes(last) if last is not None else crypto.AUDIT_GENESIS
         at = datetime.datetime.fromtimestamp(self.clock(), datetime.UTC).isoformat(
@@ -633,7 +646,11 @@ class Console:
     def record(self, case_id: str, kind: str) -> None:
         """Record that something a deadline asks for was done today (police contacted, …)."""
         if kind not in workflow.RECORDABLE:
-            raise ConsoleError(f"nothing called {kind!r} can be recorded")
+            raise ConsoleError(
+                "choose what was done from the list, then record it"
+                if not kind
+                else f"nothing called {kind!r} can be recorded"
+            )
         with self.sessions() as session:
             self._case(session, case_id)
             self._event(session, case_id, kind)
@@ -778,14 +795,22 @@ class Console:
             found = self._deadlines(session, case)
             session.commit()
             opened = [(item, self._open(item.content)) for item in items]
-        report: dict[str, Any] = next((c["document"] for i, c in opened if i.kind == "report"), {})
+        sealed: dict[str, Any] = next((c for i, c in opened if i.kind == "report"), {})
+        report: dict[str, Any] = sealed.get("document", {})
         thread = [
             {
                 "kind": item.kind,
                 "on": item.on.isoformat(),
                 "text": content["document"].get("text", content["document"].get("description")),
                 "files": [
-                    {"name": d["name"], "size": d["size"], "state": content["files"][d["blob_id"]]}
+                    {
+                        "name": d["name"],
+                        "size": d["size"],
+                        "mime": d.get("mime", ""),
+                        "sha256": d.get("sha256", ""),
+                        "blob_id": d["blob_id"],
+                        "state": content["files"][d["blob_id"]],
+                    }
                     for d in content["document"].get("attachments", [])
                 ]
                 if "files" in content
@@ -801,6 +826,9 @@ class Console:
             "subjects": report.get("subjects", ""),
             "witnesses": report.get("witnesses", ""),
             "channel": report.get("channel", ""),
+            "lang": report.get("lang", ""),
+            # What a kiosk's "Today" meant: the day the report reached the portal.
+            "reached_portal_on": labels.sent_day(sealed, case.received_on).isoformat(),
             "identity": (report.get("identity") if reveal_identity else "withheld")
             if report.get("identity")
             else None,

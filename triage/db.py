@@ -24,6 +24,7 @@ __all__ = [
     "Outgoing",
     "RoutingEntry",
     "SetAside",
+    "SpentForm",
     "State",
     "Unit",
     "make_engine",
@@ -100,7 +101,7 @@ class Item(Base):
 
 class FileToFetch(Base):
     """An item stored with files still to fetch: it is not acknowledged to the portal
-    until they are all here (migration 0007)."""
+    until they are all here (migration 0008)."""
 
     __tablename__ = "files_to_fetch"
 
@@ -160,6 +161,20 @@ class OfficerSession(Base):
     id_digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     username: Mapped[str] = mapped_column(ForeignKey("officers.username"))
     expires: Mapped[int] = mapped_column(Integer)
+
+
+class SpentForm(Base):
+    """A one-time value an action form carried, once the action was done (triage/once.py):
+    the same form sent again finds it here and does nothing. Only hashes are kept: of the
+    value, and (keyed) of what the form said, to tell a resend from a changed form."""
+
+    __tablename__ = "spent_forms"
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary(32))
+    form: Mapped[str] = mapped_column(String(40))  # which form, e.g. case-reply
+    officer: Mapped[str] = mapped_column(String(80))  # who sent it, as the audit log names them
+    at: Mapped[int] = mapped_column(Integer)  # when (seconds since 1970, UTC)
 
 
 class Unit(Base):

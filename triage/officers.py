@@ -121,6 +121,16 @@ def finish_enrolment(
         session.commit()
 
 
+def enrolled_with(console: Console, enrolment: Enrolment) -> bool:
+    """Whether the officer finished this very enrolment (its form was sent again)."""
+    with console.sessions() as session:
+        officer = session.get(Officer, enrolment.username)
+        if officer is None or officer.totp_secret is None or officer.setup_code_hash:
+            return False
+        secret = console.keys.open("totp", officer.totp_secret).decode()
+        return secrets.compare_digest(secret, enrolment.secret)
+
+
 def enrol_for_demo(
     console: Console,
     username: str,

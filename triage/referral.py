@@ -38,6 +38,7 @@ from sqlalchemy import select
 import crypto
 from portal.categories import CATEGORIES
 
+from . import labels
 from . import units as units_module
 from .console import Console
 from .db import CaseEvent, Item
@@ -224,6 +225,8 @@ def export_referral(
         )
 
     category = case.category
+    language = labels.language(str(report.get("lang") or ""))
+    reached = labels.sent_day(next(c for i, c in opened if i.kind == "report"), case.received_on)
     bundle: dict[str, Any] = {
         "format": FORMAT,
         "case": case.id,
@@ -238,9 +241,13 @@ def export_referral(
         "severity": case.severity,
         "urgent": case.urgent,
         "channel": report.get("channel", ""),
+        "language": language["code"],
+        "language_name": language["text"],
         "received_on": case.received_on.isoformat(),
         "sent_on": report.get("sent_on", ""),
         **texts,
+        # The kiosk's "Today" with the date it meant (the day the report reached the portal).
+        "occurred_dates": labels.occurred({**report, "occurred": texts["occurred"]}, reached),
         "identity": "withheld" if identity else None,
         "history": [{"event": kind, "on": on.isoformat()} for kind, on in history],
         "conversation": conversation,
@@ -459,16 +466,18 @@ def render_pdf(bundle: dict[str, Any]) -> bytes:
     field("Prison", bundle["facility"])
     field("Category (assessed)", bundle["category_label"])
     if bundle["reported_category"] and bundle["reported_category"] != bundle["category"]:
-        field("Category (as reported)", bundle["reported_category"])
-    field("Severity", bundle["severity"])
+        reported = bundle["reported_category"]
+        field("Category (as reported)", CATEGORIES.get(reported, reported))
+    field("Severity", labels.word(labels.SEVERITIES, bundle["severity"]))
     field("Urgent", "yes" if bundle["urgent"] else "no")
     field("Received by the oversight body", bundle["received_on"])
-    field("Reported through", bundle["channel"])
+    field("Reported through", labels.word(labels.CHANNELS, bundle["channel"]))
+    field("Reporter's language", bundle.get("language_name"))
     field("Reporter's identity", "withheld" if bundle["identity"] else "not given")
     heading("The report")
     field("What happened", bundle["description"])
     field("Where", bundle["location"])
-    field("When", bundle["occurred"])
+    field("When", bundle.get("occurred_dates", bundle["occurred"]))
     field("Who was involved", bundle["subjects"])
     field("Witnesses", bundle["witnesses"])
     if bundle["conversation"]:
@@ -479,9 +488,8 @@ def render_pdf(bundle: dict[str, Any]) -> bytes:
     if bundle["history"]:
         heading("Case history")
         for event in bundle["history"]:
-            pdf.multi_cell(
-                0, 5.5, f"{event['on']}  {event['event']}", new_x="LMARGIN", new_y="NEXT", align="L"
-            )
+            line = f"{event['on']}  {labels.word(labels.EVENTS, event['event'])}"
+            pdf.multi_cell(0, 5.5, line, new_x="LMARGIN", new_y="NEXT", align="L")
     heading("Attachments")
     if not bundle["attachments"]:
         pdf.multi_cell(0, 5.5, "None.", new_x="LMARGIN", new_y="NEXT", align="L")

@@ -12,13 +12,17 @@ from portal.categories import CATEGORIES
 from portal.pages import small_form
 
 from . import units
+from .console import Console
+from .notices import Notice
 from .settings import ConsoleError
-from .web import officer, render
+from .web import officer, perform, render
 
 ORDINALS = ("First", "Second", "Third", "Fourth")
 
 
-async def units_page(request: Request, *, notice: str = "", error: str = "") -> Response:
+async def units_page(
+    request: Request, *, error: str = "", kept: dict[str, str] | None = None, status: int = 200
+) -> Response:
     console, _ = await officer(request, "admin")
     summaries = await run_in_threadpool(units.summaries, console)
     table = await run_in_threadpool(units.routing, console)
@@ -31,11 +35,15 @@ async def units_page(request: Request, *, notice: str = "", error: str = "") -> 
             "offered": {unit.id: unit.name for unit in summaries if unit.active},
             "routing": {category: table.get(category, ()) for category in CATEGORIES},
             "ordinals": ORDINALS[: units.MAX_ROUTED],
-            "notice": notice,
-            "error": error,
+            "typed": kept or {},
+            **({"notice": Notice(error, error=True)} if error else {}),
         },
-        status=422 if error else 200,
+        status=status,
     )
+
+
+async def _refused(request: Request, form: dict[str, str], text: str, status: int) -> Response:
+    return await units_page(request, error=text, kept=form, status=status)
 
 
 async def units_submit(request: Request) -> Response:
@@ -43,24 +51,26 @@ async def units_submit(request: Request) -> Response:
     console, _ = await officer(request, "admin")
     form = await small_form(request, "units")
     action, unit_id = form.get("action", ""), form.get("unit", "")
-    try:
+
+    async def work(acting: Console) -> str:
         if action == "add":
-            await run_in_threadpool(units.add_unit, console, unit_id, form.get("name", ""))
-            notice = f"Unit {unit_id.strip()!r} added."
-        elif action == "rename":
-            await run_in_threadpool(units.rename_unit, console, unit_id, form.get("name", ""))
-            notice = f"Unit {unit_id!r} renamed."
-        elif action == "retire":
-            await run_in_threadpool(units.retire_unit, console, unit_id)
-            notice = f"Unit {unit_id!r} retired: it is offered for nothing new."
-        elif action == "restore":
-            await run_in_threadpool(units.restore_unit, console, unit_id)
-            notice = f"Unit {unit_id!r} restored."
-        else:
-            raise ConsoleError("that is not something this page can do")
-    except ConsoleError as exc:
-        return await units_page(request, error=str(exc))
-    return await units_page(request, notice=notice)
+            await run_in_threadpool(units.add_unit, acting, unit_id, form.get("name", ""))
+            return f"Unit {unit_id.strip()!r} added."
+        if action == "rename":
+            await run_in_threadpool(units.rename_unit, acting, unit_id, form.get("name", ""))
+            return f"Unit {unit_id!r} renamed."
+        if action == "retire":
+            await run_in_threadpool(units.retire_unit, acting, unit_id)
+            return f"Unit {unit_id!r} retired: it is offered for nothing new."
+        if action == "restore":
+            await run_in_threadpool(units.restore_unit, acting, unit_id)
+            return f"Unit {unit_id!r} restored."
+        raise ConsoleError("that is not something this page can do")
+
+    async def refused(text: str, status: int) -> Response:
+        return await _refused(request, form, text, status)
+
+    return await perform(request, console, form, "units", "/units", work, refused)
 
 
 async def routing_submit(request: Request) -> Response:
@@ -69,15 +79,16 @@ async def routing_submit(request: Request) -> Response:
     form = await small_form(request, "routing")
     category = form.get("category", "")
     chosen = [form[f"unit{n}"] for n in range(units.MAX_ROUTED) if form.get(f"unit{n}")]
-    try:
-        changed = await run_in_threadpool(units.set_routing, console, category, chosen)
-    except ConsoleError as exc:
-        return await units_page(request, error=str(exc))
-    label = CATEGORIES[category]
-    return await units_page(
-        request,
-        notice=f"Routing for “{label}” saved." if changed else f"Routing for “{label}” unchanged.",
-    )
+
+    async def work(acting: Console) -> str:
+        changed = await run_in_threadpool(units.set_routing, acting, category, chosen)
+        label = CATEGORIES[category]
+        return f"Routing for “{label}” saved." if changed else f"Routing for “{label}” unchanged."
+
+    async def refused(text: str, status: int) -> Response:
+        return await _refused(request, form, text, status)
+
+    return await perform(request, console, form, "routing", "/units", work, refused)
 
 
 routes = [

@@ -1,5 +1,10 @@
 """The console's pages. Every page checks the officer's role; every view, reveal,
-download, reply, status change, routing and refusal is written to the audit log."""
+download, reply, status change, routing and refusal is written to the audit log.
+
+Here: unsealing, signing in, enrolling, the case list and dashboard, downloads, sync,
+officers, the audit log and statistics, and `perform`, which every action runs through
+(POST/redirect/GET, once per form). A case's own page is triage/case_pages.py; units
+and routing, triage/unit_pages.py."""
 
 from __future__ import annotations
 
@@ -8,8 +13,7 @@ import hashlib
 import logging
 import re
 import secrets
-import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -25,26 +29,25 @@ from portal.errors import Forbidden, NotFound, PortalError
 from portal.pages import small_form
 from portal.tokens import open_token, purpose_key, seal_token
 
-from . import links, referral, statistics, units, workflow
+from . import notices, once, statistics, units
 from .case_list import STAGES, Filters, list_cases, parse_page
 from .client import PortalError as PortalUnreachable
 from .console import PUBLIC_STATES, Console
-from .db import Case, Item, Officer, OfficerSession, get_state
+from .db import Case, Item, Officer, OfficerSession, Unit, get_state
 from .keys import threshold, unseal
+from .notices import Notice, see_other
 from .officers import (
     ROLES,
     Enrolment,
     add_officer,
     authenticate,
     deactivate,
+    enrolled_with,
     finish_enrolment,
     officers,
     start_enrolment,
 )
 from .settings import ConsoleError
-
-#: A referral package larger than this (originals attached) is spooled to the data directory.
-REFERRAL_IN_MEMORY = 64 * 1024 * 1024
 
 SESSION_COOKIE = "lanthorn_console"
 SESSION_SECONDS = 30 * 60
@@ -65,15 +68,55 @@ def render(
     csrf = request.app.state.csrf
     ctx = {
         "csrf": lambda purpose: csrf.token(request, purpose),
+        "once": once.new_value,  # each action form's one-time value (triage/once.py)
         "officer": getattr(request.state, "officer", None),
+        "unit_name": getattr(request.state, "unit_name", None),
         "categories": CATEGORIES,
+        "notice": notices.current(request),
         **(context or {}),
     }
     response: Response = request.app.state.templates.TemplateResponse(
         request, template, ctx, status_code=status
     )
     csrf.set_cookie(request, response)
+    notices.forget(request, response)
     return response
+
+
+Work = Callable[[Console], Awaitable[Notice | str]]
+Refused = Callable[[str, int], Awaitable[Response]]
+
+
+async def perform(
+    request: Request,
+    console: Console,
+    form: dict[str, str],
+    name: str,
+    location: str,
+    work: Work,
+    refused: Refused,
+) -> Response:
+    """Run one action of a posted form, once, and answer 303 to `location` with what it
+    did (POST/redirect/GET).
+
+    `work` acts through the console it is given, which spends the form's one-time value
+    with the action's audit entry. The same form sent again redirects with "This was
+    already done."; sent again with other words, `refused` shows them back (409). An
+    action the console refuses (`ConsoleError`) spends nothing and `refused` says why
+    (422), keeping what was typed."""
+    ticket = once.ticket(console, form, name)
+    try:
+        await run_in_threadpool(once.check, console, ticket)
+        spender = console.spending(ticket)
+        notice = await work(spender)
+        await run_in_threadpool(once.finish, spender)
+    except once.AlreadyDone:
+        return see_other(request, location, once.ALREADY_DONE)
+    except once.Changed:
+        return await refused(once.CHANGED, 409)
+    except ConsoleError as exc:
+        return await refused(f"Not done: {exc}", 422)
+    return see_other(request, location, notice)
 
 
 def _console(request: Request) -> Console:
@@ -108,6 +151,8 @@ async def officer(request: Request, *roles: str) -> tuple[Console, Officer]:
             if found is None or not found.active:
                 return None
             row.expires = now + SESSION_SECONDS
+            unit = session.get(Unit, found.unit) if found.unit else None
+            request.state.unit_name = unit.name if unit is not None else found.unit
             session.commit()
             return found
 
@@ -148,6 +193,8 @@ async def unseal_page(request: Request) -> Response:
 
 async def unseal_submit(request: Request) -> Response:
     form = await small_form(request, "unseal")
+    if request.app.state.console is not None:  # sent twice, or from a second tab: done
+        return RedirectResponse("/login", status_code=303)
     settings = request.app.state.settings
     k = threshold(settings)
     passphrases = [form.get(f"passphrase{i}", "") for i in range(k)]
@@ -276,21 +323,22 @@ async def enrol_submit(request: Request) -> Response:
                 form.get("code", ""),
                 request.app.state.hasher,
             )
-            return render(
-                request,
-                "message.html",
-                {
-                    "title": "You are enrolled",
-                    "text": "Sign in with your username, your password and a code from your app.",
-                    "link": "/login",
-                },
-            )
+            return see_other(request, "/login", ENROLLED)
     except ConsoleError as exc:
         if isinstance(token, dict):
             enrolment = Enrolment(token["u"], token["s"], token["uri"])
+            if await run_in_threadpool(enrolled_with, console, enrolment):
+                return see_other(request, "/login", ALREADY_ENROLLED)  # the form, sent again
             return _enrol_qr(request, enrolment, token["c"], str(exc))
         return render(request, "enrol.html", {"error": str(exc)}, status=422)
     return _enrol_qr(request, enrolment, form.get("setup", ""), "")
+
+
+ENROLLED = "You are enrolled. Sign in with your username, your password and a code from your app."
+ALREADY_ENROLLED = (
+    "You are already enrolled with that code from your app. Sign in with your username, "
+    "your password and a code from your app."
+)
 
 
 def _enrol_qr(request: Request, enrolment: Enrolment, setup: str, error: str) -> Response:
@@ -367,39 +415,6 @@ async def _case_for(request: Request, *roles: str) -> tuple[Console, Officer, Ca
     return console, me, case
 
 
-async def case_page(
-    request: Request, *, reveal: bool = False, notice: str = "", status: int = 200
-) -> Response:
-    console, me, case = await _case_for(request, "triage", "investigator")
-    shown = await run_in_threadpool(lambda: console.show(case.id, reveal_identity=reveal))
-    unit = me.unit if me.role == "investigator" else None  # links only within their unit
-    return render(
-        request,
-        "case.html",
-        {
-            "case": case,
-            "shown": shown,
-            "deadlines": await run_in_threadpool(console.deadlines, case.id),
-            "concerns": await run_in_threadpool(links.concerns, console, case.id, unit),
-            "suggestions": await run_in_threadpool(links.suggestions, console, case.id, unit),
-            "concern_kinds": links.KINDS,
-            "outcomes": workflow.OUTCOMES,
-            "severities": workflow.SEVERITIES,
-            "recordable": workflow.RECORDABLE,
-            "today": console._today(),
-            "units": await run_in_threadpool(units.units, console, include_retired=True),
-            "route_to": await run_in_threadpool(units.units, console),  # active units only
-            "suggested": await run_in_threadpool(units.suggested, console, case.category),
-            "states": PUBLIC_STATES,
-            "files": await run_in_threadpool(_files, console, case.id),
-            "notice": notice,
-            "can_act": me.role == "triage",
-            "can_refer": me.role in ("triage", "investigator"),
-        },
-        status=status,
-    )
-
-
 def _files(console: Console, case_id: str) -> list[dict[str, Any]]:
     with console.sessions() as session:
         items = session.query(Item).filter(Item.case_id == case_id).order_by(Item.seq).all()
@@ -412,150 +427,11 @@ def _files(console: Console, case_id: str) -> list[dict[str, Any]]:
     ]
 
 
-async def case_action(request: Request) -> Response:
-    console, me, case = await _case_for(request, "triage", "admin")
-    action = request.path_params["action"]
-    form = await small_form(request, f"case-{action}")
-    if action == "reveal":
-        if me.role == "admin":
-            raise Forbidden("Admins manage people, not case content.")
-        return await case_page(request, reveal=True)
-    if me.role != "triage":
-        raise Forbidden("Only triage officers act on cases.")
-    try:
-        if action == "reply":
-            feedback = form.get("feedback") == "yes"
-            await run_in_threadpool(
-                lambda: console.reply(case.id, form.get("text", ""), feedback=feedback)
-            )
-            notice = "Reply saved"
-        elif action == "acknowledge":
-            await run_in_threadpool(console.acknowledge, case.id)
-            notice = "Acknowledged"
-        elif action == "assess":
-            await run_in_threadpool(
-                lambda: console.assess(
-                    case.id,
-                    category=form.get("category", ""),
-                    severity=form.get("severity", ""),
-                    urgent=form.get("urgent") == "yes",
-                    reason=form.get("reason", "")[:500],
-                )
-            )
-            notice = "Assessment saved"
-        elif action == "concern":
-            await run_in_threadpool(
-                links.add_concern, console, case.id, form.get("kind", ""), form.get("name", "")
-            )
-            notice = "Recorded"
-        elif action == "record":
-            await run_in_threadpool(console.record, case.id, form.get("what", ""))
-            notice = "Recorded"
-        elif action == "close":
-            await run_in_threadpool(
-                lambda: console.close_case(
-                    case.id,
-                    outcome=form.get("outcome", ""),
-                    summary=form.get("summary", ""),
-                    feedback=form.get("feedback", ""),
-                )
-            )
-            notice = "Case closed"
-        elif action == "status":
-            await run_in_threadpool(console.set_public_status, case.id, form.get("state", ""))
-            notice = "Status saved"
-        elif action == "route":
-            await run_in_threadpool(
-                _route, console, case.id, form.get("unit", ""), form.get("reason", "")
-            )
-            notice = "Case routed"
-        else:
-            raise NotFound("There is no such action.")
-    except ConsoleError as exc:
-        return await case_page(request, notice=f"Not done: {exc}")
-    pushed, queued = await run_in_threadpool(_push, console)
-    notice += (
-        " and sent to the portal."
-        if not queued
-        else "; the portal is unreachable, so it is queued."
-    )
-    return await case_page(request, notice=notice)
-
-
-async def referral_export(request: Request) -> Response:
-    """A referral package for a unit, as a download (see triage/referral.py).
-
-    Triage officers may export for any unit; an investigator only for their own unit,
-    on a case routed to it. The package is built in memory, or in the console's data
-    directory when it is larger (originals), and removed once sent."""
-    console, me, case = await _case_for(request, "triage", "investigator")
-    form = await small_form(request, "case-referral")
-    unit = form.get("unit", "")
-    if me.role == "investigator" and unit != me.unit:
-        await run_in_threadpool(_audit, console, "refused referral", case.id, unit)
-        raise Forbidden("Investigators export referrals for their own unit only.")
-    scratch = console.settings.data_dir / "exports"
-    scratch.mkdir(mode=0o700, exist_ok=True)
-    package = tempfile.SpooledTemporaryFile(max_size=REFERRAL_IN_MEMORY, dir=str(scratch))  # noqa: SIM115 - closed after sending
-
-    def build() -> referral.Package:
-        return referral.export_referral(
-            console,
-            case.id,
-            unit=unit,
-            reason=form.get("reason", ""),
-            passages=form.get("passages", "").splitlines(),
-            originals=form.get("originals") == "yes",
-            out=package,
-            scratch=scratch,
-        )
-
-    try:
-        made = await run_in_threadpool(build)
-    except referral.ReferralError as exc:
-        package.close()
-        return await case_page(request, notice=f"No package made: {exc}", status=422)
-    except BaseException:
-        package.close()
-        raise
-
-    async def send() -> AsyncIterator[bytes]:
-        try:
-            package.seek(0)
-            while block := await run_in_threadpool(package.read, 1 << 20):
-                yield block
-        finally:
-            package.close()
-
-    return StreamingResponse(
-        send(),
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="{made.filename}"',
-            "Content-Length": str(made.size),
-        },
-    )
-
-
 def _push(console: Console) -> tuple[int, int]:
     try:
         return console.push()
     except PortalUnreachable:
         return 0, 1
-
-
-def _route(console: Console, case_id: str, unit: str, reason: str) -> None:
-    if unit not in units.units(console):  # active units: a retired one takes no new cases
-        raise ConsoleError("choose one of the units offered (a retired unit takes no new cases)")
-    if not reason.strip():
-        raise ConsoleError("say why this unit (it is recorded with the routing)")
-    with console.sessions() as session:
-        case = session.get(Case, case_id)
-        if case is None:
-            raise ConsoleError("there is no such case")
-        case.unit, case.workflow = unit, "routed"
-        console.audit(session, "route", case_id, unit=unit, reason=reason.strip()[:500])
-        session.commit()
 
 
 async def download(request: Request) -> Response:
@@ -604,21 +480,28 @@ def attachment_disposition(name: str) -> str:
 
 async def sync_now(request: Request) -> Response:
     console, _ = await officer(request, "triage")
-    await small_form(request, "sync")  # the form carries only its CSRF token
+    form = await small_form(request, "sync")  # its CSRF token and one-time value
     url = request.app.state.portal_url or await run_in_threadpool(_remembered_url, console)
     if not url:
         raise PortalError("No portal address yet: run `lanthorn triage sync --portal URL` once.")
-    try:
-        report = await run_in_threadpool(console.sync, url)
+
+    async def work(acting: Console) -> Notice | str:
+        try:
+            report = await run_in_threadpool(acting.sync, url)
+        except PortalUnreachable as exc:
+            raise ConsoleError(f"the sync failed: {exc}") from None
         message = f"Synced: {report.taken} new items, {len(report.set_aside)} set aside."
         if report.files_to_fetch:
             message += (
                 f" {len(report.files_to_fetch)} files are still to fetch: the next sync "
                 "tries again, and the portal keeps them until then."
             )
-    except PortalUnreachable as exc:
-        message = f"Sync failed: {exc}"
-    return render(request, "message.html", {"title": "Sync", "text": message, "link": "/cases"})
+        return message
+
+    async def refused(text: str, status: int) -> Response:
+        return see_other(request, "/cases", Notice(text, error=True))
+
+    return await perform(request, console, form, "sync", "/cases", work, refused)
 
 
 def _remembered_url(console: Console) -> str | None:
@@ -647,7 +530,9 @@ async def sync_loop(app: Starlette) -> None:
 # -- people and audit ----------------------------------------------------------------------
 
 
-async def officers_page(request: Request, *, setup: str = "", error: str = "") -> Response:
+async def officers_page(
+    request: Request, *, error: str = "", kept: dict[str, str] | None = None, status: int = 200
+) -> Response:
     console, _ = await officer(request, "admin")
     return render(
         request,
@@ -656,27 +541,39 @@ async def officers_page(request: Request, *, setup: str = "", error: str = "") -
             "officers": await run_in_threadpool(officers, console),
             "roles": ROLES,
             "units": await run_in_threadpool(units.units, console),  # new investigators' units
-            "setup": setup,
-            "error": error,
+            "unit_names": await run_in_threadpool(units.units, console, include_retired=True),
+            "typed": kept or {},
+            **({"notice": Notice(error, error=True)} if error else {}),
         },
-        status=422 if error else 200,
+        status=status,
     )
 
 
 async def officers_submit(request: Request) -> Response:
-    console, _ = await officer(request, "admin")
+    """Add an officer (the page then shows their setup code, once) or deactivate one."""
+    console, me = await officer(request, "admin")
     form = await small_form(request, "officers")
-    try:
-        if form.get("deactivate"):
-            await run_in_threadpool(deactivate, console, form["deactivate"])
-            return await officers_page(request)
+
+    async def work(acting: Console) -> Notice | str:
+        leaving = form.get("deactivate")
+        if leaving:
+            if leaving == me.username:
+                raise ConsoleError(
+                    "you cannot deactivate yourself: another administrator can, "
+                    "so that the console is never left without one"
+                )
+            await run_in_threadpool(deactivate, acting, leaving)
+            return f"{leaving} is deactivated: they can no longer sign in."
         username = form.get("username", "").strip().lower()
         code = await run_in_threadpool(
-            add_officer, console, username, form.get("role", ""), form.get("unit") or None
+            add_officer, acting, username, form.get("role", ""), form.get("unit") or None
         )
-    except ConsoleError as exc:
-        return await officers_page(request, error=str(exc))
-    return await officers_page(request, setup=f"{username}: {code}")
+        return Notice(f"{username} added.", setup=f"{username}: {code}")
+
+    async def refused(text: str, status: int) -> Response:
+        return await officers_page(request, error=text, kept=form, status=status)
+
+    return await perform(request, console, form, "officers", "/officers", work, refused)
 
 
 async def audit_page(request: Request) -> Response:
@@ -697,6 +594,7 @@ async def audit_page(request: Request) -> Response:
             "entries": list(reversed(entries))[:500],
             "verdict": verdict,
             "broken": broken,
+            "unit_names": await run_in_threadpool(units.units, console, include_retired=True),
         },
     )
 
@@ -745,10 +643,7 @@ routes = [
     Route("/enrol", enrol_submit, methods=["POST"]),
     Route("/dashboard", dashboard, methods=["GET"]),
     Route("/cases", case_list, methods=["GET"]),
-    Route("/cases/{case}", case_page, methods=["GET"]),
     Route("/cases/{case}/files/{blob_id}", download, methods=["GET"]),
-    Route("/cases/{case}/referral", referral_export, methods=["POST"]),
-    Route("/cases/{case}/{action}", case_action, methods=["POST"]),
     Route("/sync", sync_now, methods=["POST"]),
     Route("/officers", officers_page, methods=["GET"]),
     Route("/officers", officers_submit, methods=["POST"]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from portal.throttle import ReceiptThrottle
 from tests.portal.conftest import Portal, PortalFactory
 from tests.portal.forms import hidden_fields, open_thread, receipt_of, submit_report
 from tests.triage.conftest import token
+from tests.triage.page_forms import NOT_ACTIONS
 
 from .conftest import Desk
 from .forms import CONSOLE_FORMS, PORTAL_FORMS, Form, mint, send
@@ -139,6 +141,8 @@ def test_no_console_form_input_causes_a_5xx_or_a_hang(desk: Desk, data: st.DataO
         client.get("/login")
     assert form.purpose is not None
     valid = dict(form.valid)
+    if form.path not in NOT_ACTIONS:  # an action form's one-time value, fresh each time
+        valid["once"] = secrets.token_urlsafe(18)
     if form.path == "/login":
         valid["code"] = pyotp.TOTP(desk.secrets["tess"]).now()
     pairs = data.draw(mangled(valid, mint(site.app, client, form.purpose)))

@@ -26,6 +26,7 @@ import crypto
 from tests.conftest import needs_chromium
 from tests.portal.forms import REPORT_FIELDS, csrf_token, open_thread, receipt_of, submit_report
 from tests.triage.conftest import Site, enrol, token
+from tests.triage.officer_pages import action_fields
 from triage import links, units
 from triage.settings import ConsoleError
 
@@ -213,8 +214,10 @@ def _api_report(site: Site, text: str) -> str:
 
 
 def _post(client: httpx.Client, path: str, page_path: str, **fields: str) -> httpx.Response:
-    page = client.get(page_path).text
-    return client.post(path, data={"csrf": token(page, path), **fields})
+    """Send the form from `page_path`; done, the page its redirect leads to."""
+    hidden = action_fields(client.get(page_path).text, path)
+    once = {"csrf": hidden["csrf"], "once": hidden["once"]}
+    return client.post(path, data={**once, **fields}, follow_redirects=True)
 
 
 def _serve(watch: Watch, url: str, body: str) -> None:

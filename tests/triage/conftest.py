@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from portal.cli import UVICORN_OPTIONS
 from portal.settings import PortalSettings, Secret
 from tests.conftest import CHEAP_KDF
 from tests.portal.conftest import Clock, Portal
+from tests.portal.test_api import report_document, submission, upload
 from tests.serving import serving
 from tests.triage.officer_pages import enrol_through_pages, sign_in
 from tests.triage.officer_pages import token as token  # the tests import it from here
@@ -125,3 +128,22 @@ def enrol(
     secret = enrol_through_pages(client, username, code)
     sign_in(client, username, secret)
     return client, secret
+
+
+def set_clocks(site: Site, when: datetime.datetime) -> None:
+    """Both sides' calendars at `when`; together, so their signed requests stay fresh."""
+    offset = when.timestamp() - time.time()
+    site.portal.clock.offset = offset
+    site.console.clock = lambda: time.time() + offset
+
+
+def api_report(site: Site, files: Sequence[tuple[str, bytes]] = (), **fields: object) -> None:
+    """A report sealed by a client of the API (as the kiosk's page does)."""
+    client = site.portal.client()
+    keys = site.portal.derive(crypto.generate_receipt())
+    attachments = [upload(client, data, name) for name, data in files]
+    document = {**report_document(keys, attachments), **fields}
+    sealed = crypto.seal_report(document, site.portal.oversight.public_key)
+    body = submission(keys, sealed, [a["blob_id"] for a in attachments])
+    response = client.post("/api/v1/reports", json=body)
+    assert response.status_code == 201, response.text

@@ -12,6 +12,7 @@ import pyotp
 PASSWORD = "correct horse battery"  # noqa: S105 - a throwaway test officer's
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _HIDDEN = re.compile(r'name="enrolment" value="([^"]+)"')
+_HIDDEN_FIELD = re.compile(r'<input type="hidden" name="([a-z0-9_]+)" value="([^"]*)"')
 _SECRET = re.compile(r"Key: <code>([A-Z2-7]+)</code>")
 
 
@@ -27,6 +28,17 @@ def token(page: str, action: str | None = None) -> str:
     if match is None:
         raise PagesRefused("the page has no form with a CSRF token")
     return html.unescape(match.group(1))
+
+
+def action_fields(page: str, action: str) -> dict[str, str]:
+    """The hidden fields of the page's form posting to `action`: its CSRF token and its
+    one-time value (every action form carries one: triage/once.py)."""
+    form = page[page.index(f'action="{action}"') :]
+    form = form[: form.index("</form>")]
+    found = dict(_HIDDEN_FIELD.findall(form))
+    if "once" not in found:
+        raise PagesRefused(f"the form posting to {action} has no one-time value")
+    return {name: html.unescape(value) for name, value in found.items()}
 
 
 def enrol_through_pages(client: httpx.Client, username: str, setup_code: str) -> str:
@@ -47,6 +59,7 @@ def enrol_through_pages(client: httpx.Client, username: str, setup_code: str) ->
             "password": PASSWORD,
             "code": pyotp.TOTP(secret.group(1)).now(),
         },
+        follow_redirects=True,  # to the sign-in page, which says so
     )
     if "You are enrolled" not in done.text:
         raise PagesRefused(f"enrolment of {username}: HTTP {done.status_code}\n{done.text}")

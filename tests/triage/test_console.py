@@ -4,6 +4,7 @@ answered; the reporter sees the answer; and the promises hold under attack."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 
 import pytest
@@ -41,9 +42,9 @@ def test_reports_and_messages_are_synced_read_and_answered(pair: tuple[Portal, C
     assert [c["urgent"] for c in cases] == [True, False]  # urgent on top
     case = console.show(cases[0]["case"])
     assert case["description"].startswith("An officer has been taking a prisoner")
-    assert case["messages"][0]["files"] == [
-        {"name": "photo.jpg", "size": len(photo), "state": "stored"}
-    ]
+    [shown] = case["messages"][0]["files"]
+    assert (shown["name"], shown["size"], shown["state"]) == ("photo.jpg", len(photo), "stored")
+    assert shown["sha256"] == hashlib.sha256(photo).hexdigest()
     assert not case["reply_key_mismatch"]
 
     console.reply(case["case"], "We have your report. Are you safe to talk?")

@@ -25,7 +25,8 @@ from triage.console import Console
 from triage.referral import ReferralError, export_referral, identity_passages
 from triage.strip import NotStrippable, strip
 
-from .conftest import Site, case_ids, enrol, token
+from .conftest import Site, case_ids, enrol
+from .officer_pages import action_fields
 
 LANTHORN = Path(sys.executable).with_name("lanthorn")
 IDENTITY = "Dana Whitlock, night officer on C wing, staff number 40417"
@@ -274,17 +275,18 @@ def test_an_investigator_exports_for_their_own_unit_through_the_page(
     routed = triage.post(
         f"/cases/{case_id}/route",
         data={
-            "csrf": token(page, f"/cases/{case_id}/route"),
+            **action_fields(page, f"/cases/{case_id}/route"),
             "unit": "police_liaison",
             "reason": "sexual offence",
         },
+        follow_redirects=True,
     )
     assert "Case routed" in routed.text
     police, _ = enrol(site, "pat", "investigator", "police_liaison")
     page = police.get(f"/cases/{case_id}").text
     assert 'action="/cases/' + case_id + '/referral"' in page
     form = {
-        "csrf": token(page, f"/cases/{case_id}/referral"),
+        **action_fields(page, f"/cases/{case_id}/referral"),
         "unit": "police_liaison",
         "reason": "for the police investigation",
         "passages": PASSAGE + "\n",
@@ -296,11 +298,22 @@ def test_an_investigator_exports_for_their_own_unit_through_the_page(
     assert response.headers["cache-control"] == "no-store"
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert "servery" not in archive.read("referral.json").decode()
-    # A misspelt passage: the page again, with the reason, and nothing exported.
-    form["passages"] = "the laundry cupbord"
+    # Sent again (a double click): no second package.
+    again = police.post(f"/cases/{case_id}/referral", data=form)
+    assert again.status_code == 303
+    assert "This was already done." in police.get(again.headers["location"]).text
+    # A misspelt passage: the page again, with the reason and what was typed, and nothing
+    # exported.
+    page = police.get(f"/cases/{case_id}").text
+    form = {
+        **form,
+        **action_fields(page, f"/cases/{case_id}/referral"),
+        "passages": "the laundry cupbord",
+    }
     refused = police.post(f"/cases/{case_id}/referral", data=form)
     assert refused.status_code == 422
     assert "do not appear in the case" in refused.text
+    assert ">the laundry cupbord</textarea>" in refused.text
     # No CSRF token, no package.
     assert police.post(f"/cases/{case_id}/referral", data={**form, "csrf": ""}).status_code == 403
     # Another unit's investigator, the auditor and the admin may not export.
@@ -404,3 +417,29 @@ def test_any_bytes_either_strip_or_are_refused_cleanly(tail: bytes, head: bytes)
     except NotStrippable:
         return
     assert result.format in {"JPEG", "PNG", "MP4"}
+
+
+def test_the_package_says_which_language_the_reporter_wrote_in_and_uses_words(
+    pair: tuple[Portal, Console], tmp_path: Path
+) -> None:
+    portal, console = pair
+    reporter = portal.client()
+    reporter.get("/language/pl", params={"next": "/report/third-party"})
+    submit_report(reporter, channel="third-party", category="use_of_force")
+    console.sync(portal.url)
+    [case_id] = case_ids(console)
+    console.assess(case_id, category="use_of_force", severity="critical", urgent=False)
+    console.record(case_id, "police_contacted")
+    package = _export(console, case_id, tmp_path, passages=[])
+    with zipfile.ZipFile(package) as archive:
+        bundle = json.loads(archive.read("referral.json"))
+        pdf = PdfReader(io.BytesIO(archive.read("referral.pdf")))
+        flat = " ".join("\n".join(page.extract_text() for page in pdf.pages).split())
+    assert (bundle["language"], bundle["language_name"]) == ("pl", "Polski (Polish)")
+    assert (bundle["channel"], bundle["severity"]) == ("third_party", "critical")  # for systems
+    assert "Reporter's language Polski (Polish)" in flat
+    assert "Reported through Third party: someone reporting for a person inside" in flat
+    assert "Severity Critical" in flat
+    assert "Contacted the police" in flat  # the case history, in words
+    for value in ("third_party", "police_contacted", "critical"):
+        assert value not in flat, value

@@ -21,6 +21,7 @@ from triage.officers import add_officer
 from triage.settings import ConsoleError, TriageSettings
 
 from .conftest import PASSPHRASES, Site, case_ids, enrol, token
+from .officer_pages import action_fields
 from .test_cli import GOOD, run
 
 MIGRATION = Path(units.__file__).parent / "migrations" / "versions" / "0005_units.py"
@@ -47,7 +48,7 @@ def actions(console: Console) -> list[tuple[str, str | None]]:
 
 def route_form(page: str) -> str:
     """The case page's "Route to" form alone."""
-    form = page[page.index('/route">') :]
+    form = page[page.index('/route"') :]
     return form[: form.index("</form>")]
 
 
@@ -231,10 +232,11 @@ def test_an_investigator_of_a_new_unit_sees_only_the_cases_routed_to_it(site: Si
     routed = triage.post(
         f"/cases/{ours}/route",
         data={
-            "csrf": token(page, f"/cases/{ours}/route"),
+            **action_fields(page, f"/cases/{ours}/route"),
             "unit": "prison_inspectorate",
             "reason": "An inspection matter",
         },
+        follow_redirects=True,
     )
     assert "Case routed" in routed.text
     assert "<dt>Routed to</dt><dd>Prison inspectorate</dd>" in routed.text
@@ -262,7 +264,7 @@ def test_a_retired_unit_is_offered_for_nothing_new_and_its_cases_stay_readable(
     triage.post(
         f"/cases/{ours}/route",
         data={
-            "csrf": token(page, f"/cases/{ours}/route"),
+            **action_fields(page, f"/cases/{ours}/route"),
             "unit": "prison_inspectorate",
             "reason": "An inspection matter",
         },
@@ -275,7 +277,7 @@ def test_a_retired_unit_is_offered_for_nothing_new_and_its_cases_stay_readable(
     refused = triage.post(
         f"/cases/{other}/route",
         data={
-            "csrf": token(page, f"/cases/{other}/route"),
+            **action_fields(page, f"/cases/{other}/route"),
             "unit": "prison_inspectorate",
             "reason": "A stale page",
         },
@@ -328,7 +330,10 @@ def test_an_admin_edits_units_and_routing_on_the_units_page(site: Site) -> None:
     assert "chaplaincy" not in units.units(site.console)
 
     def post(path: str, **fields: str) -> tuple[int, str]:
-        answer = admin.post(path, data={"csrf": token(page, path), **fields})
+        """Send the form, from the page as it is now; done, the page it leads to."""
+        hidden = action_fields(admin.get("/units").text, path)
+        once = {"csrf": hidden["csrf"], "once": hidden["once"]}
+        answer = admin.post(path, data={**once, **fields}, follow_redirects=True)
         return answer.status_code, html.unescape(answer.text)
 
     status, text = post("/units", action="add", unit="chaplaincy", name="Chaplaincy")

@@ -16,6 +16,7 @@ from triage.app import create_app
 from triage.console import Console
 
 from .conftest import CHEAP, PASSPHRASES, Site, case_ids, enrol, token
+from .officer_pages import action_fields
 
 
 def test_the_console_is_sealed_until_k_officers_unseal_it(
@@ -87,16 +88,18 @@ def test_a_triage_officer_reads_answers_routes_and_downloads(site: Site) -> None
     assert "Police liaison (suggested)" in page
     reply = client.post(
         f"/cases/{case_id}/reply",
-        data={"csrf": token(page, f"/cases/{case_id}/reply"), "text": "Received."},
+        data={**action_fields(page, f"/cases/{case_id}/reply"), "text": "Received."},
+        follow_redirects=True,
     )
     assert "Reply saved and sent to the portal." in reply.text
     routed = client.post(
         f"/cases/{case_id}/route",
         data={
-            "csrf": token(page, f"/cases/{case_id}/route"),
+            **action_fields(page, f"/cases/{case_id}/route"),
             "unit": "police_liaison",
             "reason": "Sexual offence: police first",
         },
+        follow_redirects=True,
     )
     assert "Case routed" in routed.text
     blob_id = re.search(rf'/cases/{case_id}/files/([A-Za-z0-9_-]+)"', page).group(1)  # type: ignore[union-attr]
@@ -122,7 +125,7 @@ def test_an_investigator_sees_only_their_units_cases(site: Site) -> None:
     triage.post(
         f"/cases/{mine}/route",
         data={
-            "csrf": token(page, f"/cases/{mine}/route"),
+            **action_fields(page, f"/cases/{mine}/route"),
             "unit": "counter_corruption",
             "reason": "Corruption",
         },
@@ -151,14 +154,17 @@ def test_admins_manage_people_not_case_content(site: Site) -> None:
     added = admin.post(
         "/officers",
         data={
-            "csrf": token(page, "/officers"),
+            **action_fields(page, "/officers"),
             "username": "newbie",
             "role": "auditor",
             "unit": "",
         },
+        follow_redirects=True,
     )
     assert "Give this setup code to the officer" in added.text
     assert "newbie" in added.text
+    # The code is shown once: the officers page, reloaded, no longer shows it.
+    assert "Give this setup code" not in admin.get("/officers").text
 
 
 def test_the_auditor_sees_the_log_and_a_broken_chain(site: Site) -> None:

@@ -4,8 +4,8 @@ Such an item is stored, so officers read it at once, but it is not acknowledged 
 portal until every one of its files is here and verified: the portal keeps the files
 until then, and each sync fetches them again.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
