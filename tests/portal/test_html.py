@@ -7,6 +7,7 @@ import os
 import re
 
 import crypto
+from portal.sri import sri
 
 from .conftest import Portal, PortalFactory
 from .forms import (
@@ -392,3 +393,22 @@ def test_unknown_pages_and_methods_get_a_clear_page(portal: Portal) -> None:
     )
     assert broken.status_code == 400
     assert "incomplete" in broken.text
+
+
+def test_every_script_on_every_page_is_pinned_by_its_hash(kiosk_portal: Portal) -> None:
+    """Subresource Integrity on every <script> of every page: a script file changed on
+    the server (or on the way) is refused by the browser rather than run."""
+    client = kiosk_portal.client()
+    pages = [
+        "/", "/about", "/report/staff", "/report/third-party", "/follow-up", "/kiosk",
+        "/kiosk/exit", "/kiosk/report?lang=en", "/kiosk/report?lang=ar",
+        "/kiosk/follow-up?lang=pl", "/nowhere",
+    ]  # fmt: skip
+    seen = 0
+    for path in pages:
+        for tag in re.findall(r"<script\b[^>]*>", client.get(path).text):
+            seen += 1
+            source = re.search(r'src="/static/([^"]+)"', tag)
+            assert source, f"{path}: a script without a file of its own: {tag}"
+            assert f'integrity="{sri(source.group(1))}"' in tag, f"{path}: {tag}"
+    assert seen >= 5
