@@ -191,7 +191,7 @@ def test_reports_before_during_and_after_a_rotation_all_open_and_get_replies(
 
     for case in case_ids(console):
         console.reply(case, f"Reply for case {case}")
-    assert console.push() == (5, 0)
+    assert console.push() == (10, 0)  # each reply, and the status "read" it brings
     for receipt in (receipt_a, receipt_c):
         reader = portal.client()
         open_thread(reader, receipt)
