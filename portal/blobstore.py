@@ -124,5 +124,13 @@ class BlobStore:
             count += 1
         return count
 
+    def written_at(self, blob_id: str, default: float) -> float:
+        """When the file was last written (its ctime: stored blobs' mtimes are set to
+        midnight), or `default` if it is gone."""
+        try:
+            return self.path(blob_id).stat().st_ctime
+        except OSError:
+            return default
+
     def ids(self) -> set[str]:
         return {p.name for p in self.root.iterdir() if is_blob_id(p.name)}

@@ -88,7 +88,13 @@ class Purger:
         # Files with no row at all are an upload that crashed between its rename and its
         # row (or a purge interrupted midway): treated like unclaimed uploads.
         candidates = unclaimed | (self._blobs.ids() - known)
-        self._first_seen = {b: self._first_seen.get(b, now) for b in candidates}
+        # First seen: now, or when the file was written if that was earlier (its change
+        # time, which the file system keeps anyway): a restart must not give an upload
+        # nobody claims another four hours, again and again.
+        self._first_seen = {
+            b: self._first_seen.get(b) or min(now, self._blobs.written_at(b, now))
+            for b in candidates
+        }
         purged = 0
         for blob_id, seen in list(self._first_seen.items()):
             if now - seen < self._settings.unclaimed_blob_seconds:

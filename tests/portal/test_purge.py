@@ -9,10 +9,11 @@ import time
 
 import crypto
 from portal.db import Item, Nonce, ReporterSession
+from portal.purge import Purger
 from portal.store import utc_day
 
 from .clients import OCTETS, stored_blob
-from .conftest import Portal
+from .conftest import Portal, PortalFactory
 from .forms import open_thread, receipt_of, submit_report
 
 DAY = 86400
@@ -112,6 +113,22 @@ def test_a_crash_leaves_no_half_blob_behind(portal: Portal) -> None:
     portal.clock.advance(portal.settings.unclaimed_blob_seconds + 1)
     purge(portal)
     assert not (blob_dir / orphan).exists()
+
+
+def test_a_restart_does_not_give_an_unclaimed_upload_more_time(make_portal: PortalFactory) -> None:
+    """The purge times unclaimed uploads in memory; a portal restarted (or restarted
+    again and again by an attacker's crashes) must still delete one within the lifetime
+    counted from when it was written, not from when this process first saw it."""
+    portal = make_portal()
+    client = portal.client()
+    _, stored, _ = stored_blob(b"never used")
+    abandoned = client.post("/api/v1/blobs", content=stored, headers=OCTETS).json()["blob_id"]
+    portal.clock.advance(portal.settings.unclaimed_blob_seconds + 60)  # hours pass, then
+    restarted = Purger(
+        portal.settings, portal.app.state.sessions, portal.app.state.blobs, portal.clock
+    )
+    assert restarted.run_once()["blobs"] == 1  # a new process deletes it at its first pass
+    assert abandoned not in blob_files(portal)
 
 
 def test_stale_nonces_and_abandoned_sessions_are_purged(portal: Portal) -> None:
