@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from crypto.documents import BUCKETS, MAX_SEALED_BYTES
+
 Json = dict[str, Any]
 
 _INFO_DESCRIPTION = """\
@@ -103,6 +105,11 @@ def _b64u(nbytes: int, last: str, description: str) -> Json:
     return {"type": "string", "format": "base64url", "pattern": pattern, "description": about}
 
 
+def _b64u_length(nbytes: int) -> int:
+    """Characters of unpadded b64u for `nbytes` bytes: the size rules as the API sees them."""
+    return (nbytes * 4 + 2) // 3
+
+
 def _str(pattern: str, description: str) -> Json:
     return {"type": "string", "pattern": pattern, "description": description}
 
@@ -115,9 +122,11 @@ _SCHEMAS: Json = {
     "B64u": {"type": "string", "format": "base64url", "pattern": "^[A-Za-z0-9_-]*$",
              "description": "URL-safe base64 without `=` padding, decoded strictly."},
     "Key32": _b64u(32, "AEIMQUYcgkosw048", "A public key or lookup id"),
-    "Sealed": _about("B64u", "A v1 sealed document (`crypto_box_seal` of the padded JSON): "
-                     "decoded, a padding bucket (1, 4, 16, 64, 256 or 1024 KiB) + 48 bytes, "
-                     "at most `limits.document_bytes`."),
+    "Sealed": {**_about("B64u", "A v1 sealed document (`crypto_box_seal` of the padded "
+                        "JSON): decoded, a padding bucket (1, 4, 16, 64, 256 or 1024 KiB) + "
+                        "48 bytes, at most `limits.document_bytes`."),
+               "minLength": _b64u_length(BUCKETS[0] + MAX_SEALED_BYTES - BUCKETS[-1]),
+               "maxLength": _b64u_length(MAX_SEALED_BYTES)},
     "Date": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
     "BlobId": _str("^[A-Za-z0-9_-]{22}$", "An id from `POST /api/v1/blobs` (b64u, 16 bytes)."),
     "BlobIds": {"type": "array", "items": _ref("BlobId"), "maxItems": 100, "default": [],
@@ -237,7 +246,10 @@ def _query(name: str, low: int, high: int, description: str, **extra: Any) -> Js
 _BLOB_BODY: Json = {"application/octet-stream": {"schema": {
     "type": "string", "contentMediaType": "application/octet-stream",
     "description": "The v1 stored form (docs/protocol.md §5): the 24-byte secretstream "
-    "header, then whole 65553-byte chunks, the last tagged FINAL.",
+    "header, then whole 65553-byte chunks, the last tagged FINAL: at least 65577 bytes, "
+    "at most `limits.blob_bytes` (`/api/v1/config`). A larger `Content-Length` is refused "
+    "with 413 before any of the body is read, and a body that grows past it while "
+    "streaming is cut off with 413.",
 }}}  # fmt: skip
 
 _PATHS: Json = {

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import crypto
+from tests.conftest import CHEAP_KDF
 
 from .clients import OCTETS, stored_blob
 from .conftest import Portal
@@ -380,3 +381,24 @@ def test_an_internal_error_is_a_plain_500_and_logs_no_content(portal: Portal) ->
     assert page.headers["content-security-policy"].startswith("default-src 'none'")
     assert CANARY not in api.text + page.text
     assert records.messages == ["internal error: RuntimeError"] * 2  # no traceback, no message
+
+
+def test_openapi_document_states_the_size_rules_the_portal_enforces(portal: Portal) -> None:
+    """A client written from the document alone knows how long `sealed` may be: the
+    bounds are those of the v1 buckets, and the portal refuses a value outside them."""
+    with portal.client() as client:
+        sealed = client.get("/api/v1/openapi.json").json()["components"]["schemas"]["Sealed"]
+        smallest = len(crypto.b64u_encode(bytes(1024 + 48)))
+        largest = len(crypto.b64u_encode(bytes(crypto.MAX_SEALED_BYTES)))
+        assert (sealed["minLength"], sealed["maxLength"]) == (smallest, largest)
+        keys = crypto.derive_reporter_keys(crypto.generate_receipt(), bytes(16), CHEAP_KDF)
+        for length in (smallest - 4, largest + 4):
+            body = {
+                "sealed": "A" * length,
+                "lookup_id": crypto.b64u_encode(keys.lookup_id),
+                "box_pk": crypto.b64u_encode(bytes(keys.box_pk)),
+                "sign_pk": crypto.b64u_encode(bytes(keys.sign_pk)),
+            }
+            answer = client.post("/api/v1/reports", json=body)
+            assert answer.status_code in (400, 413, 422), (length, answer.status_code)
+            assert answer.json()["message"]
