@@ -37,6 +37,23 @@ def rss_bytes(pid: int | str) -> int | None:
     return _status_bytes(pid, "VmRSS")
 
 
+def open_fds(pid: int | str) -> int | None:
+    """How many file descriptors a process has open (sockets and files alike)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
+def command_line(pid: int | str) -> str:
+    """A process's command line, its arguments separated by spaces ("" if it is gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
+
+
 def reset_high_water_mark(pid: int | str) -> bool:
     """Reset a process's RSS high-water mark (VmHWM) by writing 5 to its clear_refs."""
     try:

@@ -71,6 +71,22 @@ def test_help_teaches_with_examples() -> None:
     assert "LANTHORN_DATABASE_URL" in result.stdout
 
 
+def test_attack_benchmark_runs_and_teaches_its_goals(tmp_path: Path) -> None:
+    """`bench/attack.py --help` runs from any folder (its imports resolve) and says what
+    the run checks, so a reader knows what a verdict line means before running it."""
+    script = ROOT / "bench" / "attack.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for words in ("100 % of honest reports accepted", "baseline p99", "--quick", "--postgres"):
+        assert words in result.stdout
+
+
 @pytest.mark.parametrize(
     "args",
     [
