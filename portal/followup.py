@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -24,17 +25,19 @@ import crypto
 from . import once, store
 from .categories import STATUS_TEXT
 from .db import ReporterSession
-from .errors import AlreadySent, PortalError, Unacceptable
+from .errors import AlreadySent, BadRequest, PortalError, Unacceptable
 from .i18n import N_
 from .multipart import parse_form
 from .pages import (
     CHOOSE_AGAIN,
+    RECEIPT_PROBLEMS,
     TEXT_CHARS,
     TOO_LONG,
     in_session,
     receipt_problem,
     redirect,
     render,
+    sealing_scripts,
     small_form,
     text_limit,
     today,
@@ -46,6 +49,12 @@ from .tokens import open_token, seal_token
 from .uploads import commit_uploads, forget_uploads, total_limit
 
 SESSION_COOKIE = "lanthorn_session"
+NOT_FOUND = N_(
+    "No report was found for this receipt code. Check every digit against what "
+    "you wrote down. If it is right, the report may have been closed and removed."
+)
+#: What follow-up.js sends instead of the receipt: the keys it derived from it in the page.
+DERIVED_FIELDS = ("lookup_id", "box_sk")
 
 
 @dataclass(frozen=True)
@@ -58,20 +67,31 @@ def _digest(session_id: bytes) -> bytes:
     return hashlib.blake2b(b"lanthorn/portal/session" + session_id, digest_size=32).digest()
 
 
+def _form_context() -> dict[str, Any]:
+    """What the sign-in page needs besides its message: its script, and the messages the
+    script shows in the page, the same as the server's."""
+    return {
+        "scripts": sealing_scripts("follow-up.js"),
+        "problems": {**RECEIPT_PROBLEMS, "unknown": NOT_FOUND},
+    }
+
+
 async def follow_up_form(request: Request) -> Response:
     ended = request.query_params.get("ended") == "1"
-    return render(request, "follow_up.html", {"ended": ended})
+    return render(request, "follow_up.html", {**_form_context(), "ended": ended})
 
 
 def _login_page(request: Request, context: dict[str, Any]) -> Response:
     """The sign-in form again, with what was typed still in the field to correct: echoed
     in this answer only (no-store), never logged or kept."""
-    return render(request, "follow_up.html", context, status=422)
+    return render(request, "follow_up.html", {**_form_context(), **context}, status=422)
 
 
 async def follow_up_login(request: Request) -> Response:
     state = request.app.state
     form = await small_form(request, "follow-up")
+    if not form.get("receipt") and any(name in form for name in DERIVED_FIELDS):
+        return await _login_with_keys(request, form)
     typed = form.get("receipt", "")
     try:
         receipt = crypto.validate_receipt(typed)
@@ -85,14 +105,37 @@ async def follow_up_login(request: Request) -> Response:
     case = await in_session(request, store.find_case, keys.lookup_id)
     if case is None:
         await asyncio.sleep(state.throttle.failure(keys.lookup_id))
-        error = N_(
-            "No report was found for this receipt code. Check every digit against what "
-            "you wrote down. If it is right, the report may have been closed and removed."
-        )
-        return _login_page(request, {"error": error, "typed": typed})
+        return _login_page(request, {"error": NOT_FOUND, "typed": typed})
     state.throttle.success(keys.lookup_id)
+    return await _signed_in(request, Reporter(keys.lookup_id, keys.box))
+
+
+async def _login_with_keys(request: Request, form: dict[str, str]) -> Response:
+    """The sign-in from the page's script (follow-up.js), which turned the receipt into
+    keys in the browser: no Argon2id here, and the receipt never arrives. The box key must
+    be the one the case was filed with; any other, like an unknown lookup id, is answered
+    as an unknown receipt is, with the same wait."""
+    state = request.app.state
+    try:
+        lookup_id = crypto.b64u_decode(form.get("lookup_id", ""), length=32)
+        box = crypto.PrivateKey(crypto.b64u_decode(form.get("box_sk", ""), length=32))
+    except crypto.CryptoError:
+        raise BadRequest(
+            "The keys this page sent could not be read. Reload the page and try again."
+        ) from None
+    public = bytes(box.public_key)  # before the lookup: known or not, the same steps
+    case = await in_session(request, store.find_case, lookup_id)
+    if case is None or not hmac.compare_digest(public, bytes(case.box_pk)):
+        await asyncio.sleep(state.throttle.failure(lookup_id))
+        return _login_page(request, {"error": NOT_FOUND})
+    state.throttle.success(lookup_id)
+    return await _signed_in(request, Reporter(lookup_id, box))
+
+
+async def _signed_in(request: Request, reporter: Reporter) -> Response:
+    """A new session for `reporter`, and the way to their thread."""
+    state = request.app.state
     session_id, key = secrets.token_bytes(16), secrets.token_bytes(32)
-    reporter = Reporter(keys.lookup_id, keys.box)
 
     def save() -> None:
         with state.sessions() as session:

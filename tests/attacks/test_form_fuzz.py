@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import crypto
 from portal.throttle import ReceiptThrottle
 from tests.portal.conftest import Portal, PortalFactory
 from tests.portal.forms import hidden_fields, open_thread, receipt_of, submit_report
@@ -70,9 +71,14 @@ def intake(make_portal: PortalFactory) -> Intake:
     answers = browser.post(
         "/kiosk/follow-up", data={**hidden_fields(code_screen.text), "receipt": receipt}
     )  # the answers, with "Write back" carrying the case in its sealed token
+    derived = portal.derive(crypto.validate_receipt(receipt))
+    keys = {
+        "lookup_id": crypto.b64u_encode(derived.lookup_id),
+        "box_sk": crypto.b64u_encode(bytes(derived.box)),
+    }
     values = {
         "/receipt/check": {"token": hidden_fields(sent.text)["token"], "typed": receipt},
-        "/follow-up": {"receipt": receipt},
+        "/follow-up": {"receipt": receipt, **keys},  # the code, or the keys the page sends
         "/kiosk/answer": {"token": hidden_fields(step.text)["token"]},
         "/kiosk/follow-up": {"receipt": receipt},
         "/kiosk/write-back": {"token": hidden_fields(answers.text)["token"]},

@@ -116,3 +116,13 @@ def message_request(
 def open_thread(client: httpx.Client, receipt: str) -> httpx.Response:
     token = csrf_token(client, "/follow-up")
     return client.post("/follow-up", data={"csrf": token, "receipt": receipt})
+
+
+_PAGE_ERROR = re.compile(r'<p class="field-error" role="alert">([^<]*)</p>')
+
+
+def page_error(response: httpx.Response) -> str:
+    """The message the server put on the page it answered with (not the ones a page's
+    script keeps, escaped, to show itself), or "" if there is none."""
+    match = _PAGE_ERROR.search(response.text)
+    return html.unescape(match.group(1)) if match else ""

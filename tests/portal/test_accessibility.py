@@ -38,7 +38,7 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     reached by keeping the pages' own scripts from loading, as for a reporter without them."""
     context = browser.new_context()
     if request.param == "sealed-on-server":
-        pages = re.compile(r".*/(report|kiosk|kiosk-follow-up)\.js$")
+        pages = re.compile(r".*/(report|follow-up|kiosk|kiosk-follow-up)\.js$")
         context.route(pages, lambda route: route.abort())
     yield context.new_page()
     context.close()
@@ -76,8 +76,13 @@ def walk_staff_pages(page: Page, url: str, portal: Portal, code: str) -> Iterato
     yield "receipt"
     receipt = receipt_of(submit_report(portal.client()))
     page.goto(url + "/follow-up")
+    page.locator("#receipt").fill("1234")  # too short: said in the page, or by the server
+    page.locator("form[action='/follow-up'] button").click()
+    page.locator(".field-error:visible").wait_for()
+    yield "/follow-up (mistake)"
     page.locator("#receipt").fill(receipt)
     page.locator("form[action='/follow-up'] button").click()
+    page.wait_for_url("**/thread", timeout=30_000)  # with JavaScript, keys derived first
     yield "/thread"
     client = portal.client()
     client.get(f"/language/{code}")

@@ -15,6 +15,7 @@ from .forms import (
     csrf_token,
     hidden_fields,
     open_thread,
+    page_error,
     receipt_of,
     submit_report,
 )
@@ -221,7 +222,7 @@ def test_a_typo_is_reported_before_any_key_derivation(portal: Portal) -> None:
     for typed, message in ((typo, "typing mistake"), (receipt[:-1], "but 19 were entered")):
         response = open_thread(portal.client(), typed)
         assert response.status_code == 422
-        assert message in response.text
+        assert message in page_error(response)
     assert calls == []
 
 
@@ -243,7 +244,7 @@ def test_a_mistyped_receipt_stays_in_the_field_to_correct(portal: Portal) -> Non
 def test_a_valid_but_unknown_receipt_says_so_after_a_pause(portal: Portal) -> None:
     response = open_thread(portal.client(), crypto.generate_receipt())
     assert response.status_code == 422
-    assert "No report was found for this receipt code" in response.text
+    assert "No report was found for this receipt code" in page_error(response)
 
 
 def test_leaving_ends_the_session_for_good(portal: Portal) -> None:
@@ -322,8 +323,9 @@ def test_every_page_carries_the_security_headers(portal: Portal) -> None:
         csp = response.headers["content-security-policy"]
         assert "default-src 'none'" in csp
         assert "frame-ancestors 'none'" in csp
-        # Only the report form runs script: our own, to seal the report in the browser.
-        assert ("script-src" in csp) == (path == "/report/staff")
+        # Only the report form and the sign-in run script: our own, to seal the report, or
+        # turn the receipt into keys, in the browser.
+        assert ("script-src" in csp) == (path in ("/report/staff", "/follow-up"))
         assert response.headers["cache-control"] == "no-store"
         assert response.headers["referrer-policy"] == "no-referrer"
         assert response.headers["x-content-type-options"] == "nosniff"

@@ -73,6 +73,23 @@ def test_lynx_cannot_send_a_report_whose_required_answers_were_not_chosen(
 
 
 @pytest.mark.parametrize("browser", BROWSERS)
+def test_the_sign_in_page_says_only_what_is_true_without_javascript(
+    portal: Portal, tmp_path: Path, browser: str
+) -> None:
+    page = words(dump(browser, tmp_path, portal.url + "/follow-up"))
+    assert "Open my report" in page
+    assert "turned into a key on the server" in page
+    for script_only in (
+        "in this browser and never sent",
+        "Opening your report",
+        "could not be opened just now",
+        "No report was found",
+        "typing mistake",
+    ):
+        assert script_only not in page
+
+
+@pytest.mark.parametrize("browser", BROWSERS)
 def test_the_receipt_reads_in_groups_of_four_digits(
     portal: Portal, tmp_path: Path, browser: str
 ) -> None:

@@ -1,0 +1,117 @@
+// Lanthorn follow-up sign-in, JavaScript path (progressive enhancement): the receipt code
+// is checked and turned into keys here in the page, and only the keys go to the portal
+// (`lookup_id`, `box_sk`), which finds the case by its lookup id, checks the box key
+// against it and opens the same session as without JavaScript. The code never leaves the
+// browser, and the portal runs no Argon2id for it. Without JavaScript, or if this browser
+// cannot run it, the form sends the code and the server derives the same keys in memory.
+(function () {
+  "use strict";
+  var form = document.getElementById("follow-up-form");
+  var P = window.LanthornProtocol;
+  if (!form || !P || !window.WebAssembly || !window.fetch) return;
+  // What only this script shows comes escaped in data-script-only attributes, not in the
+  // page, where a text browser (which ignores `hidden`) would show it: put it in place.
+  document.querySelectorAll("[data-script-only]").forEach(function (holder) {
+    var parts = document.createElement("template");
+    parts.innerHTML = holder.getAttribute("data-script-only");
+    holder.replaceWith(parts.content);
+  });
+  var field = form.querySelector("#receipt");
+  var button = form.querySelector("button[type=submit]");
+  var opening = document.getElementById("opening");
+  var hint = document.querySelector("[data-in-page]");
+  if (hint) hint.textContent = hint.getAttribute("data-in-page");
+  var busy = false;
+
+  // Show the page's message for `name` ("length", "check", "unknown", "failed"; "" for
+  // none), the same words the server would answer with, and hide any older one.
+  function problem(name, count) {
+    document.querySelectorAll("[data-problem]").forEach(function (p) {
+      if (!p.hasAttribute("data-text")) p.setAttribute("data-text", p.textContent);
+      p.textContent = p.getAttribute("data-text").replace("{count}", String(count));
+      p.hidden = p.getAttribute("data-problem") !== name;
+    });
+    document.querySelectorAll(".field-error:not([data-problem])").forEach(function (p) {
+      p.hidden = true;  // the server's answer to the last try, now out of date
+    });
+    if (name) {
+      field.setAttribute("aria-invalid", "true");
+      field.focus();
+    } else {
+      field.removeAttribute("aria-invalid");
+    }
+  }
+
+  function idle() {
+    busy = false;
+    button.disabled = false;
+    opening.hidden = true;
+  }
+
+  // Any other answer (an expired form, a portal that cannot reach its database) is shown
+  // as the server's own page: the same keys, sent by the browser as a form.
+  function sendAsPage(fields) {
+    var page = document.createElement("form");
+    page.method = "post";
+    page.action = form.action;
+    page.acceptCharset = "utf-8";
+    page.hidden = true;
+    fields.forEach(function (value, name) {
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      page.appendChild(input);
+    });
+    document.body.appendChild(page);
+    page.submit();
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (busy) return;  // a second click while the first is on its way sends nothing
+    var typed = P.normaliseReceipt(field.value);
+    if (!typed.ok) { problem(typed.problem, typed.count); return; }
+    problem("");
+    busy = true;
+    button.disabled = true;
+    opening.hidden = false;
+    var fields = new URLSearchParams();
+    fields.append("csrf", form.elements.namedItem("csrf").value);
+    P.ready
+      .then(function () { return P.fetchConfig(); })
+      .then(function (config) { return P.deriveKeys(typed.digits, config); })
+      .then(function (keys) {
+        fields.append("lookup_id", P.b64u(keys.lookupId));
+        fields.append("box_sk", P.b64u(keys.boxSecretKey));
+        keys.boxSecretKey.fill(0);
+        keys.signSecretKey.fill(0);
+        // "manual": the portal's 303 to the thread is not followed here but by the page.
+        return fetch(form.action, {
+          method: "POST", body: fields, credentials: "same-origin", redirect: "manual"
+        });
+      })
+      .then(function (response) {
+        if (response.type === "opaqueredirect") {  // signed in: the session cookie is set
+          field.value = "";
+          window.location.assign(form.getAttribute("data-next"));
+        } else if (response.status === 422) {
+          idle();
+          problem("unknown");
+        } else {
+          sendAsPage(fields);
+        }
+      })
+      .catch(function () {
+        idle();
+        problem("failed");
+      });
+  });
+
+  // Back to this page from the thread, restored as it was left: ready for a new try.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) { idle(); field.value = ""; }
+  });
+
+  form.setAttribute("data-ready", "");  // from here on, the code stays in this page
+})();
