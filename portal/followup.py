@@ -22,9 +22,10 @@ from starlette.routing import Route
 import crypto
 
 from . import once, store
+from .admission import FOLLOW_UP
 from .categories import STATUS_TEXT
 from .db import ReporterSession
-from .errors import AlreadySent, PortalError, Unacceptable
+from .errors import AlreadySent, Busy, PortalError, Unacceptable
 from .i18n import N_
 from .multipart import parse_form
 from .pages import (
@@ -41,11 +42,16 @@ from .pages import (
     too_long,
     with_database,
 )
-from .security import cookie_secure
+from .security import cookie_secure, derive, retry_later
 from .tokens import open_token, seal_token
 from .uploads import commit_uploads, forget_uploads, total_limit
 
 SESSION_COOKIE = "lanthorn_session"
+#: Too many receipts are being turned into keys at once (`portal.admission`).
+BUSY = N_(
+    "Too many people are using the portal just now. Nothing is wrong with your code. "
+    "Please try again in a minute."
+)
 
 
 @dataclass(frozen=True)
@@ -78,9 +84,18 @@ async def follow_up_login(request: Request) -> Response:
     except crypto.InvalidReceipt as exc:
         return _login_page(request, {**receipt_problem(exc), "typed": typed})
     settings = state.settings
-    keys = await state.kdf_gate.run(
-        crypto.derive_reporter_keys, receipt, settings.receipt_salt, settings.kdf
-    )
+    try:
+        keys = await derive(
+            request,
+            FOLLOW_UP,
+            crypto.derive_reporter_keys,
+            receipt,
+            settings.receipt_salt,
+            settings.kdf,
+        )
+    except Busy:
+        context = {"error": BUSY, "typed": typed}
+        return retry_later(render(request, "follow_up.html", context, status=503))
 
     case = await in_session(request, store.find_case, keys.lookup_id)
     if case is None:

@@ -151,6 +151,7 @@ class Flood:
                 response = http.client.HTTPResponse(sock)
                 response.begin()
                 body = response.read().decode()
+                response.close()
                 answer = Answer(response.status, response.getheader("Retry-After"), body)
                 self.answers[self.sockets.index(sock)] = answer
         return len(self.answers)
@@ -240,9 +241,7 @@ def web_opens(portal: Portal, receipt: str) -> bool:
 def kiosk_opens(portal: Portal, receipt: str) -> bool:
     client = portal.client()
     token = csrf_token(client, "/kiosk/follow-up")
-    answer = client.post(
-        "/kiosk/follow-up", data={"csrf": token, "receipt": receipt, "lang": "en"}
-    )
+    answer = client.post("/kiosk/follow-up", data={"csrf": token, "receipt": receipt, "lang": "en"})
     return answer.status_code == 200 and "No answer yet" in answer.text
 
 
