@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import api, web
 from .blobstore import BlobStore
 from .db import make_engine, make_sessionmaker
-from .errors import PortalError, Unavailable
+from .errors import ClientGone, PortalError, Unavailable
 from .i18n import N_, current_language, load_catalogues
 from .i18n import install as install_translations
 from .kdf_queue import QUEUE_VARIABLE, SharedKdfGate
@@ -109,6 +109,12 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
     response = render_error(request, Unavailable.status, Unavailable.code, _UNAVAILABLE)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client went away while its request waited for a key derivation (`security.derive`):
+    nothing was started, and nobody is there to read an answer. 408, with no body."""
+    return Response(status_code=408)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -202,6 +208,7 @@ def create_app(
         middleware=[Middleware(SecurityHeadersMiddleware), Middleware(ContainErrorsMiddleware)],
         exception_handlers={
             PortalError: portal_error,
+            ClientGone: client_gone,
             HTTPException: http_error,
             OperationalError: database_unavailable,  # refused, dropped, shutting down
             InterfaceError: database_unavailable,  # a connection the server closed
@@ -235,7 +242,7 @@ def kdf_gate(settings: PortalSettings) -> KdfGate | SharedKdfGate:
     between its workers (`portal.kdf_queue`)."""
     import os
 
-    own = KdfGate(settings.kdf_concurrency)
+    own = KdfGate(settings.kdf_concurrency, settings.kdf_waiting())
     address = os.environ.get(QUEUE_VARIABLE)
     return SharedKdfGate(address, own) if address else own
 

@@ -245,9 +245,11 @@ def serve_command(data: str | None, host: str, port: int, workers: int) -> int:
     os.environ["LANTHORN_DATA"] = str(data_dir)
     os.environ[WORKERS_VARIABLE] = str(workers)  # the workers share the CPUs' Argon2id
     with contextlib.ExitStack() as stack:
-        if workers > 1:  # one queue for all of them, first come first served
-            per_worker = PortalSettings.load(data_dir).kdf_concurrency  # now for N workers
-            address = stack.enter_context(shared_queue(workers * per_worker))
+        if workers > 1:  # one queue for all of them, by the rules of portal/admission.py
+            per_worker = PortalSettings.load(data_dir)  # now for N workers
+            waiting = {k: workers * n for k, n in per_worker.kdf_waiting().items()}
+            slots = workers * per_worker.kdf_concurrency
+            address = stack.enter_context(shared_queue(slots, waiting))
             os.environ[QUEUE_VARIABLE] = address
         print(f"Lanthorn portal on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
         uvicorn.run(

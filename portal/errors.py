@@ -6,6 +6,8 @@ One renderer answers every error: JSON `{"error", "message"}` under `/api/`, the
 
 from __future__ import annotations
 
+from .i18n import N_
+
 
 class PortalError(Exception):
     status = 400
@@ -74,3 +76,24 @@ class Unacceptable(PortalError):
 
 
 SIGNATURE_REFUSED = "The request's signature was missing, wrong, stale or replayed."
+
+
+BUSY = N_("Too many people are using the portal just now. Please try again in a minute.")
+
+
+class Busy(PortalError):
+    """More people wait for a key derivation than may: refused at once, nothing kept
+    (`portal/admission.py`). The pages that derive answer with their own words; this
+    message is for anywhere else."""
+
+    status = 503
+    code = "busy"
+    retry_after = 60
+
+    def __init__(self, message: str = BUSY, *, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+
+
+class ClientGone(Exception):
+    """The client closed its connection while its request waited for a key derivation:
+    the derivation is not started, and nobody is there to answer."""

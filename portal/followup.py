@@ -23,9 +23,10 @@ from starlette.routing import Route
 import crypto
 
 from . import once, store
+from .admission import FOLLOW_UP
 from .categories import STATUS_TEXT
 from .db import ReporterSession
-from .errors import AlreadySent, BadRequest, PortalError, Unacceptable
+from .errors import AlreadySent, BadRequest, Busy, PortalError, Unacceptable
 from .i18n import N_
 from .multipart import parse_form
 from .pages import (
@@ -44,7 +45,7 @@ from .pages import (
     too_long,
     with_database,
 )
-from .security import cookie_secure
+from .security import cookie_secure, derive, retry_later
 from .tokens import open_token, seal_token
 from .uploads import commit_uploads, forget_uploads, total_limit
 
@@ -55,6 +56,11 @@ NOT_FOUND = N_(
 )
 #: What follow-up.js sends instead of the receipt: the keys it derived from it in the page.
 DERIVED_FIELDS = ("lookup_id", "box_sk")
+#: Too many receipts are being turned into keys at once (`portal.admission`).
+BUSY = N_(
+    "Too many people are using the portal just now. Nothing is wrong with your code. "
+    "Please try again in a minute."
+)
 
 
 @dataclass(frozen=True)
@@ -98,9 +104,20 @@ async def follow_up_login(request: Request) -> Response:
     except crypto.InvalidReceipt as exc:
         return _login_page(request, {**receipt_problem(exc), "typed": typed})
     settings = state.settings
-    keys = await state.kdf_gate.run(
-        crypto.derive_reporter_keys, receipt, settings.receipt_salt, settings.kdf
-    )
+    try:
+        keys = await derive(
+            request,
+            FOLLOW_UP,
+            crypto.derive_reporter_keys,
+            receipt,
+            settings.receipt_salt,
+            settings.kdf,
+        )
+    except Busy:
+        context = {"error": BUSY, "typed": typed}
+        return retry_later(
+            render(request, "follow_up.html", {**_form_context(), **context}, status=503)
+        )
 
     case = await in_session(request, store.find_case, keys.lookup_id)
     if case is None:

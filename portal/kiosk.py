@@ -23,10 +23,12 @@ from starlette.routing import Route
 import crypto
 
 from . import once, store
+from .admission import FOLLOW_UP
 from .categories import KIOSK_CATEGORIES, KIOSK_PLACES, KIOSK_STATUS, KIOSK_WHEN
-from .errors import AlreadySent, Unacceptable
+from .errors import AlreadySent, Busy, Unacceptable
 from .i18n import LANGUAGES, N_, RTL
 from .pages import render, sealing_scripts, small_form, today, with_database
+from .security import derive, retry_later
 from .tokens import open_token, purpose_key, seal_token
 from .web import file_report, receipt_page
 
@@ -84,6 +86,15 @@ WRITE_SOMETHING = N_("Please write something first.")
 TOO_LONG = N_("This is too long. Please make it shorter.")
 SCREEN_TOO_OLD = N_("This screen was open too long. Please type your code again.")
 GONE = N_("This report is no longer on the portal.")
+#: Too many people are using the portal's key derivations just now (`portal.admission`).
+REPORT_BUSY = N_(
+    "Your report was NOT sent yet. Too many people are using this just now. "
+    "Wait a minute, then touch Send again."
+)
+FOLLOW_UP_BUSY = N_(
+    "Too many people are using this just now. Nothing is wrong with your code. "
+    "Please try again in a minute."
+)
 #: The neutral screen's words, shown in every language at once (kiosk/neutral.html).
 GREETING = {"welcome": N_("Welcome"), "start": N_("Touch here to start")}
 IDLE_SECONDS = 90
@@ -137,7 +148,9 @@ async def leave(request: Request) -> Response:
     return response
 
 
-def _step_page(request: Request, step: str, answers: dict[str, str], error: str = "") -> Response:
+def _step_page(
+    request: Request, step: str, answers: dict[str, str], error: str = "", status: int = 422
+) -> Response:
     if step == "check":  # the screen that sends can be sent once (portal/once.py)
         answers = {**answers, once.FIELD: once.issue(request)}
     context = {
@@ -153,7 +166,7 @@ def _step_page(request: Request, step: str, answers: dict[str, str], error: str 
         "error": error,
         "lang": _language(answers.get("lang")),
     }
-    return _kiosk(request, "kiosk/step.html", context, status=422 if error else 200)
+    return _kiosk(request, "kiosk/step.html", context, status=status if error else 200)
 
 
 async def answer(request: Request) -> Response:
@@ -205,6 +218,8 @@ async def _send(request: Request, answers: dict[str, str]) -> Response:
         )
     except once.FormTooOld:
         return _step_page(request, "check", answers)
+    except Busy:  # not sent: the same screen, to touch Send again in a minute
+        return retry_later(_step_page(request, "check", answers, REPORT_BUSY, status=503))
     except AlreadySent:
         return _kiosk(request, "already_sent.html", {"what": "report", "lang": lang}, 409)
     urgent = answers["urgent"] == "yes"
@@ -239,9 +254,18 @@ async def follow_up(request: Request) -> Response:
         context = {**_follow_up_context(lang), "error": error}
         return _kiosk(request, "kiosk/follow_up.html", context, 422)
     state = request.app.state
-    keys = await state.kdf_gate.run(
-        crypto.derive_reporter_keys, receipt, state.settings.receipt_salt, state.settings.kdf
-    )
+    try:
+        keys = await derive(
+            request,
+            FOLLOW_UP,
+            crypto.derive_reporter_keys,
+            receipt,
+            state.settings.receipt_salt,
+            state.settings.kdf,
+        )
+    except Busy:
+        context = {**_follow_up_context(lang), "error": FOLLOW_UP_BUSY}
+        return retry_later(_kiosk(request, "kiosk/follow_up.html", context, 503))
 
     def load() -> dict[str, Any] | None:
         with state.sessions() as session:

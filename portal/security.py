@@ -3,15 +3,18 @@
 Every response carries a strict CSP (no script, no inline style), no-store caching, no
 referrer and no framing. Forms carry a CSRF token bound to a random, SameSite=Strict
 cookie. Argon2id derivations run in worker threads, at most `kdf_concurrency` at once, so
-a crowd of receipt attempts cannot exhaust memory.
+a crowd of receipt attempts cannot exhaust memory; new reports go first, and only so many
+of each kind may wait (`portal.admission`). A request waits for its slot only while its
+client is still there (`derive`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import secrets
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +23,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import Forbidden
+from .admission import FOLLOW_UP, Admission
+from .errors import Busy, ClientGone, Forbidden
 
 T = TypeVar("T")
 
@@ -133,14 +137,124 @@ def cookie_secure(request: Request) -> bool:
 
 
 class KdfGate:
-    """Runs Argon2id in worker threads, at most `limit` at once in this process."""
+    """Runs Argon2id in worker threads: at most `slots` at once in this process, reports
+    before follow-ups, and a bounded number of each waiting (`portal.admission`)."""
 
-    def __init__(self, limit: int) -> None:
-        self._semaphore = asyncio.Semaphore(limit)
+    def __init__(self, slots: int, waiting: Mapping[str, int] | None = None) -> None:
+        self.admission: Admission[object] = Admission(slots, waiting)
+        self._grants: dict[object, asyncio.Future[bool]] = {}
+        #: Derivations started, by class, since the start (read by the tests).
+        self.derived: collections.Counter[str] = collections.Counter()
 
-    async def run(self, fn: Callable[..., T], *args: object) -> T:
-        async with self._semaphore:
-            return await run_in_threadpool(fn, *args)
+    async def run(
+        self,
+        fn: Callable[..., T],
+        *args: object,
+        klass: str = FOLLOW_UP,
+        gone: asyncio.Event | None = None,
+    ) -> T:
+        """`fn(*args)` in a thread once a slot of `klass` is free. `Busy` at once if too
+        many of the class wait already; `ClientGone` if `gone` is set before it starts."""
+        key = object()
+        if not self.admission.ask(key, klass):
+            raise Busy()
+        granted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._grants[key] = granted
+        self._pump()
+        try:
+            await wait_for_slot(granted, gone)
+        except BaseException:  # cancelled, or the client went away: granted or not
+            self._grants.pop(key, None)
+            self._leave(key)
+            raise
+        return await derive_in_thread(fn, args, klass, gone, self.derived, lambda: self._leave(key))
+
+    def _leave(self, key: object) -> None:
+        self.admission.leave(key)
+        self._pump()
+
+    def _pump(self) -> None:
+        for key in self.admission.take():
+            granted = self._grants.pop(key)
+            if not granted.done():
+                granted.set_result(True)
 
     async def close(self) -> None:
         """Nothing to give back (`portal.kdf_queue.SharedKdfGate` has a connection)."""
+
+
+async def wait_for_slot(answer: asyncio.Future[bool], gone: asyncio.Event | None) -> None:
+    """Wait for the gate's answer: return once granted, `Busy` if refused, `ClientGone` as
+    soon as `gone` is set (checked first: a client that left needs no slot)."""
+    if gone is not None and not answer.done():
+        watching: asyncio.Future[bool] = asyncio.ensure_future(gone.wait())
+        try:
+            await asyncio.wait({answer, watching}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watching.cancel()
+    else:
+        await asyncio.wait({answer})
+    if gone is not None and gone.is_set():
+        raise ClientGone
+    if not answer.result():
+        raise Busy()
+
+
+async def derive_in_thread(
+    fn: Callable[..., T],
+    args: tuple[object, ...],
+    klass: str,
+    gone: asyncio.Event | None,
+    counts: collections.Counter[str],
+    release: Callable[[], None],
+) -> T:
+    """With a slot granted: start `fn(*args)` in a thread, unless the client has gone
+    meanwhile. `release` the slot when the thread ends, and not before, even if this
+    request is cancelled: the slot stands for the memory the derivation uses."""
+    if gone is not None and gone.is_set():
+        release()
+        raise ClientGone
+    counts[klass] += 1
+    thread = asyncio.ensure_future(run_in_threadpool(fn, *args))
+
+    def done(ended: asyncio.Future[T]) -> None:
+        if not ended.cancelled():
+            ended.exception()  # retrieved here, raised to the request below
+        release()
+
+    thread.add_done_callback(done)
+    return await asyncio.shield(thread)
+
+
+async def derive(request: Request, klass: str, fn: Callable[..., T], *args: object) -> T:
+    """`fn(*args)`, an Argon2id derivation, through the portal's gate as a `klass` request
+    (`portal.admission`). Call it once the request's body has been read.
+
+    While the request waits for a slot, its connection is watched: a client that goes
+    away (a closed tab, a dropped connection) gives up its place, and its derivation is
+    never started (`ClientGone`). `Busy` at once if too many of its class wait already.
+    """
+    gone = asyncio.Event()
+    watching = asyncio.ensure_future(_watch_for_disconnect(request.receive, gone))
+    try:
+        gate = request.app.state.kdf_gate
+        return await gate.run(fn, *args, klass=klass, gone=gone)  # type: ignore[no-any-return]
+    finally:
+        watching.cancel()
+
+
+async def _watch_for_disconnect(receive: Receive, gone: asyncio.Event) -> None:
+    """Set `gone` when the client disconnects. With the body read, the server's `receive`
+    has nothing left to give but that (uvicorn waits for it); anything else a few times
+    over means a server that answers otherwise, and the watch ends."""
+    for _ in range(4):
+        message: dict[str, Any] = dict(await receive())
+        if message["type"] == "http.disconnect":
+            gone.set()
+            return
+
+
+def retry_later(response: Response, seconds: int = Busy.retry_after) -> Response:
+    """A 503 page that says when to try again, in the header too."""
+    response.headers["Retry-After"] = str(seconds)
+    return response

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import crypto
 
+from .admission import FOLLOW_UP, FOLLOW_UPS_WAITING_PER_SLOT, REPORT, REPORTS_WAITING_PER_SLOT
+
 CONFIG_FILE = "portal.json"
 SECRET_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
 
@@ -70,6 +72,11 @@ class PortalSettings:
     #: v1 parameters): the server's ceiling is workers × this × 64 MiB. By default the
     #: workers share the CPUs between them (`default_kdf_concurrency`).
     kdf_concurrency: int = max(1, os.cpu_count() or 1)
+    #: How many new reports (sent without JavaScript) and how many follow-ups (a receipt
+    #: typed to come back) may wait for a derivation in each worker; one more is refused
+    #: at once with a 503 and `Retry-After`. 0: 8 and 2 per slot (`kdf_waiting`).
+    kdf_reports_waiting: int = 0
+    kdf_follow_ups_waiting: int = 0
     #: How many requests may use the database at once in each worker process. More
     #: wait their turn in the event loop, where waiting costs nothing, rather than in
     #: threads that would fight for the interpreter lock and pooled connections.
@@ -90,6 +97,15 @@ class PortalSettings:
     secure_cookies: bool = False
     #: The prison the wing kiosks stand in (kiosk reports do not ask for it).
     kiosk_facility: str = ""
+
+    def kdf_waiting(self) -> dict[str, int]:
+        """The most requests of each class that may wait for a slot in each worker."""
+        return {
+            REPORT: self.kdf_reports_waiting or REPORTS_WAITING_PER_SLOT * self.kdf_concurrency,
+            FOLLOW_UP: (
+                self.kdf_follow_ups_waiting or FOLLOW_UPS_WAITING_PER_SLOT * self.kdf_concurrency
+            ),
+        }
 
     @property
     def blob_dir(self) -> Path:
@@ -131,6 +147,8 @@ class PortalSettings:
             kdf_concurrency=_int(
                 environ, "LANTHORN_KDF_CONCURRENCY", default_kdf_concurrency(environ)
             ),
+            kdf_reports_waiting=_int(environ, "LANTHORN_KDF_REPORTS_WAITING", 0),
+            kdf_follow_ups_waiting=_int(environ, "LANTHORN_KDF_FOLLOW_UPS_WAITING", 0),
             db_concurrency=_int(environ, "LANTHORN_DB_CONCURRENCY", cls.db_concurrency),
             secure_cookies=environ.get("LANTHORN_SECURE_COOKIES", "") in ("1", "true", "yes"),
             kiosk_facility=environ.get("LANTHORN_KIOSK_FACILITY", "")[:200],

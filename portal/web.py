@@ -16,8 +16,9 @@ from starlette.routing import Route
 import crypto
 
 from . import followup, once, store
+from .admission import REPORT
 from .categories import CATEGORIES, CHANNEL_VALUES, CHANNELS
-from .errors import AlreadySent, Conflict, NotFound, PortalError, Unacceptable
+from .errors import AlreadySent, Busy, ClientGone, Conflict, NotFound, PortalError, Unacceptable
 from .i18n import LANGUAGES, N_
 from .multipart import parse_form
 from .pages import (
@@ -36,6 +37,7 @@ from .pages import (
     today,
     too_long,
 )
+from .security import derive, retry_later
 from .tokens import open_token, purpose_key, seal_token
 from .uploads import commit_uploads, forget_uploads, total_limit
 
@@ -179,6 +181,12 @@ async def report_submit(request: Request) -> Response:
     except Unacceptable as exc:  # a kept file claimed or purged a moment ago
         context = _report_context(request, channel, fields, {"form": exc.message}, attachments)
         return render(request, "report.html", context, status=422)
+    except Busy:  # not sent: the form comes back as it was, files kept, to send again
+        context = {**_report_context(request, channel, fields, {}, attachments), "busy": True}
+        return retry_later(render(request, "report.html", context, status=503))
+    except ClientGone:  # nobody will send this form again: its new files can go now
+        await forget_uploads(request, uploaded)
+        raise
     return receipt_page(request, receipt, status=201, urgent=fields["urgent"] == "yes")
 
 
@@ -192,6 +200,9 @@ async def file_report(
 ) -> tuple[str, str]:
     """Derive keys from a new receipt, seal the report, store it; return (receipt, case).
 
+    The derivation waits its turn as a report (`security.derive`): `Busy` if too many
+    reports wait already, and nothing is kept.
+
     `sent_from` is the one-time value of the page the report came from (`once.FIELD`):
     a page sent before is refused with `AlreadySent` before any key derivation, or by
     the store when two arrive together; a page too old to send raises `FormTooOld`.
@@ -202,8 +213,13 @@ async def file_report(
     await once.check(request, ticket)
     for _ in range(3):  # a lookup id clash is a 1-in-2^63 event; a fresh receipt settles it
         receipt = crypto.generate_receipt()
-        keys = await state.kdf_gate.run(
-            crypto.derive_reporter_keys, receipt, settings.receipt_salt, settings.kdf
+        keys = await derive(
+            request,
+            REPORT,
+            crypto.derive_reporter_keys,
+            receipt,
+            settings.receipt_salt,
+            settings.kdf,
         )
         document = {
             "v": 1,

@@ -57,10 +57,10 @@ class Counting:
         gate = portal.app.state.kdf_gate
         run = gate.run
 
-        async def counted(fn: Callable[..., Any], *args: object) -> Any:
+        async def counted(fn: Callable[..., Any], *args: object, **kwargs: Any) -> Any:
             if fn is crypto.derive_reporter_keys:
                 self.derivations += 1
-            return await run(fn, *args)
+            return await run(fn, *args, **kwargs)
 
         gate.run = counted
 
@@ -189,8 +189,10 @@ def simulate_guessing(
     sending its next guess when the last is answered, with a fresh code each time.
 
     An event simulation over the real throttle on a simulated clock: a guess waits for
-    one of `derivations_at_once` Argon2id slots (the KdfGate), takes `seconds_per_guess`
-    there, then waits the delay the throttle gives it, while holding no slot."""
+    one of `derivations_at_once` Argon2id slots (those follow-ups may hold: all but the
+    one kept for new reports, portal/admission.py), takes `seconds_per_guess` there, then
+    waits the delay the throttle gives it, while holding no slot. Guesses past the bound
+    on waiting follow-ups are refused at once without a derivation, so they add none."""
     now = [0.0]
     throttle = throttle or ReceiptThrottle(lambda: now[0])
     end = hours * 3600
@@ -219,12 +221,13 @@ V1_SECONDS = 0.132
 def test_guessing_rates_per_hour_follow_from_the_throttle_and_the_kdf(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    one = simulate_guessing(V1_SECONDS, clients=1, derivations_at_once=2)
-    many = simulate_guessing(V1_SECONDS, clients=200, derivations_at_once=2)
+    # Two cores, two slots: follow-ups may hold one, the other is kept for new reports.
+    one = simulate_guessing(V1_SECONDS, clients=1, derivations_at_once=1)
+    many = simulate_guessing(V1_SECONDS, clients=200, derivations_at_once=1)
     with capsys.disabled():
         print(f"\nreceipt guesses per hour per worker: one client {one}, 200 clients {many}")
     # One client: the global delay holds it near 30 a minute plus what its own waits allow.
     assert 1_500 < one < 4_000
     # Many clients: the delays overlap, so the derivations bound the rate, not the delays.
-    assert many <= 2 * 3600 / V1_SECONDS
-    assert many > 0.9 * 2 * 3600 / V1_SECONDS
+    assert many <= 3600 / V1_SECONDS
+    assert many > 0.9 * 3600 / V1_SECONDS

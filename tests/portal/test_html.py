@@ -213,9 +213,9 @@ def test_a_typo_is_reported_before_any_key_derivation(portal: Portal) -> None:
     calls = []
     original = portal.app.state.kdf_gate.run
 
-    async def counting(fn, *args):  # type: ignore[no-untyped-def]
+    async def counting(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(fn)
-        return await original(fn, *args)
+        return await original(fn, *args, **kwargs)
 
     portal.app.state.kdf_gate.run = counting
     typo = receipt[:5] + str((int(receipt[5]) + 1) % 10) + receipt[6:]

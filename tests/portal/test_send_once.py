@@ -42,9 +42,9 @@ def count_key_derivations(portal: Portal) -> list[Any]:
     calls: list[Any] = []
     original = portal.app.state.kdf_gate.run
 
-    async def counting(fn: Callable[..., Any], *args: Any) -> Any:
+    async def counting(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         calls.append(fn)
-        return await original(fn, *args)
+        return await original(fn, *args, **kwargs)
 
     portal.app.state.kdf_gate.run = counting
     return calls
