@@ -63,6 +63,18 @@ class Portal:
     def derive(self, receipt: str) -> crypto.ReporterKeys:
         return crypto.derive_reporter_keys(receipt, self.settings.receipt_salt, CHEAP_KDF)
 
+    def count_key_derivations(self) -> list[Any]:
+        """Every Argon2id derivation the portal runs from now on (the gate they all pass)."""
+        calls: list[Any] = []
+        original = self.app.state.kdf_gate.run
+
+        async def counting(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+            calls.append(fn)
+            return await original(fn, *args, **kwargs)
+
+        self.app.state.kdf_gate.run = counting
+        return calls
+
 
 PortalFactory = Callable[..., Portal]
 

@@ -4,8 +4,7 @@ never receives the code; the thread is still the server's page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 from urllib.parse import parse_qs
 
 import pytest
@@ -41,19 +40,6 @@ def page(browser: Browser) -> Iterator[Page]:
     assert problems == []
 
 
-def count_key_derivations(portal: Portal) -> list[Any]:
-    """Every Argon2id derivation the portal runs from now on (the gate they all pass)."""
-    calls: list[Any] = []
-    original = portal.app.state.kdf_gate.run
-
-    async def counting(fn: Callable[..., Any], *args: Any) -> Any:
-        calls.append(fn)
-        return await original(fn, *args)
-
-    portal.app.state.kdf_gate.run = counting
-    return calls
-
-
 def open_form(page: Page, url: str) -> list[Request]:
     """The sign-in page, loaded with its scripts (they are deferred: run before `load`),
     and every request the browser makes from then on."""
@@ -72,7 +58,7 @@ def test_the_page_derives_the_keys_and_the_receipt_never_leaves_it(
 ) -> None:
     receipt = receipt_of(submit_report(portal.client()))
     digits = crypto.validate_receipt(receipt)
-    derivations = count_key_derivations(portal)
+    derivations = portal.count_key_derivations()
     # The count sees the server's derivations: without the script, one for each sign-in.
     assert open_thread(portal.client(), receipt).status_code == 303
     assert len(derivations) == 1

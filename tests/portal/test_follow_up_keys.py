@@ -5,8 +5,6 @@ unknown receipt is."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
@@ -16,19 +14,6 @@ from portal.followup import NOT_FOUND
 
 from .conftest import Portal
 from .forms import csrf_token, open_thread, page_error, receipt_of, submit_report
-
-
-def count_key_derivations(portal: Portal) -> list[Any]:
-    """Every Argon2id derivation the portal runs from now on."""
-    calls: list[Any] = []
-    original = portal.app.state.kdf_gate.run
-
-    async def counting(fn: Callable[..., Any], *args: Any) -> Any:
-        calls.append(fn)
-        return await original(fn, *args)
-
-    portal.app.state.kdf_gate.run = counting
-    return calls
 
 
 def count_failures(portal: Portal) -> list[bytes]:
@@ -65,7 +50,7 @@ def test_the_keys_from_the_page_open_the_thread_without_a_derivation(portal: Por
     console = portal.console()
     [item] = console.outbox()["items"]
     console.reply(item["case"], console.open(item), "We have this. Are you safe to talk?")
-    derivations = count_key_derivations(portal)
+    derivations = portal.count_key_derivations()
     browser = portal.client()
     login = sign_in_with(browser, **keys_of(keys.lookup_id, keys.box))
     assert login.status_code == 303
@@ -83,7 +68,7 @@ def test_keys_that_do_not_open_the_case_are_an_unknown_receipt(portal: Portal) -
     assert unknown.status_code == 422
     assert page_error(unknown) == NOT_FOUND
     failures = count_failures(portal)
-    derivations = count_key_derivations(portal)
+    derivations = portal.count_key_derivations()
     nobody = secrets.token_bytes(32)
     tries = ((keys.lookup_id, crypto.PrivateKey.generate()), (nobody, keys.box))
     for lookup_id, box in tries:
@@ -133,7 +118,7 @@ def test_the_keys_need_the_form_csrf_token(portal: Portal) -> None:
 def test_a_typed_receipt_still_goes_the_server_way(portal: Portal) -> None:
     """Without JavaScript the form sends the code, and the server derives the keys."""
     receipt = receipt_of(submit_report(portal.client()))
-    derivations = count_key_derivations(portal)
+    derivations = portal.count_key_derivations()
     assert open_thread(portal.client(), receipt).status_code == 303
     assert len(derivations) == 1
     # A receipt typed in the field is what counts, even next to keys a page added.

@@ -210,14 +210,7 @@ def test_receipts_typed_in_another_script_work(portal: Portal) -> None:
 def test_a_typo_is_reported_before_any_key_derivation(portal: Portal) -> None:
     client = portal.client()
     receipt = crypto.validate_receipt(receipt_of(submit_report(client)))
-    calls = []
-    original = portal.app.state.kdf_gate.run
-
-    async def counting(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(fn)
-        return await original(fn, *args, **kwargs)
-
-    portal.app.state.kdf_gate.run = counting
+    calls = portal.count_key_derivations()
     typo = receipt[:5] + str((int(receipt[5]) + 1) % 10) + receipt[6:]
     for typed, message in ((typo, "typing mistake"), (receipt[:-1], "but 19 were entered")):
         response = open_thread(portal.client(), typed)

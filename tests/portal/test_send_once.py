@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -37,19 +36,6 @@ def blob_files(portal: Portal) -> list[str]:
     return sorted(p.name for p in portal.settings.blob_dir.iterdir())
 
 
-def count_key_derivations(portal: Portal) -> list[Any]:
-    """Every Argon2id derivation the portal runs from now on."""
-    calls: list[Any] = []
-    original = portal.app.state.kdf_gate.run
-
-    async def counting(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        calls.append(fn)
-        return await original(fn, *args, **kwargs)
-
-    portal.app.state.kdf_gate.run = counting
-    return calls
-
-
 def test_reloading_the_receipt_page_does_not_file_a_second_report(portal: Portal) -> None:
     client = portal.client()
     form = report_request(client, files=[PHOTO])
@@ -57,7 +43,7 @@ def test_reloading_the_receipt_page_does_not_file_a_second_report(portal: Portal
     assert first.status_code == 201
     receipt = receipt_of(first)
     stored = blob_files(portal)
-    derivations = count_key_derivations(portal)
+    derivations = portal.count_key_derivations()
 
     again = client.send(form)  # the browser's "Confirm form resubmission": the same bytes
     assert again.status_code == 409
