@@ -24,9 +24,8 @@ import crypto
 from . import once, store
 from .categories import STATUS_TEXT
 from .db import ReporterSession
-from .errors import AlreadySent, PortalError, Unacceptable
+from .errors import AlreadySent, Unacceptable
 from .i18n import N_
-from .multipart import parse_form
 from .pages import (
     CHOOSE_AGAIN,
     TEXT_CHARS,
@@ -43,7 +42,8 @@ from .pages import (
 )
 from .security import cookie_secure
 from .tokens import open_token, seal_token
-from .uploads import commit_uploads, forget_uploads, total_limit
+from .upload_budget import UploadsPaused
+from .uploads import FILES_NOT_TAKEN, commit_uploads, forget_uploads, read_form
 
 SESSION_COOKIE = "lanthorn_session"
 
@@ -259,21 +259,24 @@ async def thread_post(request: Request) -> Response:
         await once.refuse_if_sent(request, once.read(request, fields.get(once.FIELD)))
 
     try:
-        form = await parse_form(
-            request, state.blobs, total_limit=total_limit(request), before_files=sent_before
-        )
+        form = await read_form(request, "message", before_files=sent_before)
     except AlreadySent:
         return _already_sent(request)
-    try:
-        state.csrf.check(request, "message", form.fields.get("csrf"))
-    except PortalError:
-        form.abort()
-        raise
     if current is None:
         form.abort()
         return redirect("/follow-up?ended=1")
     reporter, cookie = current
     text = form.fields.get("text", "").strip()
+    if form.refused:  # the upload budget took none of its files: nothing is sent yet
+        refused = await thread_page(
+            request,
+            status=UploadsPaused.status,
+            error=FILES_NOT_TAKEN["message"],
+            text=text,
+            reattach=tuple(form.refused),
+        )
+        refused.headers["Retry-After"] = str(UploadsPaused.retry_after)
+        return refused
     if not text and not form.files:
         form.abort()
         return await thread_page(request, status=422, error=N_("Write a message or attach a file."))
