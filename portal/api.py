@@ -92,6 +92,7 @@ async def upload_blob(request: Request) -> JSONResponse:
     state = request.app.state
     limit = state.settings.limits.blob_bytes
     refuse_if_declared_over(request, limit, "This attachment")
+    state.upload_gate.enter_upload(request)  # 503 when this worker takes enough at once
     declared = declared_length(request) or 0
     unclaimed = await in_session(request, store.unclaimed_bytes)
     allowance = state.upload_budget.admit(declared, unclaimed)

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import api, web
 from .blobstore import BlobStore
+from .bodies import BodyPace
 from .db import make_engine, make_sessionmaker
 from .errors import ClientGone, PortalError, Unavailable
 from .i18n import N_, current_language, load_catalogues
@@ -38,6 +39,7 @@ from .signed import DatabaseNonceStore
 from .sri import sri
 from .throttle import ReceiptThrottle
 from .upload_budget import UploadBudget
+from .upload_gate import GateMiddleware, UploadGate
 
 HERE = Path(__file__).parent
 log = logging.getLogger("lanthorn.portal")
@@ -69,6 +71,8 @@ async def portal_error(request: Request, exc: Exception) -> Response:
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
+    if getattr(exc, "close_connection", False):  # uvicorn closes it after this answer
+        response.headers["Connection"] = "close"
     return response
 
 
@@ -205,7 +209,11 @@ def create_app(
             *web.all_routes(),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
-        middleware=[Middleware(SecurityHeadersMiddleware), Middleware(ContainErrorsMiddleware)],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(ContainErrorsMiddleware),
+            Middleware(GateMiddleware),
+        ],
         exception_handlers={
             PortalError: portal_error,
             ClientGone: client_gone,
@@ -226,6 +234,12 @@ def create_app(
         per_hour=settings.unclaimed_bytes_per_hour,
         reserve=settings.disk_reserve_bytes,
         directory=lambda: str(settings.blob_dir),
+    )
+    app.state.upload_gate = UploadGate(settings.upload_concurrency, settings.body_buffer_bytes)
+    app.state.body_pace = BodyPace(
+        idle_seconds=settings.body_idle_seconds,
+        min_rate=settings.body_min_rate,
+        window_seconds=settings.body_rate_window,
     )
     app.state.purger = purger
     app.state.templates = templates

@@ -40,7 +40,11 @@ def _midnight(day: datetime.date) -> float:
 
 
 class PendingBlob:
-    """A blob being written. `commit()` makes it durable under its id; `abort()` drops it."""
+    """A blob being written. `commit()` makes it durable under its id; `abort()` drops it.
+
+    `close()` gives back its file descriptor as soon as the blob is written (a form with
+    many files holds one open at a time); `commit()` then opens it again to sync it.
+    """
 
     def __init__(self, store: BlobStore) -> None:
         self._store = store
@@ -55,11 +59,29 @@ class PendingBlob:
             self._file.write(data)
             self.size += len(data)
 
+    def close(self) -> None:
+        """Write out what is buffered and close the file; nothing more will be written."""
+        if not self._file.closed:
+            self._file.close()
+
+    def touch(self) -> None:
+        """Mark the file as still in use, so that `BlobStore.sweep_temporary`, which
+        removes temporary files nobody wrote to for an hour, leaves a written file alone
+        while the rest of its form still streams in."""
+        os.utime(self._temp)
+
     def commit(self, day: datetime.date) -> str:
         """Flush, fsync, give it the day's timestamp, rename to its id, fsync the directory."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        if self._file.closed:
+            fd = os.open(self._temp, os.O_WRONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        else:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
         stamp = _midnight(day)
         os.utime(self._temp, (stamp, stamp))
         os.replace(self._temp, self._store.path(self.blob_id))

@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import os
+import resource
 import secrets
 import socket
 import sys
@@ -207,11 +208,64 @@ def _no_delay(transport: asyncio.Transport) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+#: Connections past uvicorn's `limit_concurrency` that a worker still takes, to answer
+#: each with 503 (uvicorn does, once the request's headers are in). Past these, a new
+#: connection is closed at once, unanswered: uvicorn alone would take every connection
+#: offered and hold it, so enough of them would use up the process's file descriptors.
+OVER_LIMIT_CONNECTIONS = 16
+#: What a worker holds whatever its load: standard streams, the event loop, the listening
+#: socket, the Argon2id queue's connection, libraries' files (about 10 at rest), with room.
+BASE_DESCRIPTORS = 64
+#: Per pooled database connection: SQLite's database, -wal and -shm files (PostgreSQL: 1).
+DB_DESCRIPTORS = 3
+
+
+def descriptors_needed(*, connections: int, db_concurrency: int) -> int:
+    """The most file descriptors one worker process can hold with every bound reached.
+
+    Each connection holds its socket and at most one file: an upload's (a form holds
+    one open at a time, `portal.multipart`), or one being sent (a static file, an
+    attachment to the console). Over-limit connections hold only their socket, and the
+    database pool holds at most `db_concurrency + 4` connections (`create_app`). The
+    limit applies to each process: LimitNOFILE in the systemd unit must be at least this.
+    """
+    pool = db_concurrency + 4
+    return 2 * connections + OVER_LIMIT_CONNECTIONS + DB_DESCRIPTORS * pool + BASE_DESCRIPTORS
+
+
+def raise_descriptor_limit(settings: PortalSettings) -> str:
+    """Let this process (and the workers it starts) open the files `descriptors_needed`
+    says; a warning for the operator if it may not."""
+    needed = descriptors_needed(
+        connections=settings.connections_per_worker, db_concurrency=settings.db_concurrency
+    )
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return ""
+    if hard == resource.RLIM_INFINITY or hard >= needed:
+        with contextlib.suppress(OSError, ValueError):  # a sandbox may refuse setrlimit
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+            return ""
+    return (
+        f"each worker may need {needed} file descriptors with "
+        f"LANTHORN_CONNECTIONS_PER_WORKER={settings.connections_per_worker}, but may open "
+        f"only {soft}. Raise the limit (LimitNOFILE= in the systemd unit, or ulimit -n), or "
+        "lower LANTHORN_CONNECTIONS_PER_WORKER; until then, a crowd of connections can make "
+        "the portal fail."
+    )
+
+
 class NoDelayHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP/1.1 protocol on httptools (llhttp, in C) with Nagle's algorithm off:
-    uvicorn's pure-Python h11 parser took a tenth of the portal's CPU per API report."""
+    """uvicorn's HTTP/1.1 protocol on httptools (llhttp, in C) with Nagle's algorithm off
+    (uvicorn's pure-Python h11 parser took a tenth of the portal's CPU per API report),
+    and a hard cap on connections: `limit_concurrency` + `OVER_LIMIT_CONNECTIONS`."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        limit = self.limit_concurrency
+        if limit is not None and len(self.connections) >= limit + OVER_LIMIT_CONNECTIONS:
+            self.transport = transport  # for connection_lost, which closes it again
+            transport.abort()
+            return
         _no_delay(transport)
         super().connection_made(transport)
 
@@ -227,6 +281,11 @@ UVICORN_OPTIONS: dict[str, object] = {
 }
 
 
+def uvicorn_options(settings: PortalSettings) -> dict[str, object]:
+    """`UVICORN_OPTIONS` with this portal's connection cap for each worker."""
+    return {**UVICORN_OPTIONS, "limit_concurrency": settings.connections_per_worker}
+
+
 def serve_command(data: str | None, host: str, port: int, workers: int) -> int:
     import uvicorn
 
@@ -238,6 +297,9 @@ def serve_command(data: str | None, host: str, port: int, workers: int) -> int:
     except SettingsError as exc:
         print(f"lanthorn portal serve: {exc}", file=sys.stderr)
         return 1
+    warning = raise_descriptor_limit(settings)
+    if warning:
+        print(f"lanthorn portal serve: warning: {warning}", file=sys.stderr, flush=True)
     # No worker runs yet, so every temporary upload file is one a crash left behind.
     cleared = BlobStore(settings.blob_dir).clear_temporary()
     if cleared:
@@ -259,7 +321,7 @@ def serve_command(data: str | None, host: str, port: int, workers: int) -> int:
             port=port,
             workers=workers,
             log_config=uvicorn_log_config(),
-            **UVICORN_OPTIONS,  # type: ignore[arg-type]
+            **uvicorn_options(settings),  # type: ignore[arg-type]
         )
     logging.shutdown()
     return 0

@@ -51,6 +51,31 @@ class AlreadySent(PortalError):
     code = "already_sent"
 
 
+class TooSlow(PortalError):
+    """408: the body stopped arriving, or came too slowly (`portal.bodies.BodyPace`). The
+    answer closes the connection: what the client may still send is not read."""
+
+    status = 408
+    code = "too_slow"
+    close_connection = True
+
+
+class Disconnected(PortalError):
+    """The client went away before its body ended: nobody is left to answer."""
+
+    status = 400
+    code = "disconnected"
+
+
+class UploadsBusy(PortalError):
+    """503: this worker is taking as many uploads, or holding as many body bytes, as it
+    may at once (`portal.upload_gate`); `Retry-After` says when to try again."""
+
+    status = 503
+    code = "busy"
+    retry_after = 30
+
+
 class TooLarge(PortalError):
     status = 413
     code = "too_large"

@@ -26,9 +26,8 @@ from . import once, store
 from .admission import FOLLOW_UP
 from .categories import STATUS_TEXT
 from .db import ReporterSession
-from .errors import AlreadySent, BadRequest, Busy, PortalError, Unacceptable
+from .errors import AlreadySent, BadRequest, Busy, Unacceptable
 from .i18n import N_
-from .multipart import parse_form
 from .pages import (
     CHOOSE_AGAIN,
     RECEIPT_PROBLEMS,
@@ -47,7 +46,8 @@ from .pages import (
 )
 from .security import cookie_secure, derive, retry_later
 from .tokens import open_token, seal_token
-from .uploads import commit_uploads, forget_uploads, total_limit
+from .upload_budget import UploadsPaused
+from .uploads import FILES_NOT_TAKEN, commit_uploads, forget_uploads, read_form
 
 SESSION_COOKIE = "lanthorn_session"
 NOT_FOUND = N_(
@@ -319,21 +319,24 @@ async def thread_post(request: Request) -> Response:
         await once.refuse_if_sent(request, once.read(request, fields.get(once.FIELD)))
 
     try:
-        form = await parse_form(
-            request, state.blobs, total_limit=total_limit(request), before_files=sent_before
-        )
+        form = await read_form(request, "message", before_files=sent_before)
     except AlreadySent:
         return _already_sent(request)
-    try:
-        state.csrf.check(request, "message", form.fields.get("csrf"))
-    except PortalError:
-        form.abort()
-        raise
     if current is None:
         form.abort()
         return redirect("/follow-up?ended=1")
     reporter, cookie = current
     text = form.fields.get("text", "").strip()
+    if form.refused:  # the upload budget took none of its files: nothing is sent yet
+        refused = await thread_page(
+            request,
+            status=UploadsPaused.status,
+            error=FILES_NOT_TAKEN["message"],
+            text=text,
+            reattach=tuple(form.refused),
+        )
+        refused.headers["Retry-After"] = str(UploadsPaused.retry_after)
+        return refused
     if not text and not form.files:
         form.abort()
         return await thread_page(request, status=422, error=N_("Write a message or attach a file."))

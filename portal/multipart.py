@@ -3,11 +3,13 @@
 Starlette's own form parser spools large files to temporary files on disk, which the
 portal must never do with plaintext. Here each file part goes straight through a
 `crypto.BlobWriter` into a `PendingBlob`: the only bytes that reach the disk are
-ciphertext, and memory holds at most one 64 KiB chunk per file.
+ciphertext, memory holds at most one 64 KiB chunk of the one file being written, and a
+form holds at most one open file at a time.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -18,9 +20,10 @@ from starlette.requests import Request
 import crypto
 
 from .blobstore import BlobStore, PendingBlob
-from .bodies import refuse_if_declared_over
+from .bodies import receive_body, refuse_if_declared_over
 from .errors import BadRequest, TooLarge
 from .i18n import N_
+from .upload_budget import UploadsPaused
 
 MAX_FIELDS = 50
 #: All the text fields of one form together. Far above what any report can hold (a
@@ -32,9 +35,9 @@ TOO_MUCH_TEXT = N_(
     "This form has far more text than the portal can take. Go back, make it shorter, "
     "or put long text in a file and attach it."
 )
-#: As many files as the JSON API lets one submission reference. Each file part holds an
-#: open file while the form streams and takes at least one padded 64 KiB chunk on disk,
-#: so a form of a thousand one-byte files must not be read any further.
+#: As many files as the JSON API lets one submission reference. Each file part takes at
+#: least one padded 64 KiB chunk on disk, so a form of a thousand one-byte files must not
+#: be read any further.
 MAX_FILES = 100
 
 
@@ -65,6 +68,9 @@ class UploadedFile:
 class ParsedForm:
     fields: dict[str, str] = field(default_factory=dict)
     files: list[UploadedFile] = field(default_factory=list)
+    #: The names of the files the upload budget did not take (`allowance`): none of the
+    #: form's files was kept, and the form is to be shown again with its text.
+    refused: list[str] = field(default_factory=list)
 
     def abort(self) -> None:
         """Delete every file of this form that has not been committed."""
@@ -92,22 +98,45 @@ def clean_filename(raw: str) -> str:
     return name if name.strip(". ") else "attachment"
 
 
+@dataclass(frozen=True)
+class _FileBegins:
+    name: str
+    mime: str
+    fields: dict[str, str]
+
+
+_FILE_ENDS = object()
+
+
 class _Collector:
+    """The parser's callbacks: text fields are kept as they arrive; a file part becomes
+    events (`_FileBegins`, its data, `_FILE_ENDS`) that `parse_form` handles once the
+    parser has returned, where it can wait (for the database, say) before it opens a file.
+    The events hold at most what one `write` was given."""
+
     def __init__(
-        self, blobs: BlobStore, text_limit: int, fields_limit: int, file_field: str
+        self,
+        text_limit: int,
+        fields_limit: int,
+        file_field: str,
+        check_fields: Callable[[dict[str, str]], None] | None,
+        hold_text: Callable[[int], None] | None,
     ) -> None:
         self.form = ParsedForm()
-        self._blobs = blobs
+        self.events: list[object] = []
         self._text_left = text_limit
         self._fields_left = fields_limit
         self._file_field = file_field
+        self._check = check_fields
+        self._hold_text = hold_text
         self._header_name = bytearray()
         self._header_value = bytearray()
         self._headers: dict[str, str] = {}
         self._field_name: str | None = None
         self._field_value = bytearray()
-        self._file: UploadedFile | None = None
+        self._in_file = False
         self._skip = False
+        self._files = 0
         self.files_begun = False
         self.ended = False
 
@@ -123,9 +152,15 @@ class _Collector:
             "on_end": self._end,
         }
 
+    def _checked(self) -> None:
+        """Run `check_fields` on the fields so far, once: before any file is opened."""
+        if self._check is not None:
+            check, self._check = self._check, None
+            check(dict(self.form.fields))
+
     def _part_begin(self) -> None:
         self._headers = {}
-        self._field_name, self._file, self._skip = None, None, False
+        self._field_name, self._in_file, self._skip = None, False, False
         self._field_value = bytearray()
 
     def _header_end(self) -> None:
@@ -140,24 +175,22 @@ class _Collector:
         filename = params.get(b"filename")
         if filename is not None:
             self.files_begun = True
+            self._checked()
             if name != self._file_field or filename == b"":
                 self._skip = True  # an empty file input, or a file where none belongs
                 return
-            if len(self.form.files) >= MAX_FILES:
+            self._files += 1
+            if self._files > MAX_FILES:
                 raise TooLarge(f"One submission can carry at most {MAX_FILES} files.")
             mime, _ = parse_options_header(self._headers.get("content-type", ""))
-            key = crypto.new_blob_key()
-            writer = crypto.BlobWriter(key)
-            pending = self._blobs.start()
-            pending.write(writer.header)
-            self._file = UploadedFile(
-                name=clean_filename(filename.decode("utf-8", "replace")),
-                mime=mime.decode("latin-1")[:100] or "application/octet-stream",
-                key=key,
-                writer=writer,
-                pending=pending,
+            self.events.append(
+                _FileBegins(
+                    name=clean_filename(filename.decode("utf-8", "replace")),
+                    mime=mime.decode("latin-1")[:100] or "application/octet-stream",
+                    fields=dict(self.form.fields),
+                )
             )
-            self.form.files.append(self._file)
+            self._in_file = True
             return
         self._fields_left -= 1
         if self._fields_left < 0:
@@ -167,17 +200,19 @@ class _Collector:
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._skip:
             return
-        if self._file is not None:
-            self._file.pending.write(self._file.writer.write(data[start:end]))
+        if self._in_file:
+            self.events.append(data[start:end])
             return
-        self._field_value.extend(data[start:end])
         self._text_left -= end - start
         if self._text_left < 0:
             raise TooLarge(TOO_MUCH_TEXT)
+        if self._hold_text is not None:
+            self._hold_text(end - start)
+        self._field_value.extend(data[start:end])
 
     def _part_end(self) -> None:
-        if self._file is not None:
-            self._file.pending.write(self._file.writer.finish())
+        if self._in_file:
+            self.events.append(_FILE_ENDS)
         elif self._field_name is not None and not self._skip:
             try:
                 value = self._field_value.decode("utf-8")
@@ -186,7 +221,91 @@ class _Collector:
             self.form.fields[self._field_name] = value.replace("\r\n", "\n")
 
     def _end(self) -> None:
+        self._checked()
         self.ended = True
+
+
+class _Files:
+    """Turns the collector's file events into encrypted pending blobs, one open at a time.
+
+    The first file waits for `before_files` and for the upload budget's `allowance`;
+    when the budget refuses, or the form's files pass it, every file of the form is
+    deleted and the rest are skipped: their names go to `form.refused`.
+    """
+
+    def __init__(
+        self,
+        form: ParsedForm,
+        blobs: BlobStore,
+        before_files: Callable[[dict[str, str]], Awaitable[None]] | None,
+        allowance: Callable[[], Awaitable[int]] | None,
+    ) -> None:
+        self._form = form
+        self._blobs = blobs
+        self.before_files = before_files
+        self._allowance_of = allowance
+        self._allowance: int | None = None
+        self._stored = 0
+        self._current: UploadedFile | None = None
+        self._refusing = False
+
+    async def first(self, fields: dict[str, str]) -> None:
+        """Await `before_files` once, with the fields that came before the files."""
+        if self.before_files is not None:
+            hook, self.before_files = self.before_files, None
+            await hook(fields)
+
+    async def handle(self, events: list[object]) -> None:
+        for event in events:
+            current = self._current
+            if isinstance(event, _FileBegins):
+                await self._begin(event)
+            elif isinstance(event, bytes):
+                if current is not None:
+                    self._write(current, current.writer.write(event))
+            elif current is not None:  # _FILE_ENDS
+                self._write(current, current.writer.finish())
+                current.pending.close()  # reopened to be made durable (or already deleted)
+                self._current = None
+
+    async def _begin(self, event: _FileBegins) -> None:
+        await self.first(event.fields)
+        if not self._refusing and self._allowance is None and self._allowance_of is not None:
+            try:
+                self._allowance = await self._allowance_of()
+            except UploadsPaused:
+                self._refuse()
+        if self._refusing:
+            self._form.refused.append(event.name)
+            return
+        key = crypto.new_blob_key()
+        writer = crypto.BlobWriter(key)
+        pending = self._blobs.start()
+        self._current = UploadedFile(event.name, event.mime, key, writer, pending)
+        self._form.files.append(self._current)
+        self._write(self._current, writer.header)
+
+    def _write(self, upload: UploadedFile, data: bytes) -> None:
+        if self._refusing:
+            return
+        self._stored += len(data)
+        if self._allowance is not None and self._stored > self._allowance:
+            self._refuse()
+            return
+        upload.pending.write(data)
+
+    def _refuse(self) -> None:
+        """The budget takes no more: keep no file of this form, and skip the rest."""
+        self._refusing = True
+        self._form.refused.extend(upload.name for upload in self._form.files)
+        self._form.abort()
+        self._form.files.clear()
+        self._current = None
+
+
+#: How often a form that is still streaming marks its finished files as in use: well within
+#: the hour after which the purge removes a temporary file nobody wrote to.
+TOUCH_SECONDS = 600
 
 
 async def parse_form(
@@ -196,15 +315,30 @@ async def parse_form(
     total_limit: int,
     text_limit: int = MAX_TEXT_BYTES,
     file_field: str = "attachments",
+    check_fields: Callable[[dict[str, str]], None] | None = None,
     before_files: Callable[[dict[str, str]], Awaitable[None]] | None = None,
+    allowance: Callable[[], Awaitable[int]] | None = None,
+    hold_text: Callable[[int], None] | None = None,
 ) -> ParsedForm:
     """Parse a multipart form as it streams in, encrypting files into pending blobs.
 
-    `before_files(fields)` is awaited once with the text fields read so far, as soon as
-    the first file part begins (at most one chunk of it has been encrypted by then) or at
-    the end of a form without one. Browsers send the fields in the page's order, which
-    puts the file input last, so a check there (has this form been sent before?) runs
-    before the files are stored; if it raises, they are deleted.
+    Nothing of a file is stored before these, in this order, with the text fields read so
+    far (browsers send the fields in the page's order, which puts the file input last):
+
+    - `check_fields(fields)`, synchronous, as soon as the first file part's headers have
+      been read (or at the end of a form without one): the CSRF token. If it raises, no
+      file was opened;
+    - `before_files(fields)`, awaited once before the first file is opened (or at the end
+      of a form without one): has this form been sent before?
+    - `allowance()`, awaited before the first file is opened: how many bytes the upload
+      budget lets this form's files take. If it raises `UploadsPaused`, or the files pass
+      it, no file of the form is kept and their names are in `refused`; the text fields
+      are read on.
+
+    A file part's file is closed when the part ends (`PendingBlob.commit` reopens it), so
+    a form holds at most one open file at a time. `hold_text(n)` is called for each `n`
+    bytes of text kept in memory. The body is read by `portal.bodies.receive_body`: one
+    that stalls or trickles is cut off (408).
 
     On any error every pending blob is deleted and the error propagates (413 while
     streaming, 400 for a malformed body). The caller commits the files it keeps.
@@ -214,20 +348,27 @@ async def parse_form(
     if content_type != b"multipart/form-data" or not boundary:
         raise BadRequest("This form must be sent as multipart/form-data.")
     refuse_if_declared_over(request, total_limit, "This submission")
-    collector = _Collector(blobs, text_limit, MAX_FIELDS, file_field)
+    collector = _Collector(text_limit, MAX_FIELDS, file_field, check_fields, hold_text)
+    files = _Files(collector.form, blobs, before_files, allowance)
     try:
         parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
         received = 0
-        async for chunk in request.stream():
+        touched = time.monotonic()
+        async for chunk in receive_body(request):
             received += len(chunk)
+            if time.monotonic() - touched > TOUCH_SECONDS:  # a long upload of many files
+                touched = time.monotonic()
+                for upload in collector.form.files:
+                    upload.pending.touch()
             if received > total_limit:
                 raise TooLarge(
                     f"This submission is larger than this portal accepts ({total_limit} bytes)."
                 )
             parser.write(chunk)
-            if before_files is not None and (collector.files_begun or collector.ended):
-                hook, before_files = before_files, None
-                await hook(dict(collector.form.fields))
+            events, collector.events = collector.events, []
+            await files.handle(events)
+            if collector.files_begun or collector.ended:
+                await files.first(dict(collector.form.fields))
         if not collector.ended:
             raise BadRequest("The form arrived incomplete. Please send it again.")
     except FormParserError:

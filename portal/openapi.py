@@ -38,13 +38,14 @@ portal's clock, and nonces reused under the same key, are refused. Every signatu
 is a 401 `unauthorized` with no detail.
 
 **Errors** are `{"error": code, "message": sentence}`: 400 malformed, 401 signature, 404
-not found, 409 lookup id in use, 413 body too large (refused before reading further), 422
-well formed but unacceptable. A refused request changes nothing. An unknown path or method
-is 404/405 `http_error`; a server fault is 500 `internal`. While the portal's database
-cannot be reached, any endpoint that needs it answers 503 `unavailable` with a
-`Retry-After` header (seconds): send the request again then. A request that is not valid
-HTTP (a malformed header line or length) is refused by the HTTP server itself, before
-the API, with a plain-text 400.
+not found, 408 body too slow (the connection is closed), 409 lookup id in use, 413 body too
+large (refused before reading further), 422 well formed but unacceptable, 503 `busy` or
+`uploads_paused` with a `Retry-After` header. A refused request changes nothing. An
+unknown path or method is 404/405 `http_error`; a server fault is 500 `internal`. While
+the portal's database cannot be reached, any endpoint that needs it answers 503
+`unavailable` with a `Retry-After` header (seconds): send the request again then. A
+request that is not valid HTTP (a malformed header line or length) is refused by the HTTP
+server itself, before the API, with a plain-text 400.
 """
 
 #: Every `error` code of the API: its HTTP status and what it means.
@@ -57,6 +58,11 @@ _CODES: dict[str, tuple[int, str]] = {
     "not_found": (404, "no stored report or message references this blob, or it was purged"),
     "uploads_paused": (503, "a bound on unclaimed uploads is reached; nothing was kept; "
                        "see Retry-After"),
+    "busy": (503, "this portal process takes as many uploads, or holds as many request "
+             "bodies in memory, as it may at once; nothing was kept; see Retry-After"),
+    "too_slow": (408, "the body stopped arriving, or came too slowly (less than "
+                 "`LANTHORN_BODY_MIN_RATE` bytes a second over a window); nothing was kept, "
+                 "and the connection is closed"),
     "unsupported_media_type": (415, "the body's Content-Type is not this endpoint's own: "
                                "no text/plain, form or multipart body is taken"),
     "lookup_in_use": (409, "a case already has this `lookup_id`: start from a new receipt"),
@@ -72,7 +78,7 @@ _CODES: dict[str, tuple[int, str]] = {
     "unknown_state": (422, "the state is not one of the five public states"),
 }  # fmt: skip
 
-_SIGNED = ("bad_request", "unauthorized", "too_large")
+_SIGNED = ("bad_request", "unauthorized", "too_large", "too_slow", "busy")
 _JSON = ("bad_json", "bad_field", "bad_base64")
 _SEALED = ("document_too_large", "bad_sealed_document")
 _BLOBS = ("blob_repeated", "blob_unavailable", "submission_too_large")
@@ -268,8 +274,8 @@ _PATHS: Json = {
         "Streams one encrypted attachment; the portal checks only its size. Reference the id "
         "from one report or message; blobs never referenced are purged after a few hours.",
         _ok(201, "Stored, not yet referenced.", _json(_obj({"blob_id": _ref("BlobId")}))),
-        errors=("unsupported_media_type", "bad_request", "too_large", "bad_blob",
-                "uploads_paused"),
+        errors=("unsupported_media_type", "bad_request", "too_large", "too_slow", "bad_blob",
+                "uploads_paused", "busy"),
         body=_BLOB_BODY,
     )},
     "/api/v1/reports": {"post": _op(
@@ -277,8 +283,8 @@ _PATHS: Json = {
         "Opens a case for a new `lookup_id` with the sealed report and its attachments. "
         "Checks run in the order 415, 400, 422, 409.",
         _ok(201, "The case was opened.", _json(_obj({"case": _ref("CaseId")}))),
-        errors=("unsupported_media_type", "bad_request", *_JSON, "too_large", *_SEALED,
-                *_BLOBS, "lookup_in_use"),
+        errors=("unsupported_media_type", "bad_request", *_JSON, "too_large", "too_slow",
+                "busy", *_SEALED, *_BLOBS, "lookup_in_use"),
         body=_json(_ref("ReportRequest")),
     )},
     "/api/v1/thread": {"get": _op(

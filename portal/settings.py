@@ -20,6 +20,7 @@ from .admission import FOLLOW_UP, FOLLOW_UPS_WAITING_PER_SLOT, REPORT, REPORTS_W
 CONFIG_FILE = "portal.json"
 SECRET_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
 
+MIB = 1024**2
 GIB = 1024**3
 
 
@@ -93,6 +94,24 @@ class PortalSettings:
     unclaimed_bytes: int = 4 * crypto.stored_size(2 * GIB)
     unclaimed_bytes_per_hour: int = 8 * crypto.stored_size(2 * GIB)
     disk_reserve_bytes: int = GIB
+    #: How slowly a request body may arrive (portal/bodies.py): nothing for
+    #: `body_idle_seconds`, or under `body_min_rate` bytes a second over a window of
+    #: `body_rate_window` seconds spent waiting for it, and it is cut off (408). nginx's
+    #: `client_body_timeout` (30 s) acts first; these are the portal's own backstop.
+    body_idle_seconds: float = 60
+    body_min_rate: int = 1024
+    body_rate_window: float = 60
+    #: Uploads (HTML forms, which are multipart, and `POST /api/v1/blobs`) each worker
+    #: process takes at once; more are refused with 503. Each holds at most one open file.
+    upload_concurrency: int = 64
+    #: Bytes of request bodies that all requests of a worker may hold in memory at once:
+    #: form text and JSON bodies (files stream through). Past it, 503. At least 2 MiB,
+    #: so that one form's text (1.5 MiB at most) or one JSON body (1.4 MiB) fits.
+    body_buffer_bytes: int = 32 * MIB
+    #: Connections each worker serves at once (uvicorn's `limit_concurrency`): past it,
+    #: uvicorn answers 503, and a few more past that are closed unanswered
+    #: (portal/cli.py). LimitNOFILE in the systemd unit is sized for it.
+    connections_per_worker: int = 512
     #: Mark cookies Secure even on plain HTTP: set when TLS ends at a reverse proxy.
     secure_cookies: bool = False
     #: The prison the wing kiosks stand in (kiosk reports do not ask for it).
@@ -157,6 +176,20 @@ class PortalSettings:
                 environ, "LANTHORN_UNCLAIMED_BYTES_PER_HOUR", cls.unclaimed_bytes_per_hour
             ),
             disk_reserve_bytes=_int(environ, "LANTHORN_DISK_RESERVE_BYTES", cls.disk_reserve_bytes),
+            body_idle_seconds=_int(
+                environ, "LANTHORN_BODY_IDLE_SECONDS", int(cls.body_idle_seconds)
+            ),
+            body_min_rate=_int(environ, "LANTHORN_BODY_MIN_RATE", cls.body_min_rate),
+            body_rate_window=_int(
+                environ, "LANTHORN_BODY_RATE_WINDOW_SECONDS", int(cls.body_rate_window)
+            ),
+            upload_concurrency=_int(environ, "LANTHORN_UPLOAD_CONCURRENCY", cls.upload_concurrency),
+            body_buffer_bytes=_at_least(
+                environ, "LANTHORN_BODY_BUFFER_BYTES", cls.body_buffer_bytes, 2 * MIB
+            ),
+            connections_per_worker=_int(
+                environ, "LANTHORN_CONNECTIONS_PER_WORKER", cls.connections_per_worker
+            ),
         )
 
 
@@ -190,4 +223,11 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, not {value!r}") from None
     if number < 1:
         raise SettingsError(f"{name} must be at least 1")
+    return number
+
+
+def _at_least(environ: Mapping[str, str], name: str, default: int, low: int) -> int:
+    number = _int(environ, name, default)
+    if number < low:
+        raise SettingsError(f"{name} must be at least {low}")
     return number

@@ -18,9 +18,8 @@ import crypto
 from . import followup, once, store
 from .admission import REPORT
 from .categories import CATEGORIES, CHANNEL_VALUES, CHANNELS
-from .errors import AlreadySent, Busy, ClientGone, Conflict, NotFound, PortalError, Unacceptable
+from .errors import AlreadySent, Busy, ClientGone, Conflict, NotFound, Unacceptable
 from .i18n import LANGUAGES, N_
-from .multipart import parse_form
 from .pages import (
     CHOOSE_AGAIN,
     TEXT_CHARS,
@@ -39,7 +38,8 @@ from .pages import (
 )
 from .security import derive, retry_later
 from .tokens import open_token, purpose_key, seal_token
-from .uploads import commit_uploads, forget_uploads, total_limit
+from .upload_budget import UploadsPaused
+from .uploads import FILES_NOT_TAKEN, commit_uploads, forget_uploads, read_form
 
 TEXT_FIELDS = ("facility", "location", "occurred", "subjects", "witnesses", "description")
 #: The report form's questions in the order the page asks them (report.html): its summary
@@ -133,19 +133,9 @@ async def report_submit(request: Request) -> Response:
         await once.refuse_if_sent(request, once.read(request, fields.get(once.FIELD)))
 
     try:
-        form = await parse_form(
-            request,
-            request.app.state.blobs,
-            total_limit=total_limit(request),
-            before_files=sent_before,
-        )
+        form = await read_form(request, "report", before_files=sent_before)
     except AlreadySent:
         return once.already_sent_page(request, {"what": "report", "channel": channel})
-    try:
-        request.app.state.csrf.check(request, "report", form.fields.get("csrf"))
-    except PortalError:
-        form.abort()
-        raise
     uploaded = await commit_uploads(request, form)
     earlier, lost = await earlier_uploads(request, form.fields.get("pending"))
     attachments = earlier + uploaded
@@ -155,9 +145,16 @@ async def report_submit(request: Request) -> Response:
     errors = _validate(fields)
     if lost:
         errors["attachments"] = CHOOSE_AGAIN
+    if form.refused:  # the upload budget took none of its files: nothing is sent yet
+        errors["attachments"] = FILES_NOT_TAKEN["report"]
     if errors:
-        context = _report_context(request, channel, fields, errors, attachments, lost)
-        return render(request, "report.html", context, status=422)
+        names = (*form.refused, *lost)
+        context = _report_context(request, channel, fields, errors, attachments, names)
+        if not form.refused:
+            return render(request, "report.html", context, status=422)
+        response = render(request, "report.html", context, status=UploadsPaused.status)
+        response.headers["Retry-After"] = str(UploadsPaused.retry_after)
+        return response
     try:
         receipt, case_id = await file_report(
             request,

@@ -30,8 +30,9 @@ import httpx
 import pytest
 
 import crypto
+from portal.cli import descriptors_needed
 from portal.security import SECURITY_HEADERS
-from portal.settings import Limits
+from portal.settings import Limits, PortalSettings
 from portal.uploads import FORM_OVERHEAD
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -156,7 +157,13 @@ def test_no_server_keeps_an_access_log_or_client_addresses(site: Directive) -> N
             assert "default_server" in listen.args, "another site could log these requests"
     assert all(d.args == ["off"] for d in site.all("access_log"))
     assert not site.all("log_format")
-    assert not ADDRESS_VARIABLES.search(SITE.read_text(encoding="utf-8"))
+    # One exception: the key of the per-address connection counter, which lives in nginx's
+    # shared memory while the address has a connection open, and is written nowhere.
+    text = SITE.read_text(encoding="utf-8")
+    counters = [d for d in site.all("limit_conn_zone") if d.args[0] == "$binary_remote_addr"]
+    assert len(counters) == 1
+    assert len(ADDRESS_VARIABLES.findall(text)) == 1
+    assert not ADDRESS_VARIABLES.search(text.replace("limit_conn_zone $binary_remote_addr", ""))
     assert not site.all("real_ip_header")
     assert not site.all("set_real_ip_from")
 
@@ -210,6 +217,57 @@ def test_the_pieces_point_at_each_other(site: Directive) -> None:
     assert exec_start[exec_start.index("--port") + 1] == "8080"
     assert exec_start[exec_start.index("--host") + 1] == "127.0.0.1"
     assert unit["Service"]["ReadWritePaths"] == [exec_start[exec_start.index("--data") + 1]]
+
+
+def seconds(value: str) -> float:
+    """An nginx time ("30s", "1m", "500ms", "30") in seconds."""
+    match = re.fullmatch(r"([0-9]+)(ms|s|m|h)?", value)
+    assert match, f"not an nginx time: {value}"
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[match.group(2) or "s"]
+    return int(match.group(1)) * scale
+
+
+def connection_caps(site: Directive) -> dict[str, dict[str, int]]:
+    """{role: {"total" / "per_address": cap}} from the site's limit_conn directives."""
+    zones = {}
+    for zone in site.all("limit_conn_zone"):
+        key, spec = zone.args
+        name = spec.removeprefix("zone=").split(":")[0]
+        zones[name] = {"$server_name": "total", "$binary_remote_addr": "per_address"}[key]
+    assert sorted(zones.values()) == ["per_address", "total"], zones
+    return {
+        role: {zones[d.args[0]]: int(d.args[1]) for d in server.all("limit_conn")}
+        for role, server in servers(site).items()
+        if role != "redirect"
+    }
+
+
+def test_the_proxy_and_the_unit_bound_what_reaches_the_portal(site: Directive) -> None:
+    """Connections, and how long a client may leave one idle, are capped at nginx below
+    what each portal worker serves; the unit lets each worker open more files than it can
+    need with every one of its own bounds reached (portal/cli.py, `descriptors_needed`)."""
+    defaults = PortalSettings
+    caps = connection_caps(site)
+    # Tor hands every onion visitor over from 127.0.0.1: only a total cap means anything.
+    assert set(caps["onion"]) == {"total"}
+    assert set(caps["tls"]) == {"total", "per_address"}
+    assert caps["tls"]["per_address"] < caps["tls"]["total"]
+    # Even if every connection nginx lets through lands on one worker, it is served.
+    assert caps["tls"]["total"] + caps["onion"]["total"] < defaults.connections_per_worker
+    roles = servers(site)
+    for role in ("tls", "onion"):
+        server = roles[role]
+        assert server.one("limit_conn_status") == ["503"]
+        # nginx gives up on a stalled body first; the portal's own bound is the backstop.
+        assert seconds(server.one("client_body_timeout")[0]) <= 30
+        assert seconds(server.one("client_body_timeout")[0]) < defaults.body_idle_seconds
+        assert seconds(server.one("client_header_timeout")[0]) <= 30
+        assert seconds(server.one("keepalive_timeout")[0]) <= 30
+    (nofile,) = read_unit(PORTAL_UNIT)["Service"]["LimitNOFILE"]
+    needed = descriptors_needed(
+        connections=defaults.connections_per_worker, db_concurrency=defaults.db_concurrency
+    )
+    assert int(nofile) >= needed, f"LimitNOFILE={nofile}, but a worker may open {needed}"
 
 
 def nginx_files(
@@ -350,7 +408,9 @@ class Proxy:
 
 
 @contextlib.contextmanager
-def running_nginx(tmp_path: Path, upstream_port: int) -> Iterator[Proxy]:
+def running_nginx(
+    tmp_path: Path, upstream_port: int, rewrite: dict[str, str] | None = None
+) -> Iterator[Proxy]:
     """nginx serving the site file on loopback ports, in front of `upstream_port`.
 
     The error log goes to a file at `info` here (it is /dev/null as shipped), so that a
@@ -370,6 +430,7 @@ def running_nginx(tmp_path: Path, upstream_port: int) -> Iterator[Proxy]:
             "listen 127.0.0.1:8090 default_server;": f"listen 127.0.0.1:{onion} default_server;",
             "proxy_pass http://127.0.0.1:8080;": f"proxy_pass http://127.0.0.1:{upstream_port};",
             "error_log  /dev/null crit;": f"error_log {error_log} info;",
+            **(rewrite or {}),
         },
         main="daemon off;\nmaster_process off;\n",
     )
@@ -497,6 +558,64 @@ def test_nginx_refuses_a_body_over_the_portals_limit_unread(
                 assert time.monotonic() < deadline, "nginx did not pass the request on"
                 time.sleep(0.05)
     assert upstream.seen[0].headers["content-length"] == str(PORTAL_BODY_LIMIT)
+
+
+def test_nginx_caps_connections_to_the_portal(
+    tmp_path: Path, upstream: Upstream, site: Directive
+) -> None:
+    """Past its cap, nginx answers 503 itself: in total on the onion listener (every Tor
+    client is 127.0.0.1), and per address on the TLS one. Caps of 2 and 1 stand in for
+    the shipped ones here."""
+    text = SITE.read_text(encoding="utf-8")
+    (total,) = {d.args[0] for d in servers(site)["onion"].all("limit_conn")}
+    (per_address,) = {
+        d.args[0] for d in servers(site)["tls"].all("limit_conn") if d.args[0] != total
+    }
+    swaps = {}
+    for zone, cap in ((total, 2), (per_address, 1)):
+        found = set(re.findall(rf"limit_conn +{zone} +[0-9]+;", text))
+        assert len(found) == 1, f"write each limit_conn {zone} alike: {found}"
+        swaps[found.pop()] = f"limit_conn {zone} {cap};"
+    held: list[socket.socket] = []
+
+    def hold(port: int, wrap: ssl.SSLContext | None = None) -> None:
+        """A request whose body never comes: nginx passes it on and keeps it open."""
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if wrap is not None:
+            sock = wrap.wrap_socket(sock, server_hostname="report.example.org")
+        held.append(sock)
+        seen = len(upstream.seen)
+        sock.sendall(b"POST /api/v1/blobs HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n")
+        deadline = time.monotonic() + 10
+        while len(upstream.seen) == seen:
+            assert time.monotonic() < deadline, "nginx did not pass the request on"
+            time.sleep(0.02)
+
+    with running_nginx(tmp_path, upstream.port, swaps) as proxy:
+        onion = int(proxy.onion.rsplit(":", 1)[1])
+        try:
+            hold(onion)
+            hold(onion)
+            third = raw_request(onion, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert third.startswith(b"HTTP/1.1 503"), third[:100]
+            tls = ssl.create_default_context(cafile=str(proxy.cert))
+            hold(int(proxy.tls.rsplit(":", 1)[1]), tls)
+            with proxy.client(proxy.tls) as client:
+                assert client.get("/").status_code == 503
+        finally:
+            for sock in held:
+                sock.close()
+        with proxy.client(proxy.tls) as client:  # the cap counts open requests only
+            assert wait_until(lambda: client.get("/").status_code == 200)
+
+
+def wait_until(condition: object, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 # -- the portal itself behind nginx, with no writable executable memory ------------------------

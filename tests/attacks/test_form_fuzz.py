@@ -180,15 +180,23 @@ _ERROR = re.compile(r'<p class="lead">(.*?)</p>', re.S)
 def test_giant_part_headers_and_many_parts_are_refused(portal: Portal) -> None:
     """A part header of 1 MiB, or more file parts than any report carries, is a 4xx
     that says why, with nothing left on disk (each file part would otherwise hold an
-    open file and a 64 KiB padded chunk on disk)."""
+    open file and a 64 KiB padded chunk on disk). The forms carry a valid CSRF token, which
+    is checked before the first file part: without one, they are refused sooner (403)."""
     client = portal.client()
     client.get("/follow-up")
     boundary = "b0undary"
-    giant = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="description"\r\n'
-        f"X-Padding: {'p' * 1024 * 1024}\r\n\r\nhello\r\n--{boundary}--\r\n"
+    csrf = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n'
+        f"{mint(portal.app, client, 'report')}\r\n"
     ).encode()
-    many = (
+    giant = (
+        csrf
+        + (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="description"\r\n'
+            f"X-Padding: {'p' * 1024 * 1024}\r\n\r\nhello\r\n--{boundary}--\r\n"
+        ).encode()
+    )
+    many = csrf + (
         b"".join(
             f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
             f'filename="f{i}.txt"\r\nContent-Type: text/plain\r\n\r\nx\r\n'.encode()

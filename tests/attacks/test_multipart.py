@@ -116,7 +116,7 @@ def test_a_well_formed_form_parses_to_what_was_sent_however_chunked(
         assert form.fields == {k: v.replace("\r\n", "\n") for k, v in fields.items()}
         assert len(form.files) == len(sent)
         for upload, (_, data) in zip(form.files, sent, strict=True):
-            upload.pending._file.flush()
+            assert upload.pending._file.closed  # at the end of its part: one open at a time
             stored = upload.pending._temp.read_bytes()
             out = io.BytesIO()
             summary = crypto.decrypt_file(io.BytesIO(stored), out, upload.key)

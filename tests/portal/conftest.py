@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page
 
 import crypto
 from portal.app import create_app
-from portal.cli import UVICORN_OPTIONS
+from portal.cli import uvicorn_options
 from portal.settings import Limits, PortalSettings, Secret
 from tests.conftest import CHEAP_KDF
 from tests.serving import serving
@@ -101,7 +101,7 @@ def make_portal(tmp_path: Path, database_url: str) -> Iterator[PortalFactory]:
                 **overrides,
             )
             app = create_app(settings, clock=clock)
-            url = stack.enter_context(serving(app, **UVICORN_OPTIONS))
+            url = stack.enter_context(serving(app, **uvicorn_options(settings)))
             return Portal(url, settings, oversight, console_key, clock, app, stack)
 
         yield start

@@ -150,3 +150,60 @@ def test_the_workers_share_the_cores_for_argon2id_by_default(
     chosen = {"LANTHORN_KDF_REPORTS_WAITING": "40", "LANTHORN_KDF_FOLLOW_UPS_WAITING": "1"}
     settings = PortalSettings.load(tmp_path / "data", chosen)
     assert settings.kdf_waiting() == {"report": 40, "follow-up": 1}
+
+
+def test_the_bounds_on_slow_clients_come_from_the_environment(
+    tmp_path: Path, key_files: tuple[Path, Path]
+) -> None:
+    from portal.settings import PortalSettings, SettingsError
+
+    assert init(tmp_path / "data", *key_files).returncode == 0
+    settings = PortalSettings.load(tmp_path / "data", {})
+    assert settings.upload_concurrency == 64
+    assert settings.body_buffer_bytes == 32 * 1024 * 1024
+    assert settings.connections_per_worker == 512
+    assert (settings.body_idle_seconds, settings.body_min_rate, settings.body_rate_window) == (
+        60,
+        1024,
+        60,
+    )
+    chosen = {
+        "LANTHORN_UPLOAD_CONCURRENCY": "8",
+        "LANTHORN_BODY_BUFFER_BYTES": "4194304",
+        "LANTHORN_CONNECTIONS_PER_WORKER": "100",
+        "LANTHORN_BODY_IDLE_SECONDS": "5",
+        "LANTHORN_BODY_MIN_RATE": "10",
+        "LANTHORN_BODY_RATE_WINDOW_SECONDS": "20",
+    }
+    settings = PortalSettings.load(tmp_path / "data", chosen)
+    assert (settings.upload_concurrency, settings.body_buffer_bytes) == (8, 4194304)
+    assert settings.connections_per_worker == 100
+    assert (settings.body_idle_seconds, settings.body_min_rate, settings.body_rate_window) == (
+        5,
+        10,
+        20,
+    )
+    # One form's text (1.5 MiB) or one JSON body must fit, or every such request is refused.
+    with pytest.raises(SettingsError, match="LANTHORN_BODY_BUFFER_BYTES must be at least"):
+        PortalSettings.load(tmp_path / "data", {"LANTHORN_BODY_BUFFER_BYTES": "1048576"})
+
+
+def test_serve_raises_its_file_limit_to_what_a_worker_needs_or_says_why_not(
+    tmp_path: Path, key_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal import cli
+    from portal.settings import PortalSettings
+
+    assert init(tmp_path / "data", *key_files).returncode == 0
+    settings = PortalSettings.load(tmp_path / "data", {})
+    needed = cli.descriptors_needed(connections=512, db_concurrency=4)
+    assert needed > 1024  # the usual default soft limit is too low for the defaults
+    limits = {"now": (1024, 1024)}
+    monkeypatch.setattr(cli.resource, "getrlimit", lambda _: limits["now"])
+    monkeypatch.setattr(cli.resource, "setrlimit", lambda _, value: limits.update(now=value))
+    warning = cli.raise_descriptor_limit(settings)
+    assert f"may need {needed} file descriptors" in warning
+    assert "LimitNOFILE" in warning
+    limits["now"] = (1024, 65536)  # the hard limit allows it: raised, no warning
+    assert cli.raise_descriptor_limit(settings) == ""
+    assert limits["now"] == (needed, 65536)

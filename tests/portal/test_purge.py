@@ -6,15 +6,19 @@ from __future__ import annotations
 import datetime
 import os
 import time
+from collections.abc import Iterator
+
+import pytest
 
 import crypto
+from portal import multipart
 from portal.db import Item, Nonce, ReporterSession
 from portal.purge import Purger
 from portal.store import utc_day
 
 from .clients import OCTETS, stored_blob
 from .conftest import Portal, PortalFactory
-from .forms import open_thread, receipt_of, submit_report
+from .forms import open_thread, receipt_of, report_request, submit_report
 
 DAY = 86400
 
@@ -147,3 +151,42 @@ def test_stale_nonces_and_abandoned_sessions_are_purged(portal: Portal) -> None:
     assert counts["nonces"] == 1
     assert counts["sessions"] == 1
     assert isinstance(nonce_day, datetime.date)
+
+
+def test_a_long_upload_keeps_its_finished_files_while_the_rest_streams_in(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The purge removes temporary files nobody wrote to for an hour. A slow form with
+    several files closes each file when its part ends; while later parts still arrive,
+    the finished ones are marked as in use, so the purge never takes them from under it."""
+    monkeypatch.setattr(multipart, "TOUCH_SECONDS", 0)  # mark them on every chunk
+    client = portal.client()
+    first, second = b"first file " * 100, b"second file " * 5000
+    form = report_request(
+        client, files=[("a.txt", first, "text/plain"), ("b.txt", second, "text/plain")]
+    )
+    body = form.content
+    split = body.index(second) + 1000  # the first file is written, the second is not done
+    blob_dir = portal.settings.blob_dir
+
+    def slowly() -> Iterator[bytes]:
+        yield body[:split]
+        for _ in range(100):  # wait for the server to have written the first file
+            written = [p for p in blob_dir.glob(".tmp-*") if p.stat().st_size > 0]
+            if len(written) == 2:
+                break
+            time.sleep(0.05)
+        an_hour_ago = time.time() - 7200
+        for path in blob_dir.glob(".tmp-*"):
+            os.utime(path, (an_hour_ago, an_hour_ago))  # as if the form had taken hours
+        yield body[split : split + 10]  # the form goes on: the finished file is marked
+        time.sleep(0.2)
+        assert purge(portal)["temporary"] == 0
+        yield body[split + 10 :]
+
+    headers = {k: v for k, v in form.headers.items() if k.lower() != "content-length"}
+    answer = client.post(form.url.path, content=slowly(), headers=headers)
+    assert answer.status_code == 201, answer.text
+    page = portal.console().outbox()
+    attachments = portal.console().open(page["items"][0])["attachments"]
+    assert [a["size"] for a in attachments] == [len(first), len(second)]
