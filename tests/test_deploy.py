@@ -30,7 +30,9 @@ import httpx
 import pytest
 
 import crypto
+from portal import nginx_pages
 from portal.cli import descriptors_needed
+from portal.i18n import LANGUAGES, RTL, load_catalogues
 from portal.security import SECURITY_HEADERS
 from portal.settings import Limits, PortalSettings
 from portal.uploads import FORM_OVERHEAD
@@ -47,6 +49,10 @@ CONSOLE_UNITS = [
 ]
 LANTHORN = Path(sys.executable).with_name("lanthorn")
 INSTALLED_LANTHORN = "/opt/lanthorn/venv/bin/lanthorn"
+#: Where docs/operations.md ("Install") puts this checkout on a server.
+INSTALLED_SOURCE = "/opt/lanthorn/src/"
+#: nginx's own pages (portal/nginx_pages.py), served from the checkout.
+ERROR_PAGES = DEPLOY / "portal" / "errors"
 
 #: The largest body the portal accepts: an API upload, or a form with its files and fields.
 PORTAL_BODY_LIMIT = max(Limits().blob_bytes, Limits().submission_bytes + FORM_OVERHEAD)
@@ -133,6 +139,18 @@ def site() -> Directive:
     return parse_nginx(SITE.read_text(encoding="utf-8"))
 
 
+def proxied(server: Directive) -> Directive:
+    """The location that passes requests to the portal."""
+    (location,) = [d for d in server.all("location") if d.args == ["/"]]
+    return location
+
+
+def own_pages(server: Directive) -> Directive:
+    """The internal location serving nginx's own refusals (deploy/portal/errors/)."""
+    (location,) = [d for d in server.all("location") if d.args != ["/"]]
+    return location
+
+
 def servers(site: Directive) -> dict[str, Directive]:
     """The site's servers by role: 'redirect' (80), 'tls' (443), 'onion' (loopback)."""
     roles: dict[str, Directive] = {}
@@ -178,8 +196,9 @@ def test_the_proxy_streams_uploads_and_passes_no_address(site: Directive, role: 
     assert server.one("gzip") == ["off"]
     assert not server.all("rewrite")
     assert not server.all("return")
-    (location,) = server.all("location")
-    assert location.args == ["/"]
+    assert not server.all("proxy_intercept_errors")  # the portal's own errors pass as sent
+    location = proxied(server)
+    assert len(server.all("location")) == 2  # and own_pages: internal, see below
     # No URI part: nginx then passes the request target exactly as the client sent it.
     assert location.one("proxy_pass") == ["http://127.0.0.1:8080"]
     headers = {d.args[0].lower(): d.args[1:] for d in location.all("proxy_set_header")}
@@ -188,7 +207,10 @@ def test_the_proxy_streams_uploads_and_passes_no_address(site: Directive, role: 
 
 
 def test_the_portals_security_headers_are_left_alone(site: Directive) -> None:
+    """On what the portal answers, that is: nginx's own pages carry copies (below)."""
     ours = {name.lower() for name in SECURITY_HEADERS}
+    roles = servers(site)
+    pages = {id(d) for role in ("tls", "onion") for d in own_pages(roles[role]).all("add_header")}
     for directive in (
         "add_header",
         "proxy_hide_header",
@@ -196,15 +218,67 @@ def test_the_portals_security_headers_are_left_alone(site: Directive) -> None:
         "more_set_headers",
     ):
         for found in site.all(directive):
-            assert found.args[0].lower() not in ours, f"{directive} {found.args[0]}"
-    roles = servers(site)
-    added = {d.args[0]: d.args[1:] for d in roles["tls"].all("add_header")}
+            if id(found) not in pages:
+                assert found.args[0].lower() not in ours, f"{directive} {found.args[0]}"
+    added = {d.args[0]: d.args[1:] for d in roles["tls"].block or [] if d.name == "add_header"}
     assert "Strict-Transport-Security" not in SECURITY_HEADERS  # so the proxy adds it
     assert added["Strict-Transport-Security"][1:] == ["always"]
     assert roles["tls"].one("proxy_cookie_flags") == ["~", "secure"]
     # Plain HTTP inside a Tor circuit: HSTS and Secure cookies would break the onion site.
-    assert not roles["onion"].all("add_header")
+    assert not [d for d in roles["onion"].all("add_header") if "Strict" in d.args[0]]
     assert not roles["onion"].all("proxy_cookie_flags")
+
+
+def test_nginx_answers_its_own_refusals_with_the_portals_pages(site: Directive) -> None:
+    """Past a cap (503) or over the body limit (413), nginx answers with a page from
+    deploy/portal/errors/, served from the checkout, with the portal's security headers;
+    Retry-After on the 503 only."""
+    roles = servers(site)
+    (retry_after,) = [d for d in site.all("map") if d.args == ["$status", "$lanthorn_retry_after"]]
+    assert {d.name: d.args for d in retry_after.block or []} == {"503": ["60"], "default": [""]}
+    for role in ("tls", "onion"):
+        server = roles[role]
+        location = own_pages(server)
+        (prefix,) = location.args[1:]
+        assert location.args[0] == "^~"
+        assert prefix.endswith("/")  # with alias: no path outside the directory
+        assert location.one("internal") == []
+        # The checkout the runbook installs; the pages are this repository's files.
+        (alias,) = location.one("alias")
+        assert alias == INSTALLED_SOURCE + "deploy/portal/errors/"
+        assert ROOT / alias.removeprefix(INSTALLED_SOURCE) == ERROR_PAGES
+        assert location.one("default_type") == ["text/html; charset=utf-8"]
+        pages = {d.args[0]: d.args[1] for d in server.block or [] if d.name == "error_page"}
+        assert pages == {
+            str(status): prefix + name for name, (status, *_) in nginx_pages.PAGES.items()
+        }
+        headers = {d.args[0]: d.args[1:] for d in location.all("add_header")}
+        wanted = {name: [value, "always"] for name, value in SECURITY_HEADERS.items()}
+        wanted["Retry-After"] = ["$lanthorn_retry_after", "always"]
+        if role == "tls":
+            wanted["Strict-Transport-Security"] = ["max-age=63072000", "always"]
+        assert headers == wanted
+
+
+def test_nginx_pages_are_what_the_catalogues_say_now() -> None:
+    """The committed pages are what portal/nginx_pages.py builds from the catalogues
+    today: a changed or newly translated string fails here until they are rebuilt."""
+    built = nginx_pages.build()
+    committed = {p.name: p.read_text(encoding="utf-8") for p in ERROR_PAGES.iterdir()}
+    assert committed == built, "run ./scripts/nginx-pages"
+    catalogues = load_catalogues()
+    for name, page in built.items():
+        _, heading, text = nginx_pages.PAGES[name]
+        for code in LANGUAGES:
+            direction = "rtl" if code in RTL else "ltr"
+            assert f'<section lang="{code}" dir="{direction}">' in page, (name, code)
+            for words in (heading, text):
+                translated = catalogues[code].gettext(words)
+                assert code == "en" or translated != words, (name, code, words)
+                assert translated in page
+        # Nothing the portal's Content-Security-Policy would refuse, nothing fetched.
+        for forbidden in ("<script", "<style", " style=", "<link", "<img", "src=", "href="):
+            assert forbidden not in page, (name, forbidden)
 
 
 def test_the_pieces_point_at_each_other(site: Directive) -> None:
@@ -291,6 +365,7 @@ def nginx_files(
     swaps = {
         "/etc/letsencrypt/live/report.example.org/fullchain.pem": str(cert),
         "/etc/letsencrypt/live/report.example.org/privkey.pem": str(key),
+        INSTALLED_SOURCE: f"{ROOT}/",  # nginx's own pages, from this checkout
         **(rewrite or {}),
     }
     for old, new in swaps.items():
@@ -332,6 +407,10 @@ class Seen:
     target: str
     headers: dict[str, str]
     body_bytes: int = 0
+
+
+#: The stand-in upstream answers this target with a 503 of its own, as the portal does.
+UPSTREAM_REFUSES = "/upstream-refuses"
 
 
 @dataclass
@@ -377,8 +456,9 @@ class Upstream:
                 if not chunk:
                     return
                 seen.body_bytes += len(chunk)
+            refuses = seen.target == UPSTREAM_REFUSES
             reply = [
-                "HTTP/1.1 200 OK",
+                "HTTP/1.1 503 Service Unavailable" if refuses else "HTTP/1.1 200 OK",
                 *(f"{name}: {value}" for name, value in SECURITY_HEADERS.items()),
                 "Set-Cookie: lanthorn_csrf=0123; HttpOnly; Path=/; SameSite=strict",
                 "Content-Length: 2",
@@ -483,6 +563,27 @@ def raw_request(port: int, request: bytes) -> bytes:
     return answer
 
 
+def raw_response(answer: bytes) -> httpx.Response:
+    """An answer `raw_request` read, as a response: status, headers, body as sent."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = [(name.strip(), value.strip()) for name, value in (x.split(":", 1) for x in lines)]
+    return httpx.Response(int(status_line.split()[1]), headers=headers, content=body)
+
+
+def assert_nginx_page(response: httpx.Response, name: str, *, tls: bool) -> None:
+    """One of nginx's own refusals: the committed page in every language, with the
+    portal's security headers (and HSTS on TLS), and Retry-After on a 503."""
+    status = nginx_pages.PAGES[name][0]
+    assert response.status_code == status, response.text[:200]
+    assert response.content == (ERROR_PAGES / name).read_bytes()
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    for header, value in SECURITY_HEADERS.items():
+        assert response.headers.get_list(header) == [value], header
+    assert ("strict-transport-security" in response.headers) == tls
+    assert response.headers.get("retry-after") == ("60" if status == 503 else None)
+
+
 def test_nginx_passes_the_target_as_sent_and_no_address(tmp_path: Path, upstream: Upstream) -> None:
     target = "/api//v1/%7Ethread?b=2&a=%2Fx%20y&a=1"
     spoofed = "203.0.113.9"
@@ -548,7 +649,7 @@ def test_nginx_refuses_a_body_over_the_portals_limit_unread(
         port = int(proxy.onion.rsplit(":", 1)[1])
         head = "POST /api/v1/blobs HTTP/1.1\r\nHost: example.onion\r\nContent-Length: {}\r\n"
         over = raw_request(port, (head.format(PORTAL_BODY_LIMIT + 1) + "\r\n").encode())
-        assert over.startswith(b"HTTP/1.1 413"), over[:100]
+        assert_nginx_page(raw_response(over), "too-large.html", tls=False)
         assert not upstream.seen
         # Exactly the limit goes through to the portal, which then reads it as it streams.
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -565,7 +666,8 @@ def test_nginx_caps_connections_to_the_portal(
 ) -> None:
     """Past its cap, nginx answers 503 itself: in total on the onion listener (every Tor
     client is 127.0.0.1), and per address on the TLS one. Caps of 2 and 1 stand in for
-    the shipped ones here."""
+    the shipped ones here. The answer is its page in every language the portal speaks,
+    and what was sent past the cap never reaches the portal."""
     text = SITE.read_text(encoding="utf-8")
     (total,) = {d.args[0] for d in servers(site)["onion"].all("limit_conn")}
     (per_address,) = {
@@ -597,16 +699,43 @@ def test_nginx_caps_connections_to_the_portal(
             hold(onion)
             hold(onion)
             third = raw_request(onion, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            assert third.startswith(b"HTTP/1.1 503"), third[:100]
+            assert_nginx_page(raw_response(third), "busy.html", tls=False)
             tls = ssl.create_default_context(cafile=str(proxy.cert))
             hold(int(proxy.tls.rsplit(":", 1)[1]), tls)
+            passed = len(upstream.seen)
             with proxy.client(proxy.tls) as client:
-                assert client.get("/").status_code == 503
+                refused = client.post("/report/staff", data={"description": "on D wing"})
+                assert_nginx_page(refused, "busy.html", tls=True)
+            assert len(upstream.seen) == passed
+            # What the reader sees, whatever their language: busy, nothing kept, try later.
+            _, heading, text = nginx_pages.PAGES["busy.html"]
+            catalogues = load_catalogues()
+            for code in ("en", "pl", "ar", "ur", "bn"):
+                direction = "rtl" if code in RTL else "ltr"
+                block = refused.text.split(f'<section lang="{code}" dir="{direction}">')[1]
+                block = block.split("</section>")[0]
+                for words in (heading, text):
+                    assert catalogues[code].gettext(words) in block, (code, words)
         finally:
             for sock in held:
                 sock.close()
         with proxy.client(proxy.tls) as client:  # the cap counts open requests only
             assert wait_until(lambda: client.get("/").status_code == 200)
+
+
+def test_the_portals_own_refusals_pass_through_nginx(tmp_path: Path, upstream: Upstream) -> None:
+    """A 503 from the portal (its own page, in the reader's language) arrives as the
+    portal sent it: nginx's pages are for nginx's own refusals only."""
+    with running_nginx(tmp_path, upstream.port) as proxy:
+        with proxy.client(proxy.tls) as client:
+            response = client.get(UPSTREAM_REFUSES)
+        with httpx.Client(base_url=proxy.onion) as onion:
+            internal = onion.get("/.nginx/busy.html")  # nginx's pages are not addressable
+    assert response.status_code == 503
+    assert response.text == "ok"
+    assert "retry-after" not in response.headers
+    assert internal.status_code == 404
+    assert "Nothing you sent was kept" not in internal.text
 
 
 def wait_until(condition: object, seconds: float = 10) -> bool:
