@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -232,15 +233,31 @@ async def derive(request: Request, klass: str, fn: Callable[..., T], *args: obje
 
     While the request waits for a slot, its connection is watched: a client that goes
     away (a closed tab, a dropped connection) gives up its place, and its derivation is
-    never started (`ClientGone`). `Busy` at once if too many of its class wait already.
+    never started (`ClientGone`). `Busy` if too many of its class wait already: at once
+    for a report; a follow-up is told after `REFUSAL_PAUSE` seconds (`ClientGone` if it
+    leaves first), so that a flood of typed receipts, refused, still costs the portal
+    little: each connection brings at most one guess a second.
     """
     gone = asyncio.Event()
     watching = asyncio.ensure_future(_watch_for_disconnect(request.receive, gone))
     try:
         gate = request.app.state.kdf_gate
         return await gate.run(fn, *args, klass=klass, gone=gone)  # type: ignore[no-any-return]
+    except Busy:
+        if klass == FOLLOW_UP:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(REFUSAL_PAUSE):
+                    await gone.wait()
+            if gone.is_set():
+                raise ClientGone from None
+        raise
     finally:
         watching.cancel()
+
+
+#: Seconds a refused follow-up waits for its answer (`derive`). It holds no Argon2id slot
+#: and no memory to speak of; an honest reporter refused is told within a second.
+REFUSAL_PAUSE = 1.0
 
 
 async def _watch_for_disconnect(receive: Receive, gone: asyncio.Event) -> None:

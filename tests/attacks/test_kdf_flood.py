@@ -30,6 +30,7 @@ import httpx
 import pytest
 
 import crypto
+from portal import security
 from portal.i18n import load_catalogues
 from tests.portal.conftest import Portal, PortalFactory
 from tests.portal.forms import (
@@ -292,6 +293,34 @@ def test_a_flood_of_abandoned_follow_ups_neither_delays_a_report_nor_costs_an_ar
         assert gate.derived["report"] == 1
         # The reporter can come back with their receipt once the flood has passed.
         assert door.opens(portal, crypto.validate_receipt(receipt))
+    finally:
+        held.go.set()
+        flood.close()
+
+
+def test_a_refused_follow_up_is_answered_after_a_pause_so_a_flood_costs_little(
+    make_portal: PortalFactory, held: Held, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refusing is cheap, but not free: a flood that is refused at once simply asks again,
+    as fast as the portal answers (over a thousand times a second in `bench/attack.py`).
+    A refused follow-up is therefore told only after a pause, during which its connection
+    can ask nothing else; a client that leaves meanwhile is not answered at all."""
+    monkeypatch.setattr(security, "REFUSAL_PAUSE", 60.0)  # longer than this test
+    portal = make_portal(kdf_concurrency=SLOTS)
+    flood_receipts = [random_receipt() for _ in range(FLOOD)]
+    held.held.update(flood_receipts)
+    flood = Flood(portal, web_follow_up_posts(portal, flood_receipts))
+    try:
+        gate = portal.app.state.kdf_gate
+        refused = FLOOD - 1 - FOLLOW_UPS_WAITING
+        assert until(lambda: gate.admission.refused["follow-up"] == refused)
+        time.sleep(0.5)  # answers already sent would be readable by now
+        assert flood.read() == 0  # refused, and still not told: the pause holds them
+        sent = submit_report(portal.client())  # a report is not paused behind them
+        assert sent.status_code == 201, sent.text
+        flood.abandon()
+        assert until(lambda: gate.admission.waiting("follow-up") == 0)
+        assert held.count(set(flood_receipts)) == 1
     finally:
         held.go.set()
         flood.close()
