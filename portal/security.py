@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
+import functools
+import os
 import secrets
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -201,6 +205,35 @@ async def wait_for_slot(answer: asyncio.Future[bool], gone: asyncio.Event | None
         raise Busy()
 
 
+#: How much less CPU a follow-up's derivation gets than the rest of the portal (Linux
+#: niceness, added to the process's own): anyone can type receipts, as fast as they
+#: like, and while a flood keeps the follow-ups' slots busy, a new report's derivation,
+#: the pages and the API should not have to share the cores with it equally.
+FOLLOW_UP_NICENESS = 10
+_follow_up_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _lower_this_thread() -> None:
+    """Run this thread (and only it: Linux takes a thread id here) at a lower priority.
+    Raising a number is always allowed; if the system refuses anyway, the thread runs
+    at the normal priority."""
+    with contextlib.suppress(OSError, AttributeError):
+        thread = threading.get_native_id()
+        niceness = os.getpriority(os.PRIO_PROCESS, thread) + FOLLOW_UP_NICENESS
+        os.setpriority(os.PRIO_PROCESS, thread, min(niceness, 19))
+
+
+def _follow_up_threads() -> concurrent.futures.ThreadPoolExecutor:
+    """The threads follow-ups derive in, each at a lower priority (`_lower_this_thread`).
+    Their number never limits anything: the gate decides how many derive at once."""
+    global _follow_up_pool
+    if _follow_up_pool is None:
+        _follow_up_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=32, thread_name_prefix="kdf-follow-up", initializer=_lower_this_thread
+        )
+    return _follow_up_pool
+
+
 async def derive_in_thread(
     fn: Callable[..., T],
     args: tuple[object, ...],
@@ -216,7 +249,12 @@ async def derive_in_thread(
         release()
         raise ClientGone
     counts[klass] += 1
-    thread = asyncio.ensure_future(run_in_threadpool(fn, *args))
+    thread: asyncio.Future[T]
+    if klass == FOLLOW_UP:
+        pool = _follow_up_threads()
+        thread = asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args))
+    else:
+        thread = asyncio.ensure_future(run_in_threadpool(fn, *args))
 
     def done(ended: asyncio.Future[T]) -> None:
         if not ended.cancelled():

@@ -891,6 +891,8 @@ def test_services_are_sandboxed(path: Path) -> None:
     service = read_unit(path)["Service"]
     data, env_file = SERVICES[path]
     for key, value in SANDBOX.items():
+        if path == PORTAL_UNIT and key == "SystemCallFilter":
+            value = [*value, "setpriority"]  # only to lower a follow-up thread's priority
         assert service.get(key) == value, f"{path.name}: {key}"
     assert service["User"] == ["lanthorn"]
     assert service["ReadWritePaths"] == [data]

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from portal.admission import FOLLOW_UP, REPORT, Admission
 from portal.errors import Busy, ClientGone
 from portal.kdf_queue import KdfQueue, SharedKdfGate, new_address
-from portal.security import KdfGate, derive_in_thread
+from portal.security import FOLLOW_UP_NICENESS, KdfGate, derive_in_thread
 from tests.conftest import run_coroutine
 
 
@@ -574,3 +574,23 @@ def test_busy_is_well_formed_json_under_the_api() -> None:
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "60"
     assert json.loads(response.body) == {"error": "busy", "message": BUSY}
+
+
+def niceness() -> int:
+    """The scheduling priority of the thread that calls it (Linux: per thread)."""
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_a_follow_up_derives_at_a_lower_priority_than_a_report(gates: Gates) -> None:
+    """A flood of typed receipts keeps the follow-ups' slots busy; their derivations then
+    take the CPU only when a report's derivation, the pages and the API leave it."""
+
+    async def scenario() -> tuple[int, int]:
+        async with gates.make(slots=2) as (gate, _rules):
+            follow_up = await gate.run(niceness, klass=FOLLOW_UP)
+            report = await gate.run(niceness, klass=REPORT)
+            return follow_up, report
+
+    follow_up, report = run_coroutine(scenario())
+    assert report == niceness()
+    assert follow_up == min(report + FOLLOW_UP_NICENESS, 19) > report
