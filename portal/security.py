@@ -271,7 +271,8 @@ async def derive(request: Request, klass: str, fn: Callable[..., T], *args: obje
 
     While the request waits for a slot, its connection is watched: a client that goes
     away (a closed tab, a dropped connection) gives up its place, and its derivation is
-    never started (`ClientGone`). `Busy` if too many of its class wait already: at once
+    never started (`ClientGone`). A follow-up is also `Busy` while a guessing campaign
+    is on (`ReceiptThrottle.campaign`). `Busy` if too many of its class wait already: at once
     for a report; a follow-up is told after `REFUSAL_PAUSE` seconds (`ClientGone` if it
     leaves first), so that a flood of typed receipts, refused, still costs the portal
     little: each connection brings at most one guess a second.
@@ -279,8 +280,10 @@ async def derive(request: Request, klass: str, fn: Callable[..., T], *args: obje
     gone = asyncio.Event()
     watching = asyncio.ensure_future(_watch_for_disconnect(request.receive, gone))
     try:
-        gate = request.app.state.kdf_gate
-        return await gate.run(fn, *args, klass=klass, gone=gone)  # type: ignore[no-any-return]
+        state = request.app.state
+        if klass == FOLLOW_UP and state.throttle.campaign():
+            raise Busy()  # a guessing campaign is on: no derivation for typed receipts
+        return await state.kdf_gate.run(fn, *args, klass=klass, gone=gone)  # type: ignore[no-any-return]
     except Busy:
         if klass == FOLLOW_UP:
             with contextlib.suppress(TimeoutError):

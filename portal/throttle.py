@@ -20,10 +20,12 @@ class ReceiptThrottle:
         *,
         global_per_minute: int = 30,
         max_delay: float = 10.0,
+        campaign_per_minute: int = 60,
     ) -> None:
         self._clock = clock
         self._global_per_minute = global_per_minute
         self._max_delay = max_delay
+        self._campaign_per_minute = campaign_per_minute
         self._recent: collections.deque[float] = collections.deque()
         self._per_lookup: dict[bytes, int] = {}
 
@@ -32,11 +34,23 @@ class ReceiptThrottle:
         # Even in memory, keep no lookup id itself: a short hash is enough to count.
         return hashlib.blake2b(lookup_id, digest_size=8).digest()
 
-    def failure(self, lookup_id: bytes) -> float:
-        """Record a failed attempt; return how many seconds to wait before answering it."""
+    def _last_minute(self) -> int:
         now = self._clock()
         while self._recent and self._recent[0] < now - 60:
             self._recent.popleft()
+        return len(self._recent)
+
+    def campaign(self) -> bool:
+        """Whether a guessing campaign is on: `campaign_per_minute` failures or more in
+        the last minute. While it is, the portal derives no more keys for typed receipts
+        (`security.derive` refuses them as busy), so a campaign gets at most about that
+        many guesses a minute from each worker, and takes no more CPU from new reports."""
+        return self._last_minute() >= self._campaign_per_minute
+
+    def failure(self, lookup_id: bytes) -> float:
+        """Record a failed attempt; return how many seconds to wait before answering it."""
+        self._last_minute()
+        now = self._clock()
         self._recent.append(now)
         key = self._key(lookup_id)
         if len(self._per_lookup) > 100_000:  # bounded memory under a flood
