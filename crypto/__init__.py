@@ -1,7 +1,10 @@
-"""Lanthorn protocol v1: every cryptographic format the portal, console and clients share.
+"""Lanthorn protocol v1 and v2: every cryptographic format the portal, console and clients
+share.
 
 Pure functions over typed keys; no I/O, no web framework. See docs/protocol.md for the
-byte-level description a client in another language can follow.
+byte-level description a client in another language can follow. v2 (the v2 documents
+and v2 signed requests) adds the signed conversation; the portal still
+announces v1 (`PROTOCOL_VERSION`) until it, the console and the clients speak v2.
 
 Failures to open, verify or parse raise `CryptoError` (opaque by design); mistakes a person
 can correct raise `ValueError` subclasses with a readable message (`InvalidReceipt`,
@@ -30,6 +33,7 @@ from .blobs import (
 from .documents import (
     BUCKETS,
     DOCUMENT_TYPES,
+    DOCUMENT_TYPES_V2,
     MAX_DOCUMENT_BYTES,
     MAX_SEALED_BYTES,
     REPORT_CHANNELS,
@@ -37,8 +41,10 @@ from .documents import (
     InvalidDocument,
     bucket_for,
     check_document,
+    check_document_v2,
     open_document,
     seal_document,
+    seal_document_v2,
     seal_report,
 )
 from .encoding import b64u_decode, b64u_encode
@@ -65,8 +71,12 @@ from .signing import (
     NonceStore,
     RequestRejected,
     canonical_request,
+    canonical_request_v2,
     sign_request,
+    sign_request_v2,
+    verify_any_request,
     verify_request,
+    verify_request_v2,
 )
 from .vault import (
     MAX_OFFICERS,
@@ -77,6 +87,8 @@ from .vault import (
     wrap_vault_key,
 )
 
+#: The version `/api/v1/config` announces. It becomes 2 when the portal serves the signed
+#: conversation (docs/protocol.md §19); v2's formats are in this package already.
 PROTOCOL_VERSION = 1
 
 __all__ = [
@@ -87,6 +99,7 @@ __all__ = [
     "BLOB_STORED_CHUNK",
     "BUCKETS",
     "DOCUMENT_TYPES",
+    "DOCUMENT_TYPES_V2",
     "MAX_DOCUMENT_BYTES",
     "MAX_OFFICERS",
     "MAX_SEALED_BYTES",
@@ -121,7 +134,9 @@ __all__ = [
     "bucket_for",
     "canonical_entry",
     "canonical_request",
+    "canonical_request_v2",
     "check_document",
+    "check_document_v2",
     "damm_check_digit",
     "decrypt_file",
     "decrypt_stream",
@@ -136,12 +151,16 @@ __all__ = [
     "normalize_receipt",
     "open_document",
     "seal_document",
+    "seal_document_v2",
     "seal_report",
     "sign_request",
+    "sign_request_v2",
     "stored_size",
     "unwrap_vault_key",
     "validate_receipt",
+    "verify_any_request",
     "verify_audit_chain",
     "verify_request",
+    "verify_request_v2",
     "wrap_vault_key",
 ]
