@@ -814,7 +814,9 @@ def check_thread(
     if known_head is not None:
         if known_head.seq > end:
             end = known_head.seq
-        elif known_head.hash not in {d for _, d in by_seq.get(known_head.seq, [])}:
+        elif known_head.seq in by_seq and known_head.hash not in {
+            d for _, d in by_seq[known_head.seq]
+        }:
             findings.append(Finding("fork", seq=known_head.seq))
     findings += _gaps(by_seq, end)
 

@@ -431,6 +431,12 @@ def test_a_fork_at_the_item_a_client_saw_before_is_seen() -> None:
     assert crypto.Finding("fork", seq=2) in result.findings
 
 
+def test_a_known_head_missing_from_the_middle_is_a_gap_not_a_fork() -> None:
+    chain = build_chain(ALICE, ["reply", "message"])
+    result = check([entry(chain[0]), entry(chain[2])], known_head=chain[1][1].head)
+    assert result.findings == (crypto.Finding("gap", seq=1, until=1),)
+
+
 def test_an_item_that_links_to_an_item_not_in_the_thread_is_a_fork() -> None:
     """The portal hid a reply from the reporter, who wrote on; then showed the console's
     next reply, which follows the hidden one."""
