@@ -3,8 +3,8 @@ share.
 
 Pure functions over typed keys; no I/O, no web framework. See docs/protocol.md for the
 byte-level description a client in another language can follow. v2 (crypto.conversation,
-the v2 documents and v2 signed requests) adds the signed conversation; the portal still
-announces v1 (`PROTOCOL_VERSION`) until it, the console and the clients speak v2.
+the v2 documents and v2 signed requests) adds the signed conversation, which the portal
+and the console speak (`PROTOCOL_VERSION`).
 
 Failures to open, verify or parse raise `CryptoError` (opaque by design); mistakes a person
 can correct raise `ValueError` subclasses with a readable message (`InvalidReceipt`,
@@ -105,6 +105,7 @@ from .signing import (
     MemoryNonceStore,
     NonceStore,
     RequestRejected,
+    canonical_host,
     canonical_request,
     canonical_request_v2,
     sign_request,
@@ -122,9 +123,9 @@ from .vault import (
     wrap_vault_key,
 )
 
-#: The version `/api/v1/config` announces. It becomes 2 when the portal serves the signed
-#: conversation (docs/protocol.md §19); v2's formats are in this package already.
-PROTOCOL_VERSION = 1
+#: The version `/api/v1/config` announces: the portal serves the signed conversation
+#: (docs/protocol.md §19).
+PROTOCOL_VERSION = 2
 
 __all__ = [
     "AUDIT_GENESIS",
@@ -186,6 +187,7 @@ __all__ = [
     "b64u_encode",
     "bucket_for",
     "canonical_entry",
+    "canonical_host",
     "canonical_request",
     "canonical_request_v2",
     "check_document",

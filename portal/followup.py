@@ -52,6 +52,8 @@ SESSION_COOKIE = "lanthorn_session"
 class Reporter:
     lookup_id: bytes
     box: crypto.PrivateKey
+    #: Signs the reporter's messages (protocol v2), as their own client would.
+    sign: crypto.SigningKey
 
 
 def _digest(session_id: bytes) -> bytes:
@@ -92,7 +94,7 @@ async def follow_up_login(request: Request) -> Response:
         return _login_page(request, {"error": error, "typed": typed})
     state.throttle.success(keys.lookup_id)
     session_id, key = secrets.token_bytes(16), secrets.token_bytes(32)
-    reporter = Reporter(keys.lookup_id, keys.box)
+    reporter = Reporter(keys.lookup_id, keys.box, keys.sign)
 
     def save() -> None:
         with state.sessions() as session:
@@ -112,6 +114,7 @@ def _cookie_value(session_id: bytes, key: bytes, reporter: Reporter, now: float)
         {
             "l": crypto.b64u_encode(reporter.lookup_id),
             "b": crypto.b64u_encode(bytes(reporter.box)),
+            "s": crypto.b64u_encode(bytes(reporter.sign)),
             "t": int(now),  # last request; lives only in the reporter's browser, sealed
         },
     )
@@ -170,6 +173,7 @@ async def current_reporter(request: Request) -> tuple[Reporter, str] | None:
         reporter = Reporter(
             lookup_id=crypto.b64u_decode(value["l"], length=32),
             box=crypto.PrivateKey(crypto.b64u_decode(value["b"], length=32)),
+            sign=crypto.SigningKey(crypto.b64u_decode(value["s"], length=32)),
         )
     except (KeyError, crypto.CryptoError):
         return None
@@ -185,12 +189,7 @@ def _forget_session(request: Request, session_id: bytes) -> None:
 
 
 def _open_reply(reporter: Reporter, sealed: bytes | None) -> str | None:
-    if sealed is None:
-        return None
-    try:
-        return str(crypto.open_document(sealed, reporter.box, expect="reply")["text"])
-    except crypto.CryptoError:
-        return None
+    return store.reply_text(sealed, reporter.box)
 
 
 async def thread_page(
@@ -218,13 +217,16 @@ async def thread_page(
             "case": case,
             "items": [
                 {
-                    "kind": item.kind,
+                    "kind": store.page_kind(item.kind),
                     "on": item.on,
                     "files": len(blobs[item.seq]),
-                    "text": _open_reply(reporter, item.sealed) if item.kind == "reply" else None,
+                    "text": _open_reply(reporter, item.sealed)
+                    if store.page_kind(item.kind) == "reply"
+                    else None,
                     "purged": item.sealed is None,
                 }
                 for item in items
+                if item.kind != "status"  # a status change shows as the status above
             ],
         }
 
@@ -298,30 +300,21 @@ async def thread_post(request: Request) -> Response:
         names = tuple(upload.name for upload in form.files)
         return await thread_page(request, status=422, error=problem, text=text, reattach=names)
     attachments = await commit_uploads(request, form)
-    document = {
-        "v": 1,
-        "type": "message",
-        "text": text,
-        "attachments": attachments,
-        "sent_on": today(request).isoformat(),
-    }
     settings = state.settings
-    try:
-        sealed = crypto.seal_document(document, settings.oversight_key)
-    except crypto.DocumentTooLarge:  # not reached: TEXT_CHARS fits with room to spare
-        await forget_uploads(request, attachments)
-        return await thread_page(request, status=422, error=TOO_LONG, text=text)
 
     def add() -> None:
         with state.sessions() as session:
             case = store.find_case(session, reporter.lookup_id)
             if case is None:
                 raise Unacceptable(N_("This report is no longer on the portal."))
-            store.add_message(
+            store.add_signed_message(  # a v2 message, signed after the thread's head
                 session,
                 case,
-                sealed=sealed,
-                blob_ids=[a["blob_id"] for a in attachments],
+                box=reporter.box,
+                sign=reporter.sign,
+                oversight=settings.oversight_key,
+                text=text,
+                attachments=attachments,
                 limits=settings.limits,
                 today=today(request),
                 sent_form=ticket.digest if ticket else None,
@@ -332,6 +325,9 @@ async def thread_post(request: Request) -> Response:
     except AlreadySent:  # the same page, sent twice at once: this one came second
         await forget_uploads(request, attachments)
         return _already_sent(request)
+    except crypto.DocumentTooLarge:  # not reached: TEXT_CHARS fits with room to spare
+        await forget_uploads(request, attachments)
+        return await thread_page(request, status=422, error=TOO_LONG, text=text)
     response = redirect("/thread?sent=1")
     _set_cookie(request, response, cookie)
     return response

@@ -85,8 +85,12 @@ def file_report(
 def test_config_tells_a_client_everything_it_needs(portal: Portal) -> None:
     with portal.client() as client:
         config = client.get("/api/v1/config").json()
-    assert config["protocol"] == 1
-    assert crypto.b64u_decode(config["oversight_public_key"]) == bytes(portal.oversight.public_key)
+    assert config["protocol"] == 2
+    box, sign = bytes(portal.oversight.public_key), bytes(portal.oversight_sign.verify_key)
+    assert crypto.b64u_decode(config["oversight_public_key"]) == box
+    assert crypto.b64u_decode(config["oversight_sign_key"]) == sign
+    assert config["oversight_fingerprint"] == crypto.fingerprint(box, sign)
+    assert config["oversight_rollovers"] == []
     assert crypto.b64u_decode(config["receipt_salt"]) == portal.settings.receipt_salt
     assert config["kdf"] == {"alg": "argon2id13", "t": 1, "m_kib": 8, "p": 1}
     assert set(config["limits"]) == {"document_bytes", "blob_bytes", "submission_bytes"}
@@ -118,16 +122,20 @@ def test_the_conversation_goes_both_ways(portal: Portal) -> None:
         assert console.outbox()["items"] == []
 
         reply_id = console.reply(case, document, "Thank you. We have opened an investigation.")
-        assert console.status(case, "in_review").json()["status"]["state"] == "in_review"
+        assert console.status(case, document, "in_review").status_code == 201
 
         thread = client.get("/api/v1/thread", auth=auth).json()
         assert thread["case"] == case
         assert thread["status"]["state"] == "in_review"
-        assert [i["from"] for i in thread["items"]] == ["reporter", "oversight"]
+        assert [i["from"] for i in thread["items"]] == ["reporter", "oversight", "oversight"]
         assert "sealed" not in thread["items"][0]  # acknowledged: the portal may drop it
-        reply = crypto.open_document(crypto.b64u_decode(thread["items"][1]["sealed"]), keys.box)
+        assert "signed" not in thread["items"][0]  # a v1 report: no header
+        reply = crypto.open_document(
+            crypto.b64u_decode(thread["items"][1]["sealed"]), keys.box, versions=(2,)
+        )
         assert thread["items"][1]["id"] == reply_id
         assert reply["text"] == "Thank you. We have opened an investigation."
+        assert thread["head"]["seq"] == 1  # the reply at 0 and the status change at 1
 
         config = client.get("/api/v1/config").json()
         oversight = crypto.PublicKey(crypto.b64u_decode(config["oversight_public_key"]))
@@ -281,22 +289,23 @@ def test_a_blob_that_cannot_be_a_stored_blob_is_refused(portal: Portal) -> None:
     assert not [p for p in portal.settings.blob_dir.iterdir()]
 
 
-def test_replies_and_status_for_unknown_cases_are_refused(portal: Portal) -> None:
+def test_items_for_unknown_cases_are_refused_and_v1_replies_are_gone(portal: Portal) -> None:
     console = portal.console()
+    with portal.client() as client:
+        _, case, document = file_report(portal, client, [])
+    response = console.item("NOSUCHCASE", document, "reply", "hi")
+    assert response.status_code == 422
+    assert response.json()["error"] == "unknown_case"
+    # v2 takes the place of the v1 endpoints: an unsigned reply has nowhere to go.
     sealed = crypto.seal_document(
         {"v": 1, "type": "reply", "text": "hi", "sent_on": "2026-11-27"},
         crypto.PrivateKey.generate().public_key,
     )
-    response = console.http.post(
-        "/api/v1/console/replies", json={"case": "NOSUCHCASE", "sealed": crypto.b64u_encode(sealed)}
-    )
-    assert response.status_code == 422
-    assert response.json()["error"] == "unknown_case"
-    with portal.client() as client:
-        _, case, _ = file_report(portal, client, [])
-    response = console.status(case, "solved")
-    assert response.status_code == 422
-    assert "acknowledged" in response.json()["message"]
+    for path, body in (
+        ("/api/v1/console/replies", {"case": case, "sealed": crypto.b64u_encode(sealed)}),
+        ("/api/v1/console/status", {"case": case, "state": "closed"}),
+    ):
+        assert console.http.post(path, json=body).status_code == 404
 
 
 def test_openapi_document_describes_every_endpoint(portal: Portal) -> None:
@@ -312,10 +321,10 @@ def test_openapi_document_describes_every_endpoint(portal: Portal) -> None:
         "/api/v1/console/outbox",
         "/api/v1/console/blobs/{blob_id}",
         "/api/v1/console/ack",
-        "/api/v1/console/replies",
-        "/api/v1/console/status",
+        "/api/v1/console/items",
     ):
         assert path in doc["paths"], path
+    assert "/api/v1/console/replies" not in doc["paths"]
 
 
 @pytest.mark.parametrize(

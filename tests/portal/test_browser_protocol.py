@@ -834,7 +834,7 @@ def test_the_browser_reads_replies_and_sends_messages(portal: Portal, reporter: 
     (item,) = console.outbox()["items"]
     console.ack(console.outbox()["next"])
     console.reply(sent["case"], console.open(item), "Thank you. We are looking into it.")
-    assert console.status(sent["case"], "in_review").status_code == 200
+    assert console.status(sent["case"], console.open(item), "in_review").status_code == 201
 
     photo = os.urandom(70_000)
     got = reporter.run(

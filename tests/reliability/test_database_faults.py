@@ -190,6 +190,7 @@ def test_an_unreachable_database_is_a_503_on_every_page_never_a_500(tmp_path: Pa
         data_dir=tmp_path / "portal",
         database_url="postgresql+psycopg://lanthorn@127.0.0.1:9/lanthorn",  # discard port
         oversight_key=oversight.public_key,
+        oversight_sign_key=crypto.SigningKey.generate().verify_key,
         console_key=console_key.verify_key,
         receipt_salt=bytes(16),
         secret=Secret(bytes(32)),
