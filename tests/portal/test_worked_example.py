@@ -29,6 +29,7 @@ def test_the_worked_example_speaks_to_a_portal(portal: Portal) -> None:
     before, after = code.split("\n\ndef signed(")
     namespace: dict[str, Any] = {"CHEAP_KDF": portal.settings.kdf}
     exec(before, namespace)  # noqa: S102 - the documentation's own example
+    portal.stack.callback(namespace["http"].close)  # the example's client, closed after
     console = portal.console()
     [item] = console.outbox()["items"]
     signed = item["signed"].encode()
