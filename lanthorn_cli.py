@@ -19,11 +19,12 @@ examples:
   lanthorn triage sync --data /srv/console --portal https://portal.example
   lanthorn triage show --data /srv/console K7QM2XRT9P --json
   lanthorn portal init --data /srv/portal \\
-      --oversight-key oversight.pub --console-key console.pub
+      --oversight-key oversight.json --console-key console.pub
   lanthorn portal serve --data /srv/portal --port 8080
 
 Configuration also comes from LANTHORN_* environment variables: LANTHORN_DATA for --data,
-LANTHORN_DATABASE_URL for the database (default: SQLite in the data directory).
+LANTHORN_DATABASE_URL for the database (default: SQLite in the data directory),
+LANTHORN_HOSTS for the names the portal answers to.
 """
 
 PURGE_DESCRIPTION = """\
@@ -142,31 +143,38 @@ examples:
       lanthorn triage restore --data /srv/console --from console-2026-11-27.lbk
 """
 ROTATE_KEY_DESCRIPTION = """\
-Make a new oversight key (the one reports are sealed to) and write it to
-public/oversight.pub. The current key and every earlier one stay in keys.sealed, so
-reports sealed to them still open: a kiosk page loaded before the rotation, or an API
-client that fetched the old key, may go on using it for a while. The rotation is
-recorded in the audit log with both keys' fingerprints.
+Make new oversight keys: the box key reports are sealed to and the signing key every
+reply, status change and outcome notice is signed with. A rollover statement, signed by
+the old and the new signing key, lets clients that pinned the old fingerprint follow.
+The new keys, their fingerprint and the statements go to public/oversight.json. Every
+earlier box key stays in keys.sealed, so reports sealed to them still open: a kiosk page
+loaded before the rotation, or an API client that fetched the old key, may go on using
+it for a while. The old signing key is not kept. The rotation is recorded in the audit
+log with both fingerprints, and printed.
 
-Then give the portal the new key (lanthorn portal set-oversight-key), restart it, and
-make a new backup.
+Then give the portal the new keys (lanthorn portal set-oversight-key) and restart it:
+until then it refuses items signed with the new key, and they wait in the queue. Give
+the new fingerprint to whoever prints posters and configures kiosks, and make a new
+backup.
 """
 ROTATE_KEY_EXAMPLES = """\
 examples:
   lanthorn triage rotate-key --data /srv/console
-  # then, on the portal host, with the new oversight.pub copied there:
-  lanthorn portal set-oversight-key --data /srv/lanthorn/portal --oversight-key oversight.pub
+  # then, on the portal host, with the new oversight.json copied there:
+  lanthorn portal set-oversight-key --data /srv/lanthorn/portal --oversight-key oversight.json
   systemctl restart lanthorn-portal
 """
 SET_OVERSIGHT_KEY_DESCRIPTION = """\
-Replace the oversight public key in DIR/portal.json after `lanthorn triage rotate-key`,
-and nothing else: the receipt salt and the console key stay as they are. The file is
-replaced atomically. Restart the portal afterwards; until then it goes on sealing
-reports to the old key (which the console still opens).
+Replace the oversight keys in DIR/portal.json (the box key, the signing key and the
+rollover statements) with those of the console's public/oversight.json, after
+`lanthorn triage rotate-key` or the console's upgrade to protocol v2, and nothing else:
+the receipt salt and the console key stay as they are. The file is replaced atomically.
+It prints the old and the new fingerprint: the new one must be the one the console
+printed. Restart the portal afterwards; until then it goes on serving the old keys.
 """
 SET_OVERSIGHT_KEY_EXAMPLES = """\
 examples:
-  lanthorn portal set-oversight-key --data /srv/lanthorn/portal --oversight-key oversight.pub
+  lanthorn portal set-oversight-key --data /srv/lanthorn/portal --oversight-key oversight.json
   systemctl restart lanthorn-portal
 """
 
@@ -209,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--oversight-key",
         metavar="FILE",
         required=True,
-        help="file holding the oversight public key (b64u text)",
+        help="the console's public/oversight.json (the oversight keys and fingerprint)",
     )
     p.add_argument(
         "--console-key",
@@ -219,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = portal_cmds.add_parser(
         "set-oversight-key",
-        help="give the portal the console's new oversight key (after triage rotate-key)",
+        help="give the portal the console's new oversight keys (after triage rotate-key)",
         description=SET_OVERSIGHT_KEY_DESCRIPTION,
         epilog=SET_OVERSIGHT_KEY_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -229,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--oversight-key",
         metavar="FILE",
         required=True,
-        help="the console's new public/oversight.pub (b64u text)",
+        help="the console's new public/oversight.json",
     )
     p = portal_cmds.add_parser("serve", help="serve the portal")
     _data_arg(p)
@@ -239,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     triage = families.add_parser("triage", help="the sealed triage console (oversight host)")
     t = triage.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    p = t.add_parser("init", help="key ceremony: create keys and seal them to officers")
+    p = t.add_parser(
+        "init", help="key ceremony: create keys, seal them to officers, print the fingerprint"
+    )
     _data_arg(p)
     p.add_argument("--officers", type=int, default=3, metavar="N")
     p.add_argument("--threshold", type=int, default=2, metavar="K")
@@ -420,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="source", metavar="FILE", required=True, help="the backup file")
     p = t.add_parser(
         "rotate-key",
-        help="make a new oversight key; keep the old ones so that old reports still open",
+        help="make new oversight keys; keep the old box keys so that old reports still open",
         description=ROTATE_KEY_DESCRIPTION,
         epilog=ROTATE_KEY_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -7,6 +7,7 @@ temporary directory, with fresh oversight and console keys the benchmark holds.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -38,6 +39,8 @@ class Portal:
     oversight: crypto.PrivateKey
     console: crypto.SigningKey
     config: dict[str, Any]
+    #: The oversight signing key the portal names (protocol v2).
+    oversight_sign: crypto.SigningKey
 
     @property
     def salt(self) -> bytes:
@@ -105,9 +108,17 @@ def running_portal(
     with tempfile.TemporaryDirectory(prefix="lanthorn-bench-portal-") as tmp:
         root = Path(tmp)
         oversight = crypto.PrivateKey.generate()
+        oversight_sign = crypto.SigningKey.generate()
         console = crypto.SigningKey.generate()
-        oversight_file, console_file = root / "oversight.pub", root / "console.pub"
-        oversight_file.write_text(crypto.b64u_encode(bytes(oversight.public_key)) + "\n")
+        oversight_file, console_file = root / "oversight.json", root / "console.pub"
+        oversight_file.write_text(
+            json.dumps(
+                {
+                    "oversight_public_key": crypto.b64u_encode(bytes(oversight.public_key)),
+                    "oversight_sign_key": crypto.b64u_encode(bytes(oversight_sign.verify_key)),
+                }
+            )
+        )
         console_file.write_text(crypto.b64u_encode(bytes(console.verify_key)) + "\n")
         data_dir = root / "portal"
         # A clean environment: no LANTHORN_* from the caller (database URL, limits).
@@ -139,7 +150,9 @@ def running_portal(
         url = f"http://127.0.0.1:{port}"
         try:
             config = _wait_until_up(url, process, log_path, workers)
-            yield Portal(url, data_dir, process, log_path, oversight, console, config)
+            yield Portal(
+                url, data_dir, process, log_path, oversight, console, config, oversight_sign
+            )
         finally:
             progress("stopping the server, deleting the temporary directory")
             _stop(process)

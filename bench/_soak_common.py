@@ -4,6 +4,7 @@ of reporter threads, and a real console driven through `lanthorn triage`."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import signal
@@ -149,11 +150,12 @@ class SoakConsole:
             raise RuntimeError(f"{' '.join(command[1:3])} failed:\n{result.stdout}{result.stderr}")
         return result
 
-    def public_keys(self) -> tuple[crypto.PublicKey, crypto.VerifyKey]:
+    def public_keys(self) -> tuple[dict[str, Any], crypto.VerifyKey]:
+        """What public/oversight.json holds, and the console's verify key."""
         public = self.data_dir / "public"
-        oversight = crypto.b64u_decode((public / "oversight.pub").read_text().strip())
+        oversight = json.loads((public / "oversight.json").read_text())
         console = crypto.b64u_decode((public / "console.pub").read_text().strip())
-        return crypto.PublicKey(oversight), crypto.VerifyKey(console)
+        return oversight, crypto.VerifyKey(console)
 
     def _sync_command(self, url: str) -> list[str]:
         return [str(LANTHORN), "triage", "sync", "--data", str(self.data_dir), "--portal", url]

@@ -52,7 +52,7 @@ from _timing import per_call, percentile
 
 import crypto
 from triage.console import Console, prepare_database
-from triage.keys import KEYS_FILE, Unsealed, key_ceremony
+from triage.keys import KEYS_FILE, Unsealed, key_ceremony, seal_keys
 from triage.officers import add_officer
 from triage.search import SearchIndex
 from triage.settings import TriageSettings
@@ -114,12 +114,10 @@ def postgres_answers(url: str) -> bool:
 def adopt_portal_keys(settings: TriageSettings, unsealed: Unsealed, portal: Portal) -> Unsealed:
     """The throwaway portal made its own oversight and console keys: the console takes
     them, sealed under its vault key exactly as `triage init` seals its own."""
-    adopted = Unsealed(unsealed.vault_key, portal.oversight, portal.console)
-    keys = {
-        "oversight": crypto.b64u_encode(bytes(portal.oversight)),
-        "console": crypto.b64u_encode(bytes(portal.console)),
-    }
-    (settings.data_dir / KEYS_FILE).write_bytes(adopted.seal("keys", json.dumps(keys).encode()))
+    adopted = Unsealed(
+        unsealed.vault_key, portal.oversight, portal.console, oversight_sign=portal.oversight_sign
+    )
+    (settings.data_dir / KEYS_FILE).write_bytes(seal_keys(adopted))
     return adopted
 
 

@@ -119,6 +119,7 @@ def main() -> int:
             data_dir=Path(tmp),
             database_url=f"sqlite+pysqlite:///{tmp}/portal.db",
             oversight_key=oversight.public_key,
+            oversight_sign_key=crypto.SigningKey.generate().verify_key,
             console_key=console.verify_key,
             receipt_salt=secrets.token_bytes(16),
             secret=Secret(secrets.token_bytes(32)),

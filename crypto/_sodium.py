@@ -57,6 +57,11 @@ def box_public_from_secret(sk: bytes) -> bytes:
     return bytes(b.crypto_scalarmult_base(sk))
 
 
+def box_beforenm(pk: bytes, sk: bytes) -> bytes:
+    """`crypto_box_beforenm`: the key two box keypairs share (HSalsa20 of their X25519)."""
+    return bytes(b.crypto_box_beforenm(pk, sk))
+
+
 def box_seal(message: bytes, pk: bytes) -> bytes:
     """`crypto_box_seal`: anonymous sealed box to `pk`."""
     return bytes(b.crypto_box_seal(message, pk))

@@ -1,9 +1,13 @@
-"""Sealed documents (protocol v1 §2.3): reports, reporter messages and replies.
+"""Sealed documents (docs/protocol.md §4 and §13): reports, reporter messages and replies.
 
 A document is a JSON object, padded to one of six size buckets so its length says little
 about its content, then sealed with `crypto_box_seal` so that only the recipient can open
 it and nothing identifies the sender. Reports and messages go to the oversight key;
 replies go to the reporter's box key as written *inside* the report.
+
+Version 2 documents (`"v": 2`) are sealed and padded the same way. They add what the
+signed conversation (crypto.conversation) needs inside the sealed text: the reporter's
+signing key in the report, and in every later document the case it belongs to.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from nacl.public import PrivateKey, PublicKey
@@ -23,6 +27,7 @@ from .errors import CryptoError
 __all__ = [
     "BUCKETS",
     "DOCUMENT_TYPES",
+    "DOCUMENT_TYPES_V2",
     "MAX_DOCUMENT_BYTES",
     "MAX_SEALED_BYTES",
     "REPORT_CHANNELS",
@@ -30,8 +35,10 @@ __all__ = [
     "InvalidDocument",
     "bucket_for",
     "check_document",
+    "check_document_v2",
     "open_document",
     "seal_document",
+    "seal_document_v2",
     "seal_report",
 ]
 
@@ -42,6 +49,8 @@ MAX_DOCUMENT_BYTES = BUCKETS[-1] - 1
 MAX_SEALED_BYTES = BUCKETS[-1] + _sodium.SEAL_OVERHEAD
 
 DOCUMENT_TYPES = frozenset({"report", "message", "reply"})
+#: v2 adds the status change and the outcome notice, both from the oversight body.
+DOCUMENT_TYPES_V2 = frozenset({"report", "message", "reply", "status", "outcome"})
 REPORT_CHANNELS = frozenset({"staff", "kiosk", "third_party"})
 
 _TEXT_FIELDS = (
@@ -123,7 +132,7 @@ def check_document(doc: object, expect: str | None = None) -> None:
     """Raise `InvalidDocument` unless `doc` is a v1 document (of type `expect`, if given).
 
     Every document needs `"v": 1` and a known `type`. A report must also carry every
-    field §2.3 lists, with the right JSON type, because the console relies on them (above
+    field §4.3 lists, with the right JSON type, because the console relies on them (above
     all `reply_box_pk` and the attachment keys). Unknown fields are allowed and ignored.
     Messages and replies carry `text`, and optionally `attachments`, and `sent_on`.
     """
@@ -134,6 +143,11 @@ def check_document(doc: object, expect: str | None = None) -> None:
     kind = doc.get("type")
     if kind not in DOCUMENT_TYPES:
         raise InvalidDocument('"type" must be "report", "message" or "reply"')
+    _check_body(doc, kind, expect)
+
+
+def _check_body(doc: Mapping[str, Any], kind: str, expect: str | None) -> None:
+    """The rules v1 and v2 share, after `v` and `type`."""
     if expect is not None and kind != expect:
         raise InvalidDocument(f'expected a "{expect}" document, got "{kind}"')
     if not _is_date(doc.get("sent_on")):
@@ -165,6 +179,60 @@ def check_document(doc: object, expect: str | None = None) -> None:
         raise InvalidDocument('"reply_box_pk" must be a 32-byte public key in b64u') from None
 
 
+def _check_key(doc: Mapping[str, Any], field: str) -> None:
+    try:
+        b64u_decode(doc.get(field), length=32)  # type: ignore[arg-type]
+    except CryptoError:
+        raise InvalidDocument(f'"{field}" must be 32 bytes of b64u') from None
+
+
+def _check_history(history: object) -> None:
+    """`history`: the v1 items of a case the console vouches for (docs/protocol.md §17)."""
+    if not isinstance(history, Mapping):
+        raise InvalidDocument('"history" must be an object')
+    replies, received = history.get("replies"), history.get("received")
+    if not isinstance(replies, list) or not all(
+        isinstance(h, str) and _SHA256_HEX.fullmatch(h) for h in replies
+    ):
+        raise InvalidDocument('"history.replies" must be a list of SHA-256 values in hex')
+    if not isinstance(received, list) or not all(isinstance(i, str) for i in received):
+        raise InvalidDocument('"history.received" must be a list of item ids')
+
+
+def check_document_v2(doc: object, expect: str | None = None) -> None:
+    """Raise `InvalidDocument` unless `doc` is a v2 document (of type `expect`, if given).
+
+    A v2 report is a v1 report with `"v": 2` and `reply_sign_pk`. Every other v2 document
+    names its case with `case_key` (the reporter's box public key) and carries `text`,
+    optionally `attachments`, and `sent_on`. A message may add `reply_sign_pk` with its
+    `key_proof` (in a case filed under v1); an oversight document may add `history`.
+    Unknown fields are allowed and ignored, as in v1.
+    """
+    if not isinstance(doc, Mapping):
+        raise InvalidDocument("a document must be a JSON object")
+    if not _is_int(doc.get("v")) or doc.get("v") != 2:
+        raise InvalidDocument('a v2 document must have "v": 2')
+    kind = doc.get("type")
+    if kind not in DOCUMENT_TYPES_V2:
+        raise InvalidDocument('"type" must be "report", "message", "reply", "status" or "outcome"')
+    _check_body(doc, kind, expect)
+    if kind == "report":
+        _check_key(doc, "reply_sign_pk")
+        return
+    _check_key(doc, "case_key")
+    if kind == "message":
+        if ("reply_sign_pk" in doc) != ("key_proof" in doc):
+            raise InvalidDocument('"reply_sign_pk" and "key_proof" come together or not at all')
+        if "key_proof" in doc:
+            _check_key(doc, "reply_sign_pk")
+            _check_key(doc, "key_proof")
+    elif "history" in doc:
+        _check_history(doc["history"])
+
+
+_CHECKS = {1: check_document, 2: check_document_v2}
+
+
 def _encode(doc: Mapping[str, Any]) -> bytes:
     try:
         return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
@@ -179,6 +247,16 @@ def _encode(doc: Mapping[str, Any]) -> bytes:
 def seal_document(doc: Mapping[str, Any], recipient: PublicKey) -> bytes:
     """Check, encode, pad to its bucket and seal `doc` to `recipient`."""
     check_document(doc)
+    return _seal(doc, recipient)
+
+
+def seal_document_v2(doc: Mapping[str, Any], recipient: PublicKey) -> bytes:
+    """`seal_document` for a v2 document (`check_document_v2` instead of the v1 check)."""
+    check_document_v2(doc)
+    return _seal(doc, recipient)
+
+
+def _seal(doc: Mapping[str, Any], recipient: PublicKey) -> bytes:
     plain = _encode(doc)
     bucket = bucket_for(len(plain))
     return _sodium.box_seal(_sodium.pad(plain, bucket), bytes(recipient))
@@ -208,11 +286,19 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def open_document(sealed: bytes, key: PrivateKey, *, expect: str | None = None) -> dict[str, Any]:
+def open_document(
+    sealed: bytes,
+    key: PrivateKey,
+    *,
+    expect: str | None = None,
+    versions: Collection[int] = (1,),
+) -> dict[str, Any]:
     """Open a sealed document addressed to `key` and return the JSON object.
 
-    Raises the opaque `CryptoError` for a wrong key, tampering, bad padding, a length
-    that is not a bucket, invalid UTF-8 or JSON, or a schema violation.
+    `versions` are the document versions accepted (v1 only, unless told); each is checked
+    against its own schema. Raises the opaque `CryptoError` for a wrong key, tampering,
+    bad padding, a length that is not a bucket, invalid UTF-8 or JSON, a version not
+    accepted, or a schema violation.
     """
     if len(sealed) > MAX_SEALED_BYTES:
         raise CryptoError("sealed document")
@@ -230,7 +316,10 @@ def open_document(sealed: bytes, key: PrivateKey, *, expect: str | None = None) 
             parse_constant=_reject_constant,
             parse_float=_finite_float,
         )
-        check_document(doc, expect)
+        version = doc.get("v") if isinstance(doc, dict) else None
+        if not _is_int(version) or version not in versions or version not in _CHECKS:
+            raise CryptoError("sealed document")
+        _CHECKS[version](doc, expect)
         # What we return must be re-sealable. Valid UTF-8 holds no surrogate, so only a
         # "\uD800"-style escape can smuggle in a lone one: re-encode only when one is there.
         if _SURROGATE_ESCAPE.search(text):

@@ -1,5 +1,7 @@
-"""The JSON API of docs/protocol.md §9: intake and follow-up for end-to-end clients, and the
-console-facing sync endpoints. Every handler checks, then stores in one transaction."""
+"""The JSON API of docs/protocol.md §9 and §19: intake and follow-up for end-to-end clients,
+and the console-facing sync endpoints. Every handler checks, then stores in one
+transaction. v2 items carry their signed header beside the sealed text; the portal checks
+that each follows the chain's head, and keeps the headers for as long as the case."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from .bodies import (
     refuse_if_declared_over,
     string_field,
 )
-from .db import Case
+from .db import Case, Item
 from .errors import BadRequest, NotFound, Unacceptable, UnsupportedMediaType
 from .openapi import openapi_document
 from .pages import in_session
@@ -69,12 +71,22 @@ async def _signed_json(request: Request, verify: Any) -> tuple[Any, dict[str, An
     return signer, parse_json_object(body)
 
 
+def _signed_field(data: dict[str, Any]) -> store.SignedHeader | None:
+    """A v2 item's `signed` header and `signature`, or None for a v1 item (neither sent)."""
+    if "signed" not in data and "signature" not in data:
+        return None
+    signed = data.get("signed")
+    if not isinstance(signed, str) or not signed:
+        raise BadRequest('"signed" must be the signed header, as a string.', code="bad_field")
+    return store.SignedHeader(signed.encode("utf-8"), b64u_field(data, "signature", 64))
+
+
 async def config(request: Request) -> JSONResponse:
     s = request.app.state.settings
     return JSONResponse(
         {
             "protocol": crypto.PROTOCOL_VERSION,
-            "oversight_public_key": crypto.b64u_encode(bytes(s.oversight_key)),
+            **s.oversight_keys.as_json(),
             "receipt_salt": crypto.b64u_encode(s.receipt_salt),
             "kdf": s.kdf.as_json(),
             "limits": s.limits.as_json(),
@@ -131,6 +143,7 @@ async def submit_report(request: Request) -> JSONResponse:
         lookup_id=lookup_id,
         box_pk=box_pk,
         sign_pk=sign_pk,
+        signed=_signed_field(data),
         blob_ids=blob_ids_field(data),
         limits=request.app.state.settings.limits,
         today=_today(request),
@@ -138,25 +151,39 @@ async def submit_report(request: Request) -> JSONResponse:
     return JSONResponse({"case": created.case_id}, status_code=201)
 
 
+def _header_fields(item: Item) -> dict[str, str]:
+    """A v2 item's header and signature as the API carries them (§19.2); {} under v1."""
+    if item.signed is None:
+        return {}
+    return {
+        "signed": item.signed.decode("utf-8", "replace"),
+        "signature": crypto.b64u_encode(item.signature or b""),
+    }
+
+
 def thread_json(session: Session, case: Case, today: datetime.date) -> dict[str, Any]:
-    """The thread as §2.6 shapes it; reporter items lose `sealed` once acknowledged."""
+    """The thread as §9.3 and §19.2 shape it; reporter items lose `sealed` once
+    acknowledged, and every v2 item keeps its header when `sealed` is purged."""
     items = store.thread_items(session, case, today)
     blobs = store.blob_ids_by_item(session, [i.seq for i in items])
     out = []
     for item in items:
+        oversight = item.kind in store.OVERSIGHT_KINDS
         entry: dict[str, Any] = {
             "id": item.id,
-            "from": "oversight" if item.kind == "reply" else "reporter",
+            "from": "oversight" if oversight else "reporter",
             "blob_ids": blobs[item.seq],
             "on": item.on.isoformat(),
         }
-        if item.sealed is not None and (item.kind == "reply" or item.acked_on is None):
+        if item.sealed is not None and (oversight or item.acked_on is None):
             entry["sealed"] = crypto.b64u_encode(item.sealed)
+        entry |= _header_fields(item)
         out.append(entry)
     return {
         "case": case.id,
         "status": {"state": case.status, "on": case.status_on.isoformat()},
         "items": out,
+        "head": store.head_json(store.chain_head(session, case.id)),
     }
 
 
@@ -172,6 +199,7 @@ async def post_message(request: Request) -> JSONResponse:
         store.add_message,
         case,
         sealed=b64u_field(data, "sealed"),
+        signed=_signed_field(data),
         blob_ids=blob_ids_field(data),
         limits=request.app.state.settings.limits,
         today=_today(request),
@@ -208,8 +236,10 @@ def _outbox_page(session: Session, after: int | None, limit: int) -> dict[str, A
                 "sealed": crypto.b64u_encode(item.sealed or b""),
                 "blob_ids": blobs[item.seq],
                 "box_pk": crypto.b64u_encode(cases[item.case_id].box_pk),
+                "sign_pk": crypto.b64u_encode(cases[item.case_id].sign_pk),
                 "on": item.on.isoformat(),
                 "position": str(item.outbox),
+                **_header_fields(item),
             }
             for item in items
         ],
@@ -240,30 +270,26 @@ async def console_ack(request: Request) -> JSONResponse:
     return JSONResponse({"acked": acked})
 
 
-async def console_reply(request: Request) -> JSONResponse:
+async def console_item(request: Request) -> JSONResponse:
+    """A reply, status change or outcome notice, signed by the oversight signing key."""
     _, data = await _signed_json(request, verify_console)
+    settings = request.app.state.settings
+    case_id = string_field(data, "case")
+    sealed = b64u_field(data, "sealed")
+    signed = _signed_field(data)
+    if signed is None:
+        raise BadRequest('"signed" and "signature" are missing.', code="bad_field")
     created = await in_session(
         request,
-        store.add_reply,
-        string_field(data, "case"),
-        b64u_field(data, "sealed"),
-        request.app.state.settings.limits.document_bytes,
-        _today(request),
+        store.add_oversight_item,
+        case_id,
+        sealed=sealed,
+        signed=signed,
+        signer=bytes(settings.oversight_sign_key),
+        document_limit=settings.limits.document_bytes,
+        today=_today(request),
     )
     return JSONResponse({"id": created.item_id}, status_code=201)
-
-
-async def console_status(request: Request) -> JSONResponse:
-    _, data = await _signed_json(request, verify_console)
-    case = await in_session(
-        request,
-        store.set_status,
-        string_field(data, "case"),
-        string_field(data, "state"),
-        _today(request),
-    )
-    status = {"state": case.status, "on": case.status_on.isoformat()}
-    return JSONResponse({"case": case.id, "status": status})
 
 
 routes = [
@@ -276,6 +302,5 @@ routes = [
     Route("/api/v1/console/outbox", console_outbox, methods=["GET"]),
     Route("/api/v1/console/blobs/{blob_id}", console_blob, methods=["GET"]),
     Route("/api/v1/console/ack", console_ack, methods=["POST"]),
-    Route("/api/v1/console/replies", console_reply, methods=["POST"]),
-    Route("/api/v1/console/status", console_status, methods=["POST"]),
+    Route("/api/v1/console/items", console_item, methods=["POST"]),
 ]

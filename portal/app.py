@@ -50,10 +50,18 @@ _HTTP_MESSAGES = {
 }
 
 
-def render_error(request: Request, status: int, code: str, message: str) -> Response:
-    """One renderer for every error: JSON under /api/, the error page elsewhere."""
+def render_error(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    extra: dict[str, object] | None = None,
+) -> Response:
+    """One renderer for every error: JSON under /api/ (with any `extra` fields the error
+    carries, such as the chain's `head`), the error page elsewhere."""
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": code, "message": message}, status_code=status)
+        body = {"error": code, "message": message, **(extra or {})}
+        return JSONResponse(body, status_code=status)
     templates: Jinja2Templates = request.app.state.templates
     language = current_language.set(page_language(request))
     try:
@@ -67,7 +75,7 @@ def render_error(request: Request, status: int, code: str, message: str) -> Resp
 async def portal_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, PortalError):  # pragma: no cover - registered for PortalError
         return await server_error(request, exc)
-    response = render_error(request, exc.status, exc.code, exc.message)
+    response = render_error(request, exc.status, exc.code, exc.message, getattr(exc, "extra", None))
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)

@@ -24,12 +24,17 @@ from .kdf_queue import QUEUE_VARIABLE, shared_queue
 from .migrations import upgrade
 from .settings import (
     CONFIG_FILE,
+    HOSTS_VARIABLE,
     SECRET_FILE,
     WORKERS_VARIABLE,
+    OversightPublicKeys,
     PortalSettings,
     SettingsError,
     sqlite_url,
 )
+
+#: The fields of portal.json that the console's public/oversight.json sets.
+_OVERSIGHT_FIELDS = ("oversight_public_key", "oversight_sign_key", "oversight_rollovers")
 
 
 def read_public_key(path: Path, what: str) -> bytes:
@@ -47,6 +52,30 @@ def read_public_key(path: Path, what: str) -> bytes:
         ) from None
 
 
+def read_oversight_keys(path: Path) -> OversightPublicKeys:
+    """The oversight keys from the console's `public/oversight.json` (`lanthorn triage
+    init` and `rotate-key` write it): both public keys and the rollover statements."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"cannot read the oversight keys from {path}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise SettingsError(
+            f"{path} does not hold the oversight keys: give the console's "
+            "public/oversight.json, as written by `lanthorn triage init` or `rotate-key` "
+            "(a single key, as in the oversight.pub of earlier versions, is not enough: "
+            "protocol v2 needs the signing key too)."
+        )
+    try:
+        return OversightPublicKeys.from_json(data)
+    except ValueError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
+
+
 def migrate(database_url: str) -> None:
     """Bring the portal database to the newest schema, or explain why it cannot be."""
     try:
@@ -55,7 +84,7 @@ def migrate(database_url: str) -> None:
         raise SettingsError(str(exc)) from None
 
 
-def initialise(data_dir: Path, oversight_key: bytes, console_key: bytes) -> Path:
+def initialise(data_dir: Path, oversight: OversightPublicKeys, console_key: bytes) -> Path:
     """Create the data directory: the portal secret, the database, then the configuration.
 
     `portal.json` is written last, so a directory without it is an unfinished init that
@@ -67,8 +96,11 @@ def initialise(data_dir: Path, oversight_key: bytes, console_key: bytes) -> Path
             "receipt depends on it), so `init` will not overwrite it."
         )
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if console_key in (oversight.box_pk, oversight.sign_pk):
+        raise SettingsError("the console key must be the console's public/console.pub")
+    keys = oversight.as_json()
     config = {
-        "oversight_public_key": crypto.b64u_encode(oversight_key),
+        **{name: keys[name] for name in _OVERSIGHT_FIELDS},
         "console_key": crypto.b64u_encode(console_key),
         "receipt_salt": crypto.b64u_encode(secrets.token_bytes(crypto.RECEIPT_SALT_BYTES)),
     }
@@ -93,15 +125,14 @@ def init_command(data: str | None, oversight_key: str, console_key: str) -> int:
     os.umask(0o077)  # the database and blobs are for the portal's user alone
     try:
         data_dir = data_dir_from(data)
-        initialise(
-            data_dir,
-            read_public_key(Path(oversight_key), "oversight public key"),
-            read_public_key(Path(console_key), "console verify key"),
-        )
+        oversight = read_oversight_keys(Path(oversight_key))
+        initialise(data_dir, oversight, read_public_key(Path(console_key), "console verify key"))
     except SettingsError as exc:
         print(f"lanthorn portal init: {exc}", file=sys.stderr)
         return 1
     print(f"Portal initialised in {data_dir}.")
+    print(f"Oversight keys' fingerprint: {oversight.fingerprint}")
+    print("It must be the one `lanthorn triage init` printed on the console.")
     print(f"Start it with: lanthorn portal serve --data {data_dir}")
     return 0
 
@@ -113,11 +144,13 @@ def key_fingerprint(key: bytes) -> str:
     return " ".join(digest[i : i + 4] for i in range(0, 32, 4))
 
 
-def set_oversight_key(data_dir: Path, key: bytes) -> bytes:
-    """Replace `oversight_public_key` in portal.json, and nothing else; returns the old key.
+def set_oversight_key(data_dir: Path, keys: OversightPublicKeys) -> str | None:
+    """Replace the oversight keys in portal.json (both public keys and the rollover
+    statements), and nothing else; returns the fingerprint of the keys it held, or None
+    when they had no signing key (a portal set up before protocol v2).
 
     The file is rewritten whole or not at all (a temporary file, fsynced, renamed): the
-    receipt salt beside the key must never be lost or changed.
+    receipt salt beside the keys must never be lost or changed.
     """
     path = data_dir / CONFIG_FILE
     if not path.is_file():
@@ -126,19 +159,27 @@ def set_oversight_key(data_dir: Path, key: bytes) -> bytes:
         )
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-        old = crypto.b64u_decode(config["oversight_public_key"], length=32)
+        old_box = crypto.b64u_decode(config["oversight_public_key"], length=32)
+        old_sign = config.get("oversight_sign_key")
         console = crypto.b64u_decode(config["console_key"], length=32)
         crypto.b64u_decode(config["receipt_salt"], length=crypto.RECEIPT_SALT_BYTES)
     except (OSError, ValueError, KeyError, TypeError, crypto.CryptoError) as exc:
         raise SettingsError(f"cannot read the portal configuration {path}: {exc}") from None
-    if key == console:
+    if console in (keys.box_pk, keys.sign_pk):
         raise SettingsError(
-            "that is the console's verify key, not the oversight key: use the console's "
-            "public/oversight.pub"
+            "that is the console's verify key, not the oversight keys: use the console's "
+            "public/oversight.json"
         )
-    if key == old:
+    old = None
+    if isinstance(old_sign, str):
+        try:
+            old = crypto.fingerprint(old_box, crypto.b64u_decode(old_sign, length=32))
+        except crypto.CryptoError:
+            old = None
+    wanted = keys.as_json()
+    if all(config.get(name) == wanted[name] for name in _OVERSIGHT_FIELDS):
         return old
-    config["oversight_public_key"] = crypto.b64u_encode(key)
+    config |= {name: wanted[name] for name in _OVERSIGHT_FIELDS}
     before = path.stat()
     temporary = path.with_name(path.name + ".new")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -161,20 +202,21 @@ def set_oversight_key_command(data: str | None, oversight_key: str) -> int:
     os.umask(0o077)
     try:
         data_dir = data_dir_from(data)
-        key = read_public_key(Path(oversight_key), "oversight public key")
-        old = set_oversight_key(data_dir, key)
+        keys = read_oversight_keys(Path(oversight_key))
+        old = set_oversight_key(data_dir, keys)
     except SettingsError as exc:
         print(f"lanthorn portal set-oversight-key: {exc}", file=sys.stderr)
         return 1
-    if old == key:
-        print(f"The portal already uses this oversight key ({key_fingerprint(key)}).")
+    if old == keys.fingerprint:
+        print(f"The portal already uses these oversight keys ({keys.fingerprint}).")
         return 0
-    print(f"Oversight key replaced in {data_dir / CONFIG_FILE} (nothing else changed):")
-    print(f"  old key: {key_fingerprint(old)}\n  new key: {key_fingerprint(key)}")
-    print("The new key must be the one `lanthorn triage rotate-key` printed on the console.")
+    print(f"Oversight keys replaced in {data_dir / CONFIG_FILE} (nothing else changed):")
+    print(f"  old fingerprint: {old or 'none (no signing key yet)'}")
+    print(f"  new fingerprint: {keys.fingerprint}")
+    print("The new fingerprint must be the one `lanthorn triage rotate-key` printed.")
     print(
         "Restart the portal now (e.g. systemctl restart lanthorn-portal): until it "
-        "restarts, it goes on sealing reports to the old key."
+        "restarts, it goes on serving the old keys."
     )
     return 0
 
@@ -286,6 +328,15 @@ def uvicorn_options(settings: PortalSettings) -> dict[str, object]:
     return {**UVICORN_OPTIONS, "limit_concurrency": settings.connections_per_worker}
 
 
+def default_hosts(host: str, port: int) -> list[str]:
+    """The names a portal served on `host`:`port` answers to when LANTHORN_HOSTS is not
+    set: that address (and `localhost` for a loopback one), as a client writes its Host."""
+    names = [f"[{host}]" if ":" in host else host]
+    if host in ("127.0.0.1", "::1"):
+        names.append("localhost")
+    return [f"{name}:{port}" if port != 80 else name for name in names]
+
+
 def serve_command(data: str | None, host: str, port: int, workers: int) -> int:
     import uvicorn
 
@@ -305,6 +356,13 @@ def serve_command(data: str | None, host: str, port: int, workers: int) -> int:
     if cleared:
         print(f"Deleted {cleared} unfinished upload(s) left by an earlier stop.", flush=True)
     os.environ["LANTHORN_DATA"] = str(data_dir)
+    if not settings.hosts:  # v2 signed requests name the host: answer to the one served
+        os.environ[HOSTS_VARIABLE] = ",".join(default_hosts(host, port))
+        print(
+            f"{HOSTS_VARIABLE} is not set: signed requests are accepted for "
+            f"{os.environ[HOSTS_VARIABLE]} only.",
+            flush=True,
+        )
     os.environ[WORKERS_VARIABLE] = str(workers)  # the workers share the CPUs' Argon2id
     with contextlib.ExitStack() as stack:
         if workers > 1:  # one queue for all of them, by the rules of portal/admission.py

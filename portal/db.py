@@ -1,7 +1,8 @@
 """The portal's database: exactly what docs/design.md §2 allows, and nothing else.
 
 A case is a random id, its `lookup_id`, the reporter's two public keys, the public
-status and *dates* (never a time of day). Items are sealed documents; blobs are rows
+status and *dates* (never a time of day). Items are sealed documents, with the signed
+header of protocol v2 beside them (kept when the sealed text is purged); blobs are rows
 pointing at stored-form files. Nonces, reporter sessions and sent forms hold no reporter
 identifier that can be tied to a case without the reporter's own secrets.
 """
@@ -16,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -44,15 +46,18 @@ class Case(Base):
 
 
 class Item(Base):
-    """A sealed document in a case's thread: the report, a reporter message or a reply."""
+    """A sealed document in a case's thread: the report, a reporter message, or a reply,
+    status change or outcome notice from the oversight body."""
 
     __tablename__ = "items"
+    #: One item per place in a case's chain: of two writers at once, one is refused.
+    __table_args__ = (Index("uq_items_chain", "case_id", "chain_seq", unique=True),)
 
     #: Arrival order (a thread's items are listed in it).
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(24), unique=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(8))  # report | message | reply
+    kind: Mapped[str] = mapped_column(String(8))  # report | message | reply | status | outcome
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once purged
     on: Mapped[datetime.date] = mapped_column(Date)
     acked_on: Mapped[datetime.date | None] = mapped_column(Date)  # console has it
@@ -60,6 +65,12 @@ class Item(Base):
     #: A report's or message's place in the console's outbox, and the cursor: given when
     #: the console reads the outbox, in commit order (store.number_outbox); None until then.
     outbox: Mapped[int | None] = mapped_column(Integer, unique=True)
+    #: A v2 item's signed header (docs/protocol.md §14.1) and its Ed25519 signature, kept
+    #: as long as the case; None for an item written under v1.
+    signed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: The header's SEQ: the item's place in the case's chain (None under v1).
+    chain_seq: Mapped[int | None] = mapped_column(Integer)
 
 
 class Counter(Base):

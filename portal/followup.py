@@ -55,7 +55,7 @@ NOT_FOUND = N_(
     "you wrote down. If it is right, the report may have been closed and removed."
 )
 #: What follow-up.js sends instead of the receipt: the keys it derived from it in the page.
-DERIVED_FIELDS = ("lookup_id", "box_sk")
+DERIVED_FIELDS = ("lookup_id", "box_sk", "sign_sk")
 #: Too many receipts are being turned into keys at once (`portal.admission`).
 BUSY = N_(
     "Too many people are using the portal just now. Nothing is wrong with your code. "
@@ -67,6 +67,8 @@ BUSY = N_(
 class Reporter:
     lookup_id: bytes
     box: crypto.PrivateKey
+    #: Signs the reporter's messages (protocol v2), as their own client would.
+    sign: crypto.SigningKey
 
 
 def _digest(session_id: bytes) -> bytes:
@@ -124,7 +126,7 @@ async def follow_up_login(request: Request) -> Response:
         await asyncio.sleep(state.throttle.failure(keys.lookup_id))
         return _login_page(request, {"error": NOT_FOUND, "typed": typed})
     state.throttle.success(keys.lookup_id)
-    return await _signed_in(request, Reporter(keys.lookup_id, keys.box))
+    return await _signed_in(request, Reporter(keys.lookup_id, keys.box, keys.sign))
 
 
 async def _login_with_keys(request: Request, form: dict[str, str]) -> Response:
@@ -136,17 +138,20 @@ async def _login_with_keys(request: Request, form: dict[str, str]) -> Response:
     try:
         lookup_id = crypto.b64u_decode(form.get("lookup_id", ""), length=32)
         box = crypto.PrivateKey(crypto.b64u_decode(form.get("box_sk", ""), length=32))
+        sign = crypto.SigningKey(crypto.b64u_decode(form.get("sign_sk", ""), length=32))
     except crypto.CryptoError:
         raise BadRequest(
             "The keys this page sent could not be read. Reload the page and try again."
         ) from None
-    public = bytes(box.public_key)  # before the lookup: known or not, the same steps
+    # Before the lookup: known or not, the same steps.
+    public = bytes(box.public_key) + bytes(sign.verify_key)
     case = await in_session(request, store.find_case, lookup_id)
-    if case is None or not hmac.compare_digest(public, bytes(case.box_pk)):
+    filed = b"" if case is None else bytes(case.box_pk) + bytes(case.sign_pk)
+    if case is None or not hmac.compare_digest(public, filed):
         await asyncio.sleep(state.throttle.failure(lookup_id))
         return _login_page(request, {"error": NOT_FOUND})
     state.throttle.success(lookup_id)
-    return await _signed_in(request, Reporter(lookup_id, box))
+    return await _signed_in(request, Reporter(lookup_id, box, sign))
 
 
 async def _signed_in(request: Request, reporter: Reporter) -> Response:
@@ -172,6 +177,7 @@ def _cookie_value(session_id: bytes, key: bytes, reporter: Reporter, now: float)
         {
             "l": crypto.b64u_encode(reporter.lookup_id),
             "b": crypto.b64u_encode(bytes(reporter.box)),
+            "s": crypto.b64u_encode(bytes(reporter.sign)),
             "t": int(now),  # last request; lives only in the reporter's browser, sealed
         },
     )
@@ -230,6 +236,7 @@ async def current_reporter(request: Request) -> tuple[Reporter, str] | None:
         reporter = Reporter(
             lookup_id=crypto.b64u_decode(value["l"], length=32),
             box=crypto.PrivateKey(crypto.b64u_decode(value["b"], length=32)),
+            sign=crypto.SigningKey(crypto.b64u_decode(value["s"], length=32)),
         )
     except (KeyError, crypto.CryptoError):
         return None
@@ -245,12 +252,7 @@ def _forget_session(request: Request, session_id: bytes) -> None:
 
 
 def _open_reply(reporter: Reporter, sealed: bytes | None) -> str | None:
-    if sealed is None:
-        return None
-    try:
-        return str(crypto.open_document(sealed, reporter.box, expect="reply")["text"])
-    except crypto.CryptoError:
-        return None
+    return store.reply_text(sealed, reporter.box)
 
 
 async def thread_page(
@@ -278,13 +280,16 @@ async def thread_page(
             "case": case,
             "items": [
                 {
-                    "kind": item.kind,
+                    "kind": store.page_kind(item.kind),
                     "on": item.on,
                     "files": len(blobs[item.seq]),
-                    "text": _open_reply(reporter, item.sealed) if item.kind == "reply" else None,
+                    "text": _open_reply(reporter, item.sealed)
+                    if store.page_kind(item.kind) == "reply"
+                    else None,
                     "purged": item.sealed is None,
                 }
                 for item in items
+                if item.kind != "status"  # a status change shows as the status above
             ],
         }
 
@@ -361,30 +366,21 @@ async def thread_post(request: Request) -> Response:
         names = tuple(upload.name for upload in form.files)
         return await thread_page(request, status=422, error=problem, text=text, reattach=names)
     attachments = await commit_uploads(request, form)
-    document = {
-        "v": 1,
-        "type": "message",
-        "text": text,
-        "attachments": attachments,
-        "sent_on": today(request).isoformat(),
-    }
     settings = state.settings
-    try:
-        sealed = crypto.seal_document(document, settings.oversight_key)
-    except crypto.DocumentTooLarge:  # not reached: TEXT_CHARS fits with room to spare
-        await forget_uploads(request, attachments)
-        return await thread_page(request, status=422, error=TOO_LONG, text=text)
 
     def add() -> None:
         with state.sessions() as session:
             case = store.find_case(session, reporter.lookup_id)
             if case is None:
                 raise Unacceptable(N_("This report is no longer on the portal."))
-            store.add_message(
+            store.add_signed_message(  # a v2 message, signed after the thread's head
                 session,
                 case,
-                sealed=sealed,
-                blob_ids=[a["blob_id"] for a in attachments],
+                box=reporter.box,
+                sign=reporter.sign,
+                oversight=settings.oversight_key,
+                text=text,
+                attachments=attachments,
                 limits=settings.limits,
                 today=today(request),
                 sent_form=ticket.digest if ticket else None,
@@ -395,6 +391,9 @@ async def thread_post(request: Request) -> Response:
     except AlreadySent:  # the same page, sent twice at once: this one came second
         await forget_uploads(request, attachments)
         return _already_sent(request)
+    except crypto.DocumentTooLarge:  # not reached: TEXT_CHARS fits with room to spare
+        await forget_uploads(request, attachments)
+        return await thread_page(request, status=422, error=TOO_LONG, text=text)
     response = redirect("/thread?sent=1")
     _set_cookie(request, response, cookie)
     return response

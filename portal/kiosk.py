@@ -275,12 +275,9 @@ async def follow_up(request: Request) -> Response:
             items = store.thread_items(session, case, store.utc_day(state.clock()))
             replies = []
             for item in items:
-                if item.kind == "reply" and item.sealed is not None:
-                    try:
-                        doc = crypto.open_document(item.sealed, keys.box, expect="reply")
-                    except crypto.CryptoError:
-                        continue
-                    replies.append({"on": item.on, "text": doc["text"]})
+                text = store.reply_text(item.sealed, keys.box)
+                if text is not None:
+                    replies.append({"on": item.on, "text": text})
             return {"status": KIOSK_STATUS.get(case.status, case.status), "replies": replies}
 
     found = await with_database(request, load)

@@ -1,8 +1,8 @@
 """The OpenAPI 3.1 document served at `/api/v1/openapi.json`.
 
-It describes docs/protocol.md §9 as `portal/api.py` implements it: paths, bodies, status codes
-and the `error` codes each endpoint can return, for authors of third-party clients. The
-document is built once at import; `openapi_document()` hands out a copy.
+It describes docs/protocol.md §9 and §19 as `portal/api.py` implements it: paths, bodies,
+status codes and the `error` codes each endpoint can return, for authors of third-party
+clients. The document is built once at import; `openapi_document()` hands out a copy.
 """
 
 from __future__ import annotations
@@ -15,15 +15,25 @@ from crypto.documents import BUCKETS, MAX_SEALED_BYTES
 Json = dict[str, Any]
 
 _INFO_DESCRIPTION = """\
-Intake and follow-up for end-to-end encrypted misconduct reports (Lanthorn protocol v1).
-The portal only ever stores ciphertext.
+Intake and follow-up for end-to-end encrypted misconduct reports (Lanthorn protocol v2,
+the signed conversation). The portal only ever stores ciphertext.
 
 **Reporting.** `GET /api/v1/config`; derive the reporter keys from a fresh receipt; upload
 each attachment in its v1 stored form to `POST /api/v1/blobs`; seal the report to
-`oversight_public_key`; `POST /api/v1/reports` with the `blob_ids`. **Following up.** Sign
-`GET /api/v1/thread` and `POST /api/v1/thread/messages` with the reporter's sign key.
+`oversight_public_key`, sign its header (docs/protocol.md §14); `POST /api/v1/reports`
+with the `blob_ids`. **Following up.** Sign `GET /api/v1/thread` and
+`POST /api/v1/thread/messages` with the reporter's sign key; check every item's header
+before showing it (§15, §16), and sign each message after the thread's `head`.
 **Console.** Page through `GET /api/v1/console/outbox`, download attachments, then `ack`
-the cursor; send sealed replies and public status changes.
+the cursor; send replies, status changes and outcome notices signed by the oversight
+signing key to `POST /api/v1/console/items`.
+
+**Signed items.** A v2 item carries `signed` (its header: nine ASCII lines joined by
+`\n`, §14.1) and `signature` (b64u, 64 bytes) beside `sealed`; a v1 item has neither.
+The portal keeps headers when it purges `sealed`, and takes an item only if it follows
+the head of its case's chain (409 `thread_moved_on`, with the `head`, otherwise: read
+again, sign again). These checks keep the chain straight; clients' own checks are what
+protect reporters. Reports and messages without a header (v1) are still taken.
 
 **Encodings.** Every binary value is URL-safe base64 *without padding* (b64u, RFC 4648 §5,
 decoded strictly: one spelling per value). Dates are `YYYY-MM-DD`, never a time of day.
@@ -66,6 +76,8 @@ _CODES: dict[str, tuple[int, str]] = {
     "unsupported_media_type": (415, "the body's Content-Type is not this endpoint's own: "
                                "no text/plain, form or multipart body is taken"),
     "lookup_in_use": (409, "a case already has this `lookup_id`: start from a new receipt"),
+    "thread_moved_on": (409, "the item does not follow the head of its case's chain, which the "
+                        "answer's `head` gives: read the thread, sign again after it, resend"),
     "too_large": (413, "the declared or streamed body is over the limit (`limits.blob_bytes` "
                   "for blobs, otherwise `limits.document_bytes` × 4/3 + 65536)"),
     "bad_blob": (422, "the size is not 24 + n × 65553 bytes (n ≥ 1), a v1 stored blob"),
@@ -75,13 +87,16 @@ _CODES: dict[str, tuple[int, str]] = {
     "blob_unavailable": (422, "a blob id is unknown, purged, or used by another submission"),
     "submission_too_large": (422, "the blobs total more than `limits.submission_bytes`"),
     "unknown_case": (422, "there is no case with this id"),
-    "unknown_state": (422, "the state is not one of the five public states"),
+    "bad_item": (422, "the signed header does not parse, is of a kind this endpoint does not "
+                 "take, names another case or signer, does not match `sealed`, or its "
+                 "signature does not verify"),
 }  # fmt: skip
 
 _SIGNED = ("bad_request", "unauthorized", "too_large", "too_slow", "busy")
 _JSON = ("bad_json", "bad_field", "bad_base64")
 _SEALED = ("document_too_large", "bad_sealed_document")
 _BLOBS = ("blob_repeated", "blob_unavailable", "submission_too_large")
+_ITEM = ("bad_item",)
 
 
 def _ref(name: str) -> Json:
@@ -123,16 +138,28 @@ def _str(pattern: str, description: str) -> Json:
 _INT: Json = {"type": "integer", "minimum": 0}
 _SHORT: Json = {"type": "string", "minLength": 1, "maxLength": 64}
 _SCHEMAS: Json = {
-    "Error": _obj({"error": {"type": "string"}, "message": {"type": "string"}},
-                  description="`error` is a short stable code, `message` a sentence for people."),
+    "Error": _obj({"error": {"type": "string"}, "message": {"type": "string"},
+                   "head": {"anyOf": [_ref("Head"), {"type": "null"}]}},
+                  required=["error", "message"],
+                  description="`error` is a short stable code, `message` a sentence for "
+                  "people; `head` only with 409 `thread_moved_on`."),
     "B64u": {"type": "string", "format": "base64url", "pattern": "^[A-Za-z0-9_-]*$",
              "description": "URL-safe base64 without `=` padding, decoded strictly."},
     "Key32": _b64u(32, "AEIMQUYcgkosw048", "A public key or lookup id"),
-    "Sealed": {**_about("B64u", "A v1 sealed document (`crypto_box_seal` of the padded "
-                        "JSON): decoded, a padding bucket (1, 4, 16, 64, 256 or 1024 KiB) + "
-                        "48 bytes, at most `limits.document_bytes`."),
+    "Sealed": {**_about("B64u", "A sealed document, v1 or v2 (`crypto_box_seal` of the "
+                        "padded JSON): decoded, a padding bucket (1, 4, 16, 64, 256 or 1024 "
+                        "KiB) + 48 bytes, at most `limits.document_bytes`."),
                "minLength": _b64u_length(BUCKETS[0] + MAX_SEALED_BYTES - BUCKETS[-1]),
                "maxLength": _b64u_length(MAX_SEALED_BYTES)},
+    "Signed": {"type": "string", "minLength": 1,
+               "description": "A v2 item's signed header (docs/protocol.md §14.1): nine ASCII "
+               "lines joined by `\\n`, no final newline, at most 512 bytes."},
+    "Signature": _b64u(64, "AQgw", "The Ed25519 signature of `signed`"),
+    "Head": _obj({"seq": _INT, "hash": _str("^[0-9a-f]{64}$", "SHA-256 of its header, hex.")},
+                 description="The last item of a case's chain as the portal holds it."),
+    "Rollover": _obj({"statement": {"type": "string"}, "old_signature": {"type": "string"},
+                      "new_signature": {"type": "string"}},
+                     description="A rollover statement and both signatures (§12.3)."),
     "Date": {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
     "BlobId": _str("^[A-Za-z0-9_-]{22}$", "An id from `POST /api/v1/blobs` (b64u, 16 bytes)."),
     "BlobIds": {"type": "array", "items": _ref("BlobId"), "maxItems": 100, "default": [],
@@ -143,8 +170,15 @@ _SCHEMAS: Json = {
     "State": {"enum": ["received", "acknowledged", "in_review", "action_taken", "closed"]},
     "Status": _obj({"state": _ref("State"), "on": _ref("Date")}),
     "Config": _obj({
-        "protocol": {"const": 1},
+        "protocol": {"const": 2},
         "oversight_public_key": _about("Key32", "The X25519 key reports are sealed to."),
+        "oversight_sign_key": _about("Key32", "The Ed25519 key every reply, status change "
+                                     "and outcome notice is signed with."),
+        "oversight_fingerprint": _str("^[0-9A-HJKMNP-TV-Z]{4}( [0-9A-HJKMNP-TV-Z]{4}){4}$",
+                                      "The two keys' fingerprint (§12.2), for people: compute "
+                                      "it, never trust it."),
+        "oversight_rollovers": {"type": "array", "items": _ref("Rollover"),
+                                "description": "Rollover statements, newest first (§12.4)."},
         "receipt_salt": _b64u(16, "AQgw", "The Argon2id salt for reporter keys"),
         "kdf": _obj({"alg": {"const": "argon2id13"}, "t": _INT, "m_kib": _INT, "p": _INT},
                     description="v1 deployments serve t=3, m_kib=65536, p=1."),
@@ -154,32 +188,49 @@ _SCHEMAS: Json = {
     }),
     "ReportRequest": _obj(
         {"sealed": _ref("Sealed"), "lookup_id": _ref("Key32"), "box_pk": _ref("Key32"),
-         "sign_pk": _ref("Key32"), "blob_ids": _ref("BlobIds")},
+         "sign_pk": _ref("Key32"), "blob_ids": _ref("BlobIds"), "signed": _ref("Signed"),
+         "signature": _ref("Signature")},
         required=["sealed", "lookup_id", "box_pk", "sign_pk"],
+        description="With `signed` and `signature`, a v2 report: a `report` header at SEQ 0 "
+        "for `box_pk`, signed by `sign_pk`. Without them, a v1 report.",
     ),
-    "MessageRequest": _obj({"sealed": _ref("Sealed"), "blob_ids": _ref("BlobIds")}, ["sealed"]),
+    "MessageRequest": _obj(
+        {"sealed": _ref("Sealed"), "blob_ids": _ref("BlobIds"), "signed": _ref("Signed"),
+         "signature": _ref("Signature")}, ["sealed"],
+        description="With `signed` and `signature`, a v2 message: a `message` header for the "
+        "case, signed by its `sign_pk`, following the thread's head. Without them, a v1 "
+        "message.",
+    ),
     "AckRequest": _obj({"cursor": _ref("Cursor")}),
-    "ReplyRequest": _obj({"case": _SHORT, "sealed": _ref("Sealed")}),
-    "StatusRequest": _obj({"case": _SHORT, "state": _ref("State")}),
+    "ItemRequest": _obj({"case": _SHORT, "sealed": _ref("Sealed"), "signed": _ref("Signed"),
+                         "signature": _ref("Signature")},
+                        description="A `reply`, `status` or `outcome` for the case's box key, "
+                        "signed by `oversight_sign_key`, following the thread's head."),
     "ThreadItem": _obj(
         {"id": _ref("ItemId"), "from": {"enum": ["reporter", "oversight"]},
          "sealed": _ref("Sealed"), "blob_ids": {"type": "array", "items": _ref("BlobId")},
-         "on": _ref("Date")},
+         "on": _ref("Date"), "signed": _ref("Signed"), "signature": _ref("Signature")},
         required=["id", "from", "blob_ids", "on"],
         description="Reporter items lose `sealed` once the console acknowledged them; "
-        "replies once purged.",
+        "oversight items once purged. A v2 item keeps `signed` and `signature`; `from` is "
+        "the portal's word, the header's kind decides.",
     ),
     "Thread": _obj({"case": _ref("CaseId"), "status": _ref("Status"),
-                    "items": {"type": "array", "items": _ref("ThreadItem")}}),
+                    "items": {"type": "array", "items": _ref("ThreadItem")},
+                    "head": {"anyOf": [_ref("Head"), {"type": "null"}]}}),
     "OutboxItem": _obj({
         "id": _ref("ItemId"), "case": _ref("CaseId"), "kind": {"enum": ["report", "message"]},
         "sealed": _ref("Sealed"), "blob_ids": {"type": "array", "items": _ref("BlobId")},
         "box_pk": _about("Key32", "The portal's copy of the reporter's box key: compare it "
                          "with `reply_box_pk` in the report, and seal replies to the latter."),
+        "sign_pk": _about("Key32", "The portal's copy of the reporter's signing key: compare "
+                          "it with `reply_sign_pk` in a v2 report."),
         "on": _ref("Date"),
         "position": _about("Cursor", "This item's place in the outbox: acknowledging it "
                            "acknowledges every item up to here."),
-    }),
+        "signed": _ref("Signed"), "signature": _ref("Signature"),
+    }, required=["id", "case", "kind", "sealed", "blob_ids", "box_pk", "sign_pk", "on",
+                 "position"]),
     "Outbox": _obj({
         "items": {"type": "array", "items": _ref("OutboxItem")},
         "next": {"anyOf": [_ref("Cursor"), {"type": "null"}],
@@ -205,14 +256,23 @@ _SCHEMES: Json = {
         "Lanthorn-Nonce", "b64u of 16 fresh random bytes, never reused under one key."),
     "LanthornSignature": _header(
         "Lanthorn-Signature", "b64u of the 64-byte Ed25519 signature of the canonical string "
-        "(info.description; docs/protocol.md §6). Send each of the four headers once."),
+        "(info.description; docs/protocol.md §18, or §6 for v1). Send each header once."),
+    "LanthornProtocol": _header(
+        "Lanthorn-Protocol", "`2`: the request is signed as v2 (with the host and the key id). "
+        "Left out, it is a v1 request, accepted during the transition only."),
 }  # fmt: skip
 
 _SIGNED_HEADERS: Json = {"LanthornTimestamp": [], "LanthornNonce": [], "LanthornSignature": []}
-#: Thread endpoints: `Lanthorn-Key` is the reporter's lookup_id.
-REPORTER_SIGNED: list[Json] = [{"LanthornKeyReporter": [], **_SIGNED_HEADERS}]
-#: Console endpoints: `Lanthorn-Key` is the console's verify key.
-CONSOLE_SIGNED: list[Json] = [{"LanthornKeyConsole": [], **_SIGNED_HEADERS}]
+#: Thread endpoints: `Lanthorn-Key` is the reporter's lookup_id; v2, or v1 for now.
+REPORTER_SIGNED: list[Json] = [
+    {"LanthornKeyReporter": [], **_SIGNED_HEADERS, "LanthornProtocol": []},
+    {"LanthornKeyReporter": [], **_SIGNED_HEADERS},
+]
+#: Console endpoints: `Lanthorn-Key` is the console's verify key; v2, or v1 for now.
+CONSOLE_SIGNED: list[Json] = [
+    {"LanthornKeyConsole": [], **_SIGNED_HEADERS, "LanthornProtocol": []},
+    {"LanthornKeyConsole": [], **_SIGNED_HEADERS},
+]
 
 
 def _errors(codes: tuple[str, ...]) -> Json:
@@ -261,8 +321,9 @@ _BLOB_BODY: Json = {"application/octet-stream": {"schema": {
 _PATHS: Json = {
     "/api/v1/config": {"get": _op(
         "Deployment parameters",
-        "What a client needs before deriving keys and sealing: protocol version, oversight "
-        "public key, receipt salt, KDF parameters and size limits.",
+        "What a client needs before deriving keys and sealing: protocol version, the "
+        "oversight keys (box and signing key, fingerprint, rollovers), receipt salt, KDF "
+        "parameters and size limits.",
         _ok(200, "The configuration.", _json(_ref("Config"))),
     )},
     "/api/v1/openapi.json": {"get": _op(
@@ -280,27 +341,30 @@ _PATHS: Json = {
     )},
     "/api/v1/reports": {"post": _op(
         "File a report",
-        "Opens a case for a new `lookup_id` with the sealed report and its attachments. "
-        "Checks run in the order 415, 400, 422, 409.",
+        "Opens a case for a new `lookup_id` with the sealed report, its signed header (v2) "
+        "and its attachments. Checks run in the order 415, 400, 422, 409.",
         _ok(201, "The case was opened.", _json(_obj({"case": _ref("CaseId")}))),
         errors=("unsupported_media_type", "bad_request", *_JSON, "too_large", "too_slow",
-                "busy", *_SEALED, *_BLOBS, "lookup_in_use"),
+                "busy", *_SEALED, *_BLOBS, *_ITEM, "lookup_in_use"),
         body=_json(_ref("ReportRequest")),
     )},
     "/api/v1/thread": {"get": _op(
         "Read the case thread",
-        "The public status and every item in order: the report and messages (`from: reporter`) "
-        "and replies (`from: oversight`). Delivering a reply starts its retention period.",
+        "The public status, every item in order (the report and messages, `from: reporter`; "
+        "replies, status changes and outcome notices, `from: oversight`), each v2 item with "
+        "its header, and the chain's `head`. Delivering an oversight item starts its "
+        "retention period.",
         _ok(200, "The thread of the case that signed the request.", _json(_ref("Thread"))),
         errors=_SIGNED, tag="reporter", security=REPORTER_SIGNED,
     )},
     "/api/v1/thread/messages": {"post": _op(
         "Send a follow-up message",
-        "Adds a message sealed to the oversight key, with optional attachments, to the case "
-        "that signed the request. The signature over the raw body is checked before the "
-        "body is parsed, so an unsigned request is 401 whatever its body.",
+        "Adds a message sealed to the oversight key, with its signed header (v2) and optional "
+        "attachments, to the case that signed the request. The signature over the raw body "
+        "is checked before the body is parsed, so an unsigned request is 401 whatever its "
+        "body.",
         _ok(201, "The message was stored.", _json(_obj({"id": _ref("ItemId")}))),
-        errors=(*_SIGNED, *_JSON, *_SEALED, *_BLOBS),
+        errors=(*_SIGNED, *_JSON, *_SEALED, *_BLOBS, *_ITEM, "thread_moved_on"),
         tag="reporter", security=REPORTER_SIGNED, body=_json(_ref("MessageRequest")),
     )},
     "/api/v1/console/outbox": {"get": _op(
@@ -330,21 +394,14 @@ _PATHS: Json = {
         errors=(*_SIGNED, "bad_json", "bad_field"),
         tag="console", security=CONSOLE_SIGNED, body=_json(_ref("AckRequest")),
     )},
-    "/api/v1/console/replies": {"post": _op(
-        "Reply to a reporter",
-        "Adds a reply, sealed to the `reply_box_pk` inside the decrypted report, to the "
-        "case's thread.",
-        _ok(201, "The reply was stored.", _json(_obj({"id": _ref("ItemId")}))),
-        errors=(*_SIGNED, *_JSON, *_SEALED, "unknown_case"),
-        tag="console", security=CONSOLE_SIGNED, body=_json(_ref("ReplyRequest")),
-    )},
-    "/api/v1/console/status": {"post": _op(
-        "Set the public status",
-        "Sets the status the reporter sees, stamped with the portal's current date.",
-        _ok(200, "The new status.", _json(_obj({"case": _ref("CaseId"),
-                                                 "status": _ref("Status")}))),
-        errors=(*_SIGNED, "bad_json", "bad_field", "unknown_state", "unknown_case"),
-        tag="console", security=CONSOLE_SIGNED, body=_json(_ref("StatusRequest")),
+    "/api/v1/console/items": {"post": _op(
+        "Send a reply, status change or outcome notice",
+        "Adds an item signed by the oversight signing key, sealed to the `reply_box_pk` "
+        "inside the decrypted report, to the case's thread; its header's state, if any, "
+        "becomes the case's status, dated today. Checks run in the order 400, 422, 409.",
+        _ok(201, "The item was stored.", _json(_obj({"id": _ref("ItemId")}))),
+        errors=(*_SIGNED, *_JSON, *_SEALED, "unknown_case", *_ITEM, "thread_moved_on"),
+        tag="console", security=CONSOLE_SIGNED, body=_json(_ref("ItemRequest")),
     )},
 }  # fmt: skip
 
@@ -362,8 +419,8 @@ _DOCUMENT: Json = {
     "openapi": "3.1.0",
     "info": {
         "title": "Lanthorn portal API",
-        "version": "1",
-        "summary": "Anonymous, end-to-end encrypted misconduct reporting (protocol v1).",
+        "version": "2",
+        "summary": "Anonymous, end-to-end encrypted misconduct reporting (protocol v2).",
         "description": _INFO_DESCRIPTION,
     },
     "tags": [

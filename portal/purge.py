@@ -28,7 +28,7 @@ from .blobstore import BlobStore
 from .db import Blob, Item, Nonce, ReporterSession
 from .once import KEEP_DAYS
 from .settings import PortalSettings
-from .store import forget_sent_forms, forget_unclaimed, rowcount, utc_day
+from .store import OVERSIGHT_KINDS, forget_sent_forms, forget_unclaimed, rowcount, utc_day
 
 log = logging.getLogger("lanthorn.portal")
 
@@ -69,7 +69,7 @@ class Purger:
             # on day D cannot come back after D + KEEP_DAYS: its row is no longer needed.
             counts["forms"] = forget_sent_forms(session, today - datetime.timedelta(days=KEEP_DAYS))
             done = (Item.kind.in_(("report", "message")) & (Item.acked_on < cutoff)) | (
-                (Item.kind == "reply") & (Item.read_on < cutoff)
+                Item.kind.in_(OVERSIGHT_KINDS) & (Item.read_on < cutoff)
             )
             seqs = list(session.scalars(select(Item.seq).where(done, Item.sealed.is_not(None))))
             files = list(session.scalars(select(Blob.id).where(Blob.item_seq.in_(seqs))))

@@ -1,8 +1,9 @@
 """Portal settings: one frozen dataclass, read once from the data directory and `LANTHORN_*`.
 
-`lanthorn portal init` writes `DATA/portal.json` (the public keys and receipt salt) and
-`DATA/secret.key` (the portal's own secret, for CSRF tokens and session cookies). Tests
-build `PortalSettings` directly, with cheap Argon2 parameters.
+`lanthorn portal init` writes `DATA/portal.json` (the public keys, the oversight keys'
+rollover statements and the receipt salt) and `DATA/secret.key` (the portal's own secret,
+for CSRF tokens and session cookies). Tests build `PortalSettings` directly, with cheap
+Argon2 parameters.
 """
 
 from __future__ import annotations
@@ -60,6 +61,68 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class OversightPublicKeys:
+    """The oversight body's public keys as the console writes them (`public/oversight.json`)
+    and the portal serves them (docs/protocol.md §19.1): the current generation and the
+    rollover statements that lead back from it, newest first."""
+
+    box_pk: bytes
+    sign_pk: bytes
+    rollovers: tuple[crypto.Rollover, ...] = ()
+
+    @property
+    def fingerprint(self) -> str:
+        return crypto.fingerprint(self.box_pk, self.sign_pk)
+
+    def as_json(self) -> dict[str, object]:
+        """The fields `/api/v1/config` serves, under the names it serves them."""
+        return {
+            "oversight_public_key": crypto.b64u_encode(self.box_pk),
+            "oversight_sign_key": crypto.b64u_encode(self.sign_pk),
+            "oversight_fingerprint": self.fingerprint,
+            "oversight_rollovers": [r.as_json() for r in self.rollovers],
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> OversightPublicKeys:
+        """Read and check them: both keys, and every rollover statement verified and
+        leading back from the current keys (`crypto.resolve_oversight_keys`). Raises
+        `ValueError` with a sentence for anything else."""
+        if not isinstance(data, dict):
+            raise ValueError("the oversight keys must be a JSON object")
+        try:
+            box_pk = crypto.b64u_decode(data["oversight_public_key"], length=32)
+            sign_pk = crypto.b64u_decode(data["oversight_sign_key"], length=32)
+        except KeyError as exc:
+            raise ValueError(f"{exc.args[0]} is missing") from None
+        except (TypeError, crypto.CryptoError):
+            raise ValueError("an oversight key is not 32 bytes of b64u") from None
+        listed = data.get("oversight_rollovers", [])
+        if not isinstance(listed, list):
+            raise ValueError("oversight_rollovers must be a list")
+        try:
+            rollovers = tuple(
+                crypto.parse_rollover(
+                    entry["statement"].encode("ascii"),
+                    crypto.b64u_decode(entry["old_signature"], length=64),
+                    crypto.b64u_decode(entry["new_signature"], length=64),
+                )
+                for entry in listed
+            )
+            crypto.resolve_oversight_keys(box_pk, sign_pk, rollovers, pinned=None)
+        except (KeyError, TypeError, AttributeError, UnicodeEncodeError, crypto.CryptoError):
+            raise ValueError(
+                "the oversight keys' rollover statements do not verify, or do not lead back "
+                "from the current keys"
+            ) from None
+        if "oversight_fingerprint" in data and data["oversight_fingerprint"] != crypto.fingerprint(
+            box_pk, sign_pk
+        ):
+            raise ValueError("oversight_fingerprint is not the fingerprint of the two keys")
+        return cls(box_pk, sign_pk, rollovers)
+
+
+@dataclass(frozen=True)
 class PortalSettings:
     data_dir: Path
     database_url: str
@@ -67,6 +130,15 @@ class PortalSettings:
     console_key: crypto.VerifyKey
     receipt_salt: bytes
     secret: Secret
+    #: The oversight signing key every reply, status change and outcome notice must be
+    #: signed with (docs/protocol.md §12), and the rollover statements, newest first.
+    oversight_sign_key: crypto.VerifyKey
+    oversight_rollovers: tuple[crypto.Rollover, ...] = ()
+    #: The names (with the port, when not the scheme's default) this portal answers to: a
+    #: v2 signed request must name one of them (docs/protocol.md §18.3).
+    hosts: tuple[str, ...] = ()
+    #: Whether v1 signed requests are still accepted (the transition of §18.4).
+    accept_v1_requests: bool = True
     kdf: crypto.KdfParams = crypto.V1_KDF
     limits: Limits = field(default_factory=Limits)
     #: How many Argon2id derivations may run at once in each worker process (64 MiB each at
@@ -130,6 +202,12 @@ class PortalSettings:
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
 
+    @property
+    def oversight_keys(self) -> OversightPublicKeys:
+        return OversightPublicKeys(
+            bytes(self.oversight_key), bytes(self.oversight_sign_key), self.oversight_rollovers
+        )
+
     @classmethod
     def load(cls, data_dir: Path, environ: Mapping[str, str] = os.environ) -> PortalSettings:
         """Read `DATA/portal.json`, `DATA/secret.key` and `LANTHORN_*` overrides."""
@@ -141,7 +219,13 @@ class PortalSettings:
             )
         try:
             config = json.loads(config_path.read_text(encoding="utf-8"))
-            oversight = crypto.b64u_decode(config["oversight_public_key"], length=32)
+            if "oversight_sign_key" not in config:
+                raise SettingsError(
+                    f"{config_path} has no oversight signing key (it was made before protocol "
+                    "v2). Copy the console's public/oversight.json here and run: lanthorn "
+                    "portal set-oversight-key --data DIR --oversight-key oversight.json"
+                )
+            oversight_keys = OversightPublicKeys.from_json(config)
             console = crypto.b64u_decode(config["console_key"], length=32)
             salt = crypto.b64u_decode(config["receipt_salt"], length=crypto.RECEIPT_SALT_BYTES)
             secret = (data_dir / SECRET_FILE).read_bytes()
@@ -158,8 +242,11 @@ class PortalSettings:
         return cls(
             data_dir=data_dir,
             database_url=environ.get("LANTHORN_DATABASE_URL") or sqlite_url(data_dir),
-            oversight_key=crypto.PublicKey(oversight),
+            oversight_key=crypto.PublicKey(oversight_keys.box_pk),
             console_key=crypto.VerifyKey(console),
+            oversight_sign_key=crypto.VerifyKey(oversight_keys.sign_pk),
+            oversight_rollovers=oversight_keys.rollovers,
+            hosts=hosts_from(environ.get(HOSTS_VARIABLE, "")),
             receipt_salt=salt,
             secret=Secret(secret),
             limits=limits,
@@ -191,6 +278,26 @@ class PortalSettings:
                 environ, "LANTHORN_CONNECTIONS_PER_WORKER", cls.connections_per_worker
             ),
         )
+
+
+#: The names this portal answers to, comma-separated (`PortalSettings.hosts`).
+HOSTS_VARIABLE = "LANTHORN_HOSTS"
+
+
+def hosts_from(value: str) -> tuple[str, ...]:
+    """`LANTHORN_HOSTS` as a tuple of names in the form v2 requests sign them."""
+    hosts = []
+    for name in (part.strip() for part in value.split(",")):
+        if not name:
+            continue
+        try:
+            hosts.append(crypto.canonical_host(name))
+        except ValueError:
+            raise SettingsError(
+                f"{HOSTS_VARIABLE}: {name!r} is not a host name as a browser sends it "
+                "(e.g. report.example.org, or 127.0.0.1:8000 with a port)"
+            ) from None
+    return tuple(hosts)
 
 
 #: Set by `lanthorn portal serve` for its workers: how many of them there are.

@@ -1,4 +1,5 @@
-"""Verifying signed requests (protocol v1 §2.5) against the portal's database.
+"""Verifying signed requests against the portal's database: protocol v2 (docs/protocol.md
+§18, bound to the host and the key id) and, during the transition of §18.4, v1 (§6).
 
 Nonces are shared by every worker and node through the `nonces` table; each is stored
 only as a hash with its expiry, so the table cannot say which case made a request.
@@ -58,15 +59,20 @@ async def verify(
     state = request.app.state
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
 
+    settings = state.settings
+
     def check() -> bytes:
-        return crypto.verify_request(
+        return crypto.verify_any_request(
             headers,
             request.method,
+            request.headers.get("host", ""),
             request_target(request),
             body,
+            hosts=settings.hosts,
             now=int(state.clock()),
             resolve_key=resolve,
             nonces=state.nonces,
+            accept_v1=settings.accept_v1_requests,
         )
 
     try:

@@ -8,11 +8,13 @@ nothing: every change happens in one transaction, committed only when all checks
 from __future__ import annotations
 
 import datetime
+import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import cast
 
+from nacl.exceptions import BadSignatureError
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -24,7 +26,9 @@ from .db import Blob, Case, Counter, Item, SentForm
 from .errors import AlreadySent, Conflict, NotFound, Unacceptable
 from .settings import Limits
 
-STATES = ("received", "acknowledged", "in_review", "action_taken", "closed")
+STATES = crypto.PUBLIC_STATES
+#: The kinds of item the oversight body writes (the thread's `"from": "oversight"`).
+OVERSIGHT_KINDS = crypto.OVERSIGHT_KINDS
 _CASE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 #: `items.outbox` is a 32-bit integer on PostgreSQL: a larger cursor would be a database
 #: error (a 500), though it means the same as this one.
@@ -69,6 +73,87 @@ def check_sealed_size(sealed: bytes, limit: int) -> None:
 class NewItem:
     case_id: str
     item_id: str
+
+
+@dataclass(frozen=True)
+class SignedHeader:
+    """A v2 item's signed header and signature as a client sent them (§19.3)."""
+
+    signed: bytes
+    signature: bytes
+
+
+def _bad_item(why: str) -> Unacceptable:
+    return Unacceptable(f"The signed header {why}.", code="bad_item")
+
+
+def check_header(
+    item: SignedHeader,
+    *,
+    kinds: Collection[str],
+    case_key: bytes,
+    signer: bytes,
+    sealed: bytes,
+) -> crypto.ItemHeader:
+    """The header of an item sent for a case whose box key is `case_key`, to be signed by
+    `signer`, beside `sealed`; 422 `bad_item` for anything else (docs/protocol.md §19.3).
+
+    These checks keep the chain straight for honest writers and stop junk early. What
+    protects reporters is that both sides check every item themselves (§15, §16)."""
+    try:
+        header = crypto.parse_item(item.signed)
+    except crypto.CryptoError:
+        raise _bad_item("is not a protocol v2 item header, in its one spelling") from None
+    if header.kind not in kinds:
+        raise _bad_item(f"is a {header.kind}, which this endpoint does not take")
+    if header.case_key != case_key:
+        raise _bad_item("names another case's key")
+    if header.signer != signer:
+        raise _bad_item("names a signer other than the key this portal holds for it")
+    if header.body != hashlib.sha256(sealed).digest():
+        raise _bad_item('names a BODY that is not the SHA-256 of "sealed"')
+    try:
+        crypto.VerifyKey(signer).verify(item.signed, item.signature)
+    except (ValueError, crypto.CryptoError, BadSignatureError):
+        raise _bad_item("has a signature that does not verify") from None
+    return header
+
+
+def chain_head(session: Session, case_id: str) -> crypto.Head | None:
+    """The last signed item of a case's chain, as this portal holds it (None: no item)."""
+    row = session.execute(
+        select(Item.chain_seq, Item.signed)
+        .where(Item.case_id == case_id, Item.chain_seq.is_not(None))
+        .order_by(Item.chain_seq.desc())
+        .limit(1)
+    ).first()
+    if row is None or row.signed is None:
+        return None
+    return crypto.Head(int(row.chain_seq), hashlib.sha256(row.signed).digest())
+
+
+def head_json(head: crypto.Head | None) -> dict[str, object] | None:
+    return None if head is None else {"seq": head.seq, "hash": head.hash.hex()}
+
+
+class ThreadMovedOn(Conflict):
+    """An item that does not follow the chain's head: the writer reads again and re-signs."""
+
+    def __init__(self, head: crypto.Head | None) -> None:
+        super().__init__(
+            "The thread has moved on since this item was signed: read the thread again, "
+            "then sign the item after its new head.",
+            code="thread_moved_on",
+        )
+        self.extra = {"head": head_json(head)}
+
+
+def _follow_head(session: Session, case_id: str, header: crypto.ItemHeader) -> None:
+    """409 `thread_moved_on` unless the item is the next after the chain's head."""
+    head = chain_head(session, case_id)
+    expected = (0, crypto.GENESIS) if head is None else (head.seq + 1, head.hash)
+    if (header.seq, header.prev) != expected:
+        raise ThreadMovedOn(head)
 
 
 def _check_blobs(session: Session, blob_ids: Sequence[str], submission_limit: int) -> None:
@@ -174,14 +259,25 @@ def _add_item(
     sealed: bytes,
     blob_ids: Sequence[str],
     today: datetime.date,
+    signed: SignedHeader | None = None,
+    header: crypto.ItemHeader | None = None,
 ) -> str:
-    """Add a reporter's item and claim its checked blobs; return the item's id. (Its
-    outbox number is given later, when the console reads the outbox.)
+    """Add an item (with its checked signed header, if any) and claim its checked blobs;
+    return the item's id. (A report's or message's outbox number is given later, when
+    the console reads the outbox.)
 
-    The caller has checked sizes and blobs, and commits (or rolls back) the transaction.
+    The caller has checked sizes, blobs and the header, and commits (or rolls back) the
+    transaction. A place in the chain that another writer took a moment ago is an
+    `IntegrityError` (the unique index on the case and `chain_seq`).
     """
     item_id = new_item_id()
     values = {"id": item_id, "case_id": case_id, "kind": kind, "sealed": sealed, "on": today}
+    if signed is not None and header is not None:
+        values |= {
+            "signed": signed.signed,
+            "signature": signed.signature,
+            "chain_seq": header.seq,
+        }
     seq = session.connection().execute(_INSERT_ITEM, values).scalar_one()
     _claim_blobs(session, seq, blob_ids)
     return item_id
@@ -233,8 +329,13 @@ def create_case(
     limits: Limits,
     today: datetime.date,
     sent_form: bytes | None = None,
+    signed: SignedHeader | None = None,
 ) -> NewItem:
     """Store a new case and its report in one transaction; 422 or 409 change nothing.
+
+    `signed` is a v2 report's header: a `report` for `box_pk`, signed by `sign_pk`, over
+    `sealed` (a report is always the first item of its chain). Without it the report is
+    a v1 item.
 
     `sent_form` is the digest of the one-time value of the page that sent it (HTML
     forms only): recorded in the same transaction, so that page cannot file a second
@@ -247,6 +348,11 @@ def create_case(
     case_id = new_case_id()
     try:
         _check_submission(session, sealed, blob_ids, limits)
+        header = None
+        if signed is not None:
+            header = check_header(
+                signed, kinds=("report",), case_key=box_pk, signer=sign_pk, sealed=sealed
+            )
         _record_sent_form(session, sent_form, today)
         session.connection().execute(
             _INSERT_CASE,
@@ -260,7 +366,7 @@ def create_case(
                 "created_on": today,
             },
         )
-        item_id = _add_item(session, case_id, "report", sealed, blob_ids, today)
+        item_id = _add_item(session, case_id, "report", sealed, blob_ids, today, signed, header)
         session.commit()
     except IntegrityError:
         session.rollback()  # the lookup id is taken (or, once in 2^50, the case id)
@@ -284,18 +390,97 @@ def add_message(
     limits: Limits,
     today: datetime.date,
     sent_form: bytes | None = None,
+    signed: SignedHeader | None = None,
 ) -> NewItem:
     """Store a reporter's follow-up message with its attachments (and, from the HTML
-    form, its page's sent-form digest: see `create_case`)."""
+    form, its page's sent-form digest: see `create_case`).
+
+    `signed` is a v2 message's header: a `message` for the case's `box_pk`, signed by
+    its `sign_pk`, over `sealed`, following the chain's head (else 409
+    `thread_moved_on`). Without it the message is a v1 item, outside the chain."""
     try:
         _check_submission(session, sealed, blob_ids, limits)
+        header = None
+        if signed is not None:
+            header = check_header(
+                signed,
+                kinds=("message",),
+                case_key=case.box_pk,
+                signer=case.sign_pk,
+                sealed=sealed,
+            )
+            _follow_head(session, case.id, header)
         _record_sent_form(session, sent_form, today)
-        item_id = _add_item(session, case.id, "message", sealed, blob_ids, today)
+        item_id = _add_item(session, case.id, "message", sealed, blob_ids, today, signed, header)
         session.commit()
+    except IntegrityError:
+        session.rollback()  # another writer took this place in the chain a moment ago
+        raise ThreadMovedOn(chain_head(session, case.id)) from None
     except BaseException:
         session.rollback()
         raise
     return NewItem(case.id, item_id)
+
+
+def filed_under_v1(session: Session, case_id: str) -> bool:
+    """Whether the case's report came without a signed header (a v1 client's)."""
+    query = select(Item.signed).where(Item.case_id == case_id, Item.kind == "report")
+    return session.execute(query.limit(1)).scalar() is None
+
+
+def add_signed_message(
+    session: Session,
+    case: Case,
+    *,
+    box: crypto.PrivateKey,
+    sign: crypto.SigningKey,
+    oversight: crypto.PublicKey,
+    text: str,
+    attachments: list[dict[str, object]],
+    limits: Limits,
+    today: datetime.date,
+    sent_form: bytes | None = None,
+) -> NewItem:
+    """A message from the server-rendered pages, which hold the reporter's keys for the
+    session: sealed to the oversight key and signed after the head of the chain this
+    portal holds (docs/protocol.md §19.3); in a case filed under v1, with the key proof
+    of §17.2. Signed again if another writer took that place a moment ago.
+
+    These pages do not check the thread yet: they sign after whatever head they hold."""
+    for attempt in range(3):
+        document: dict[str, object] = {
+            "v": 2,
+            "type": "message",
+            "case_key": crypto.b64u_encode(bytes(box.public_key)),
+            "text": text,
+            "attachments": attachments,
+            "sent_on": today.isoformat(),
+        }
+        if filed_under_v1(session, case.id):
+            sign_pk = bytes(sign.verify_key)
+            proof = crypto.make_key_proof(box, sign_pk, bytes(oversight))
+            document |= {
+                "reply_sign_pk": crypto.b64u_encode(sign_pk),
+                "key_proof": crypto.b64u_encode(proof),
+            }
+        sealed, item = crypto.seal_item(
+            document, oversight, sign, after=chain_head(session, case.id)
+        )
+        try:
+            return add_message(
+                session,
+                case,
+                sealed=sealed,
+                blob_ids=[str(a["blob_id"]) for a in attachments],
+                limits=limits,
+                today=today,
+                sent_form=sent_form,
+                signed=SignedHeader(item.signed, item.signature),
+            )
+        except ThreadMovedOn:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def blob_ids_by_item(session: Session, seqs: Sequence[int]) -> dict[int, list[str]]:
@@ -318,11 +503,29 @@ def thread_items(session: Session, case: Case, today: datetime.date) -> list[Ite
         .scalars()
         .all()
     )
-    unread = [i.seq for i in items if i.kind == "reply" and i.read_on is None]
+    unread = [i.seq for i in items if i.kind in OVERSIGHT_KINDS and i.read_on is None]
     if unread:
         session.execute(update(Item).where(Item.seq.in_(unread)).values(read_on=today))
         session.commit()
     return items
+
+
+def reply_text(sealed: bytes | None, box: crypto.PrivateKey) -> str | None:
+    """The text of a reply or outcome notice (v1 or v2) the reporter's box key opens, for
+    the server-rendered pages; None if there is none to show. These pages do not check
+    the signed conversation yet: they show replies as under v1."""
+    if sealed is None:
+        return None
+    try:
+        doc = crypto.open_document(sealed, box, versions=(1, 2))
+    except crypto.CryptoError:
+        return None
+    return str(doc["text"]) if doc["type"] in ("reply", "outcome") else None
+
+
+def page_kind(kind: str) -> str:
+    """How the server-rendered pages show an item: an outcome notice is a reply."""
+    return "reply" if kind == "outcome" else kind
 
 
 def outbox(session: Session, after: int | None, limit: int) -> list[Item]:
@@ -359,30 +562,40 @@ def get_case(session: Session, case_id: str) -> Case:
     return case
 
 
-def add_reply(
-    session: Session, case_id: str, sealed: bytes, document_limit: int, today: datetime.date
+def add_oversight_item(
+    session: Session,
+    case_id: str,
+    *,
+    sealed: bytes,
+    signed: SignedHeader,
+    signer: bytes,
+    document_limit: int,
+    today: datetime.date,
 ) -> NewItem:
-    check_sealed_size(sealed, document_limit)
-    case = get_case(session, case_id)
-    item = Item(id=new_item_id(), case_id=case.id, kind="reply", sealed=sealed, on=today)
-    session.add(item)
-    if case.status == "received":
-        # A reply is an acknowledgement: the reporter never reads "nobody has read it yet"
-        # above an answer, whatever order the console's pushes arrive in.
-        case.status, case.status_on = "acknowledged", today
-    session.commit()
-    return NewItem(case.id, item.id)
+    """Store a reply, status change or outcome notice the console signed (§19.3).
 
-
-def set_status(session: Session, case_id: str, state: str, today: datetime.date) -> Case:
-    if state not in STATES:
-        raise Unacceptable(
-            f"Unknown status {state!r}; use one of: {', '.join(STATES)}.", code="unknown_state"
+    The header must be one of those kinds, for the case's `box_pk`, signed by `signer`
+    (the oversight signing key this portal is configured with), over `sealed`, and follow
+    the chain's head. Its `STATE`, if any, becomes the case's status, dated today.
+    """
+    try:
+        check_sealed_size(sealed, document_limit)
+        case = get_case(session, case_id)
+        header = check_header(
+            signed, kinds=OVERSIGHT_KINDS, case_key=case.box_pk, signer=signer, sealed=sealed
         )
-    case = get_case(session, case_id)
-    case.status, case.status_on = state, today
-    session.commit()
-    return case
+        _follow_head(session, case.id, header)
+        item_id = _add_item(session, case.id, header.kind, sealed, (), today, signed, header)
+        if header.state is not None:
+            case.status, case.status_on = header.state, today
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # another writer took this place in the chain a moment ago
+        raise ThreadMovedOn(chain_head(session, case_id)) from None
+    except BaseException:
+        session.rollback()
+        raise
+    return NewItem(case.id, item_id)
 
 
 def claimed_blob(session: Session, blob_id: str) -> Blob:

@@ -219,7 +219,7 @@ async def file_report(
             settings.kdf,
         )
         document = {
-            "v": 1,
+            "v": 2,
             "type": "report",
             "channel": CHANNEL_VALUES[channel],
             "lang": lang,
@@ -229,9 +229,11 @@ async def file_report(
             "identity": fields["identity"] or None,
             "attachments": attachments,
             "reply_box_pk": crypto.b64u_encode(bytes(keys.box_pk)),
+            "reply_sign_pk": crypto.b64u_encode(bytes(keys.sign_pk)),
             "sent_on": today(request).isoformat(),
         }
-        sealed = crypto.seal_report(document, settings.oversight_key)
+        # A v2 report, signed with the receipt's key as the reporter's own client would.
+        sealed, item = crypto.seal_item(document, settings.oversight_key, keys.sign, after=None)
 
         try:
             created = await in_session(
@@ -241,6 +243,7 @@ async def file_report(
                 lookup_id=keys.lookup_id,
                 box_pk=bytes(keys.box_pk),
                 sign_pk=bytes(keys.sign_pk),
+                signed=store.SignedHeader(item.signed, item.signature),
                 blob_ids=[a["blob_id"] for a in attachments],
                 limits=settings.limits,
                 today=today(request),

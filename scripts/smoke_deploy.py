@@ -234,10 +234,10 @@ def deploy(root: Path, services: Services) -> None:
                   "admin", user=USER, env=quiet_kdf)  # fmt: skip
     if not re.search(r"[0-9a-f]{6}-[0-9a-f]{6}", printed):
         raise SystemExit(f"FAILED: no setup code printed:\n{printed}")
-    step("4. copy public/oversight.pub and console.pub to the portal host")
+    step("4. copy public/oversight.json and console.pub to the portal host")
     keys = root / "keys"
     keys.mkdir()
-    for name in ("oversight.pub", "console.pub"):
+    for name in ("oversight.json", "console.pub"):
         shutil.copy(console_data / "public" / name, keys / name)
         (keys / name).chmod(0o644)  # public keys, readable by the portal's user
 
@@ -247,11 +247,15 @@ def deploy(root: Path, services: Services) -> None:
         etc = root / "etc/lanthorn"
         etc.mkdir(parents=True)
         example = (REPO / "deploy/portal/portal.env.example").read_text()
-        (etc / "portal.env").write_text(example + f"LANTHORN_DATABASE_URL={database_url}\n")
+        (etc / "portal.env").write_text(
+            example
+            + f"LANTHORN_DATABASE_URL={database_url}\n"
+            + f"LANTHORN_HOSTS=localhost:{ports['https']},127.0.0.1:{ports['onion']}\n"
+        )
         portal_env = env_file(etc / "portal.env")
         step("7. lanthorn portal init --oversight-key --console-key")
         run(lanthorn, "portal", "init", "--data", srv / "portal",
-            "--oversight-key", keys / "oversight.pub", "--console-key", keys / "console.pub",
+            "--oversight-key", keys / "oversight.json", "--console-key", keys / "console.pub",
             user=USER, env=portal_env)  # fmt: skip
         step("8. the portal service: deploy/portal/lanthorn-portal.service's ExecStart")
         argv = exec_start(REPO / "deploy/portal/lanthorn-portal.service", root, portal_env)
@@ -266,8 +270,9 @@ def deploy(root: Path, services: Services) -> None:
         portal_url = f"https://localhost:{ports['https']}"
         wait_for(f"{portal_url}/api/v1/config", "nginx", services, verify=str(cert))
         config = httpx.get(f"{portal_url}/api/v1/config", verify=str(cert)).json()
-        if config["oversight_public_key"] != (keys / "oversight.pub").read_text().strip():
-            raise SystemExit("FAILED: the portal serves another oversight key")
+        published = json.loads((keys / "oversight.json").read_text())
+        if config["oversight_fingerprint"] != published["oversight_fingerprint"]:
+            raise SystemExit("FAILED: the portal serves other oversight keys")
         onion = httpx.get(f"http://127.0.0.1:{ports['onion']}/api/v1/config", timeout=10)
         if onion.status_code != 200:
             raise SystemExit(f"FAILED: the onion listener answered {onion.status_code}")

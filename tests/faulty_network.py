@@ -49,9 +49,9 @@ def faulty_proxy(
             await send({"type": "lifespan.shutdown.complete"})
             return
         request = Request(scope, receive)
-        headers = [
-            (k, v) for k, v in request.headers.items() if k not in ("host", "content-length")
-        ]
+        # The Host header goes on as the client sent it (as nginx's `$http_host`): the
+        # console's signed requests cover it.
+        headers = [(k, v) for k, v in request.headers.items() if k != "content-length"]
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         upstream_request = client.build_request(
             request.method, target, headers=headers, content=await request.body()

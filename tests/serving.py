@@ -47,3 +47,8 @@ def serving(app: ASGIApp, **options: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def host_of(url: str) -> str:
+    """The Host header a client sends to `url` (what a v2 signed request names)."""
+    return url.split("://", 1)[1].split("/", 1)[0]

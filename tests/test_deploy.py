@@ -13,6 +13,7 @@ scripts/test sets it, after installing the Debian packages): then it fails them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -489,7 +490,10 @@ class Proxy:
 
 @contextlib.contextmanager
 def running_nginx(
-    tmp_path: Path, upstream_port: int, rewrite: dict[str, str] | None = None
+    tmp_path: Path,
+    upstream_port: int,
+    rewrite: dict[str, str] | None = None,
+    onion: int | None = None,
 ) -> Iterator[Proxy]:
     """nginx serving the site file on loopback ports, in front of `upstream_port`.
 
@@ -498,7 +502,7 @@ def running_nginx(
     """
     nginx = tool("nginx")
     tmp_path.mkdir(exist_ok=True)
-    tls, onion, redirect = free_port(), free_port(), free_port()
+    tls, onion, redirect = free_port(), onion or free_port(), free_port()
     error_log = tmp_path / "site-error.log"
     wrapper, cert = nginx_files(
         tmp_path,
@@ -773,7 +777,15 @@ def test_the_portal_serves_through_nginx_without_writable_executable_memory(
     from triage.client import PortalClient
 
     oversight, console = crypto.PrivateKey.generate(), crypto.SigningKey.generate()
-    (tmp_path / "oversight.pub").write_text(crypto.b64u_encode(bytes(oversight.public_key)))
+    sign_pk = bytes(crypto.SigningKey.generate().verify_key)
+    (tmp_path / "oversight.json").write_text(
+        json.dumps(
+            {
+                "oversight_public_key": crypto.b64u_encode(bytes(oversight.public_key)),
+                "oversight_sign_key": crypto.b64u_encode(sign_pk),
+            }
+        )
+    )
     (tmp_path / "console.pub").write_text(crypto.b64u_encode(bytes(console.verify_key)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANTHORN_")}
     data = tmp_path / "portal"
@@ -781,7 +793,7 @@ def test_the_portal_serves_through_nginx_without_writable_executable_memory(
         [LANTHORN, "portal", "init", "--data", data]
         + [
             "--oversight-key",
-            tmp_path / "oversight.pub",
+            tmp_path / "oversight.json",
             "--console-key",
             tmp_path / "console.pub",
         ],
@@ -789,11 +801,13 @@ def test_the_portal_serves_through_nginx_without_writable_executable_memory(
         check=True,
         capture_output=True,
     )
-    port = free_port()
+    port, onion_port = free_port(), free_port()
+    # The console below signs for the onion listener's address, as nginx passes it on.
+    hosts = {"LANTHORN_HOSTS": f"127.0.0.1:{onion_port}"}
     portal = subprocess.Popen(
         [sys.executable, "-c", NO_WX_MEMORY, LANTHORN, "portal", "serve", "--data", data]
         + ["--port", str(port), "--workers", "2"],
-        env=env,
+        env={**env, **hosts},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -812,7 +826,7 @@ def test_the_portal_serves_through_nginx_without_writable_executable_memory(
                 assert time.monotonic() < deadline, "the portal did not start"
                 time.sleep(0.2)
         attachment = os.urandom(1 << 20)
-        with running_nginx(tmp_path / "nginx", port) as proxy:
+        with running_nginx(tmp_path / "nginx", port, onion=onion_port) as proxy:
             with proxy.client(proxy.tls) as web:
                 sent = submit_report(web, files=[("evidence.bin", attachment, "image/png")])
                 assert sent.status_code == 201, sent.text
@@ -831,7 +845,8 @@ def test_the_portal_serves_through_nginx_without_writable_executable_memory(
             # proxy; the attachment streams back out.
             with PortalClient(proxy.onion, console, time.time) as client:
                 (item,) = client.outbox()["items"]
-                report = crypto.open_document(crypto.b64u_decode(item["sealed"]), oversight)
+                sealed = crypto.b64u_decode(item["sealed"])
+                report = crypto.open_document(sealed, oversight, versions=(2,))
                 assert [a["size"] for a in report["attachments"]] == [len(attachment)]
                 stored = b"".join(client.blob(item["blob_ids"][0]))
                 assert len(stored) == crypto.stored_size(len(attachment))

@@ -23,7 +23,7 @@ LANTHORN = Path(sys.executable).with_name("lanthorn")
 
 def test_import_crypto_is_this_projects_package() -> None:
     assert Path(crypto.__file__).resolve() == ROOT / "crypto" / "__init__.py"
-    assert crypto.PROTOCOL_VERSION == 1
+    assert crypto.PROTOCOL_VERSION == 2
 
 
 def test_crypto_pulls_in_no_web_framework_or_database() -> None:

@@ -96,14 +96,25 @@ def init(settings: TriageSettings, officers: int, k: int) -> int:
     unsealed = key_ceremony(settings, passphrases or _ask_new_passphrases(officers), k)
     console = Console(settings, unsealed, who=default_officer())
     with console.sessions() as session:
-        console.audit(session, "key ceremony", officers=officers, threshold=k)
+        console.audit(
+            session,
+            "key ceremony",
+            officers=officers,
+            threshold=k,
+            fingerprint=unsealed.fingerprint,
+        )
         session.commit()
     console.close()
     public = settings.public_dir
     print(f"Console initialised in {settings.data_dir}: any {k} of {officers} officers unseal it.")
-    print("Copy the two public keys to the portal host and run there:")
+    print(f"Oversight keys' fingerprint: {unsealed.fingerprint}")
     print(
-        f"  lanthorn portal init --data DIR --oversight-key {public / 'oversight.pub'} "
+        "Print it on posters and staff notices, give it to whoever configures the kiosks "
+        "and API clients, and compare it with what the portal shows."
+    )
+    print("Copy the two public files to the portal host and run there:")
+    print(
+        f"  lanthorn portal init --data DIR --oversight-key {public / 'oversight.json'} "
         f"--console-key {public / 'console.pub'}"
     )
     return 0

@@ -1,4 +1,5 @@
-"""The console's side of the sync API: signed requests to the portal (protocol v1 §2.5).
+"""The console's side of the sync API: signed requests to the portal (protocol v2,
+docs/protocol.md §18: each names the host it is sent to).
 
 The console only ever connects *out* to the portal; the portal never connects in.
 """
@@ -14,26 +15,42 @@ import crypto
 
 
 class SignedAuth(httpx.Auth):
-    """Signs each request over its method, exact target, body, a timestamp and a nonce."""
+    """Signs each request over its method, host, exact target, key id, body, a timestamp
+    and a nonce (v2; `protocol=1` signs as v1 did, without the host and the key id)."""
 
     requires_request_body = True
 
     def __init__(
-        self, key: crypto.SigningKey, clock: Callable[[], float], key_id: bytes | None = None
+        self,
+        key: crypto.SigningKey,
+        clock: Callable[[], float],
+        key_id: bytes | None = None,
+        protocol: int = 2,
     ) -> None:
-        self.key, self.clock, self.key_id = key, clock, key_id
+        self.key, self.clock, self.key_id, self.protocol = key, clock, key_id, protocol
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers.update(
-            crypto.sign_request(
+        target = request.url.raw_path.decode("ascii")
+        if self.protocol == 1:
+            headers = crypto.sign_request(
                 self.key,
                 request.method,
-                request.url.raw_path.decode("ascii"),
+                target,
                 request.content,
                 timestamp=int(self.clock()),
                 key_id=self.key_id,
             )
-        )
+        else:
+            headers = crypto.sign_request_v2(
+                self.key,
+                request.method,
+                request.headers["Host"],  # as httpx sends it: with the port unless default
+                target,
+                request.content,
+                timestamp=int(self.clock()),
+                key_id=self.key_id,
+            )
+        request.headers.update(headers)
         yield request
 
 
@@ -42,9 +59,18 @@ class PortalError(Exception):
 
     `status` is the portal's HTTP status, or None when it could not be reached."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, body: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        #: The portal's JSON answer (`error`, `message`, and for 409 `thread_moved_on`
+        #: the chain's `head`), or {}.
+        self.body = body or {}
+
+    @property
+    def code(self) -> str:
+        return str(self.body.get("error", ""))
 
     @property
     def refused_this_request(self) -> bool:
@@ -72,12 +98,17 @@ class PortalClient:
 
     def _json(self, response: httpx.Response, *ok: int) -> Any:
         if response.status_code not in ok:
+            body: dict[str, Any] = {}
             try:
-                message = response.json().get("message", response.text[:200])
+                answer = response.json()
+                body = answer if isinstance(answer, dict) else {}
+                message = body.get("message", response.text[:200])
             except ValueError:
                 message = response.text[:200]
             raise PortalError(
-                f"the portal answered {response.status_code}: {message}", response.status_code
+                f"the portal answered {response.status_code}: {message}",
+                response.status_code,
+                body,
             )
         return response.json()
 
@@ -98,12 +129,9 @@ class PortalClient:
     def ack(self, cursor: str) -> int:
         return int(self._call("POST", "/api/v1/console/ack", 200, json={"cursor": cursor})["acked"])
 
-    def reply(self, body: dict[str, Any]) -> str:
-        return str(self._call("POST", "/api/v1/console/replies", 201, json=body)["id"])
-
-    def status(self, body: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("POST", "/api/v1/console/status", 200, json=body)
-        return result
+    def item(self, body: dict[str, Any]) -> str:
+        """Send a signed reply, status change or outcome notice (docs/protocol.md §19.3)."""
+        return str(self._call("POST", "/api/v1/console/items", 201, json=body)["id"])
 
     def blob(self, blob_id: str) -> Iterator[bytes]:
         """The stored blob, streamed in pieces; raises `PortalError` if unavailable."""

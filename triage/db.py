@@ -18,6 +18,8 @@ __all__ = [
     "Case",
     "CaseEvent",
     "Concern",
+    "Finding",
+    "Header",
     "Item",
     "Officer",
     "OfficerSession",
@@ -47,9 +49,17 @@ class Case(Base):
     urgent: Mapped[bool] = mapped_column(Boolean)
     unit: Mapped[str | None] = mapped_column(String(40))
     received_on: Mapped[datetime.date] = mapped_column(Date)
-    #: The reporter's box key as the portal holds it, and as written inside the report.
+    #: The reporter's box key as the portal holds it, and as written inside the report
+    #: (the case key of protocol v2: every signed item names it).
     portal_box_pk: Mapped[bytes] = mapped_column(LargeBinary(32))
     reply_box_pk: Mapped[bytes] = mapped_column(LargeBinary(32))
+    #: The reporter's signing key: from inside a v2 report, or, in a case filed under
+    #: v1, the one the first valid key proof established (docs/protocol.md §17.2); None
+    #: until then. Every message of the case must be signed with it.
+    reply_sign_pk: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    #: The signing key the portal holds for the case (it checks the reporter's requests
+    #: with it), as the outbox gave it with the report.
+    portal_sign_pk: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
     #: The assessment (category above may be changed by it) and the closure.
     severity: Mapped[str | None] = mapped_column(String(16), nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -87,7 +97,10 @@ class Concern(Base):
 
 
 class Item(Base):
-    """A report, a reporter message or a reply; `content` is the vault-sealed document."""
+    """A report, a reporter message or a reply; `content` is the vault-sealed document.
+
+    `kind` "unsigned" is a message without a signed header, taken in after this console
+    spoke protocol v2: shown to officers as such, never as the reporter's own words."""
 
     __tablename__ = "items"
 
@@ -96,6 +109,41 @@ class Item(Base):
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
     kind: Mapped[str] = mapped_column(String(8))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    on: Mapped[datetime.date] = mapped_column(Date)
+
+
+class Header(Base):
+    """The signed header of an item in a case's chain (docs/protocol.md §14): every one
+    the console received and verified, and every one it signed and the portal took, in
+    the order it got them. Kept as long as the case, so the chain can be checked at any
+    time. `item_id` is the thread item it belongs to (none for a status change)."""
+
+    __tablename__ = "headers"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    item_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    signed: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    #: SHA-256 of `signed`, the item hash (§14.2): a copy sent again is found by it.
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    on: Mapped[datetime.date] = mapped_column(Date)
+
+
+class Finding(Base):
+    """Something wrong with a case's chain, found when items arrived or were sent: a gap,
+    a fork, an item out of order, or a thread on the portal that ends at an item this
+    console neither wrote nor received. Shown on the case; each is audited once."""
+
+    __tablename__ = "findings"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    #: The chain position concerned (a gap runs from `chain_seq` to `until`).
+    chain_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    until: Mapped[int | None] = mapped_column(Integer, nullable=True)
     on: Mapped[datetime.date] = mapped_column(Date)
 
 
@@ -122,15 +170,21 @@ class SetAside(Base):
 
 
 class Outgoing(Base):
-    """A reply or status change waiting to reach the portal (queued while it is down)."""
+    """A reply, status change or outcome notice waiting to reach the portal (queued while
+    it is down). It is sealed to the reporter and signed when it is sent, after the
+    case's chain as it stands then (docs/protocol.md §16.1)."""
 
     __tablename__ = "outgoing"
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
-    kind: Mapped[str] = mapped_column(String(8))  # reply | status
-    payload: Mapped[bytes] = mapped_column(LargeBinary)  # vault-sealed request body
+    kind: Mapped[str] = mapped_column(String(8))  # reply | status | outcome
+    #: Vault-sealed: what to send (`{"case", "text", "state"}`); before v2, the request
+    #: body itself (`{"case", "sealed"}` or `{"case", "state"}`).
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
     sent_on: Mapped[datetime.date | None] = mapped_column(Date)
+    #: The thread item a reply or outcome notice shows as (`items.id`).
+    item_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class AuditRow(Base):

@@ -20,12 +20,19 @@ import httpx
 import pyotp
 import uvicorn
 
-from portal.cli import UVICORN_OPTIONS, initialise, read_public_key, uvicorn_log_config
+from portal.cli import (
+    UVICORN_OPTIONS,
+    initialise,
+    read_oversight_keys,
+    read_public_key,
+    set_oversight_key,
+    uvicorn_log_config,
+)
 from portal.settings import CONFIG_FILE
 
 from .app import create_app
 from .console import Console, prepare_database
-from .keys import VAULT_FILE, key_ceremony, unseal
+from .keys import OVERSIGHT_FILE, VAULT_FILE, key_ceremony, unseal
 from .officers import enrol_for_demo
 from .seed import seed_demo
 from .settings import TriageSettings
@@ -74,13 +81,17 @@ def run_demo(data: str | None, port: int) -> int:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         prepare_database(settings)
         key_ceremony(settings, DEMO_PASSPHRASES, 2)
+    # Unsealed first: a demo console made before protocol v2 gets its signing key here.
+    console = Console(settings, unseal(settings, DEMO_PASSPHRASES[:2]), who="demo:setup")
+    oversight = read_oversight_keys(settings.public_dir / OVERSIGHT_FILE)
     if not (portal_dir / CONFIG_FILE).exists():
         initialise(
             portal_dir,
-            read_public_key(settings.public_dir / "oversight.pub", "oversight public key"),
+            oversight,
             read_public_key(settings.public_dir / "console.pub", "console verify key"),
         )
-    console = Console(settings, unseal(settings, DEMO_PASSPHRASES[:2]), who="demo:setup")
+    else:
+        set_oversight_key(portal_dir, oversight)  # the console's keys, whatever came before
     if fresh:
         for username, role in DEMO_LOGINS:
             enrol_for_demo(console, username, role, DEMO_PASSWORD, DEMO_TOTP)

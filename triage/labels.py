@@ -49,6 +49,7 @@ EVENTS = {
 ITEMS = {
     "report": "Report",
     "message": "Message from the reporter",
+    "unsigned": "Unsigned message: not shown to be the reporter's (no signature)",
     "reply": "Reply to the reporter",
 }
 DEADLINE_STATES = {"due": "Due", "met": "Met", "overdue": "Overdue"}

@@ -8,12 +8,10 @@ import os
 import sys
 from pathlib import Path
 
-from portal.cli import key_fingerprint
-
 from .backup import Contents, Passphrases, make_backup
 from .backup_reading import verify_backup
 from .console import Console, default_officer
-from .keys import reload_keys, rotate_oversight_key
+from .keys import OVERSIGHT_FILE, reload_keys, rotate_oversight_key
 from .migrations import revisions
 from .restore import restore_backup
 from .settings import TriageSettings
@@ -121,30 +119,32 @@ def rotate_key_command(console: Console) -> int:
     # keys.sealed (the second would drop the key the first made).
     with one_sync_at_a_time(settings.data_dir, lambda line: print(line, file=sys.stderr)):
         current = reload_keys(settings, console.keys) or console.keys
-        rotated = rotate_oversight_key(settings, current)
+        rotated = rotate_oversight_key(settings, current, console._today())
         console.keys = rotated
-        old = key_fingerprint(bytes(current.oversight.public_key))
-        new = key_fingerprint(bytes(rotated.oversight.public_key))
+        old, new = current.fingerprint, rotated.fingerprint
         with console.sessions() as session:
             console.audit(
                 session,
                 "rotate oversight key",
-                old_key=old,
-                new_key=new,
+                old_fingerprint=old,
+                new_fingerprint=new,
                 previous_keys=len(rotated.previous),
             )
             session.commit()
-    public = settings.public_dir / "oversight.pub"
+    public = settings.public_dir / OVERSIGHT_FILE
     print(
-        "New oversight key made. Reports sealed to an earlier key still open: "
+        "New oversight keys made, and a rollover statement signed by the old and the new "
+        "signing key. Reports sealed to an earlier key still open: "
         f"{len(rotated.previous)} earlier key(s) are kept in keys.sealed."
     )
-    print(f"  old key: {old}\n  new key: {new}")
+    print(f"  old fingerprint: {old}\n  new fingerprint: {new}")
     print(
         f"Next:\n  1. Copy {public} to the portal host and run there:\n"
-        "       lanthorn portal set-oversight-key --data DIR --oversight-key oversight.pub\n"
-        "     check that it prints the new key above, then restart the portal.\n"
-        "  2. Make a new backup here (lanthorn triage backup): older ones lack the new key.\n"
-        "A running `lanthorn triage serve` finds the new key in keys.sealed by itself."
+        "       lanthorn portal set-oversight-key --data DIR --oversight-key oversight.json\n"
+        "     check that it prints the new fingerprint above, then restart the portal.\n"
+        "  2. Give the new fingerprint to whoever prints posters and staff notices, and to\n"
+        "     whoever configures the kiosks and API clients that pin it.\n"
+        "  3. Make a new backup here (lanthorn triage backup): older ones lack the new keys.\n"
+        "A running `lanthorn triage serve` finds the new keys in keys.sealed by itself."
     )
     return 0

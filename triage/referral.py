@@ -483,7 +483,10 @@ def render_pdf(bundle: dict[str, Any]) -> bytes:
     if bundle["conversation"]:
         heading("Conversation with the reporter")
         for entry in bundle["conversation"]:
-            who = "Reporter" if entry["kind"] == "message" else "Oversight body"
+            who = {
+                "message": "Reporter",
+                "unsigned": "Unsigned message (not shown to be the reporter's)",
+            }.get(entry["kind"], "Oversight body")
             field(f"{who}, {entry['on']}", entry["text"])
     if bundle["history"]:
         heading("Case history")

@@ -38,7 +38,7 @@ from .backup import Contents, Passphrases, Progress, console_tables, quiet
 from .backup_reading import Reading, open_backup, read_backup
 from .console import Console
 from .db import make_engine
-from .keys import KEYS_FILE, VAULT_FILE, open_keys, write_public_key
+from .keys import KEYS_FILE, VAULT_FILE, open_keys, write_public_files, write_public_key
 from .migrations import upgrade
 from .settings import TriageSettings
 
@@ -307,6 +307,7 @@ def _finish(
     settings.public_dir.mkdir(mode=0o755, exist_ok=True)
     for name in PUBLIC_FILES:
         write_public_key(settings.public_dir / name, crypto.b64u_decode(header["public"][name]))
+    write_public_files(settings, unsealed)  # oversight.json, from the restored keys
     path = settings.data_dir / VAULT_FILE
     _write_private(path, header["vault"].encode("utf-8"))  # last: marks "a console"
     fd = os.open(settings.data_dir, os.O_RDONLY)

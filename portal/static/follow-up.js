@@ -1,6 +1,6 @@
 // Lanthorn follow-up sign-in, JavaScript path (progressive enhancement): the receipt code
 // is checked and turned into keys here in the page, and only the keys go to the portal
-// (`lookup_id`, `box_sk`), which finds the case by its lookup id, checks the box key
+// (`lookup_id`, `box_sk`, `sign_sk`), which finds the case by its lookup id, checks both keys
 // against it and opens the same session as without JavaScript. The code never leaves the
 // browser, and the portal runs no Argon2id for it. Without JavaScript, or if this browser
 // cannot run it, the form sends the code and the server derives the same keys in memory.
@@ -84,6 +84,8 @@
       .then(function (keys) {
         fields.append("lookup_id", P.b64u(keys.lookupId));
         fields.append("box_sk", P.b64u(keys.boxSecretKey));
+        // The signing key's 32-byte seed: the portal signs messages sent from the thread.
+        fields.append("sign_sk", P.b64u(keys.signSecretKey.subarray(0, 32)));
         keys.boxSecretKey.fill(0);
         keys.signSecretKey.fill(0);
         // "manual": the portal's 303 to the thread is not followed here but by the page.

@@ -236,7 +236,9 @@
   /* ---- Reporter keys (§2.2) ---- */
 
   function kdfOf(config) {
-    if (!config || typeof config !== "object" || config.protocol !== 1) {
+    // A v2 portal still takes v1 reports and messages, for the transition of
+    // docs/protocol.md §18.4; this client signs nothing yet.
+    if (!config || typeof config !== "object" || (config.protocol !== 1 && config.protocol !== 2)) {
       throw problem("bad_config", "this portal does not speak Lanthorn protocol v1");
     }
     const kdf = config.kdf;
@@ -465,6 +467,12 @@
    * v1 document, not of type `expect`) throws the same opaque `cannot_open`.
    */
   function openDocument(sealed, publicKey, secretKey, expect) {
+    return openChecked(sealed, publicKey, secretKey, function (doc) {
+      checkDocument(doc, expect);
+    });
+  }
+
+  function openChecked(sealed, publicKey, secretKey, check) {
     needSodium();
     bytesArg(sealed, "sealed");
     bytesArg(publicKey, "publicKey", 32);
@@ -477,12 +485,32 @@
       const plain = sodium.unpad(padded, padded.length);
       if (bucketFor(plain.length) !== padded.length) throw cannotOpen("sealed document");
       const doc = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(plain));
-      checkDocument(doc, expect);
+      check(doc);
       return doc;
     } catch (e) {
       throw cannotOpen("sealed document");
     } finally {
       wipe(padded);
+    }
+  }
+
+  /**
+   * A reply from the oversight body as this client shows it: a v1 `reply`, or the text of
+   * a v2 `reply` or `outcome` (docs/protocol.md §13); null for a v2 `status` change,
+   * which has no words. This client does not check signed headers yet: it shows v2
+   * replies as it showed v1 ones.
+   */
+  function openReply(sealed, publicKey, secretKey) {
+    try {
+      return openDocument(sealed, publicKey, secretKey, "reply");
+    } catch (e) {
+      const doc = openChecked(sealed, publicKey, secretKey, function (d) {
+        if (!isPlainObject(d) || d.v !== 2 || typeof d.text !== "string" ||
+            ["reply", "outcome", "status"].indexOf(d.type) < 0 || !isDate(d.sent_on)) {
+          throw cannotOpen("sealed document");
+        }
+      });
+      return doc.type === "status" ? null : doc;
     }
   }
 
@@ -932,8 +960,8 @@
         };
         if (item.from === "oversight" && typeof item.sealed === "string") {
           try {
-            out.document = openDocument(
-              fromB64u(item.sealed), keys.boxPublicKey, keys.boxSecretKey, "reply");
+            out.document = openReply(
+              fromB64u(item.sealed), keys.boxPublicKey, keys.boxSecretKey);
           } catch (e) {
             out.unreadable = true;
           }

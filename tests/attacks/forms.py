@@ -75,8 +75,7 @@ PORTAL_API = {
     "/api/v1/reports",
     "/api/v1/thread/messages",
     "/api/v1/console/ack",
-    "/api/v1/console/replies",
-    "/api/v1/console/status",
+    "/api/v1/console/items",
 }
 
 _CASE = "/cases/{case}/{action}"

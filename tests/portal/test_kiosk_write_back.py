@@ -60,8 +60,10 @@ def answered_report(portal: Portal, console: Console) -> tuple[str, str]:
 
 
 def what_the_officer_reads(portal: Portal, console: Console, case: str) -> list[str]:
+    """The prisoner's messages as the officer reads them. The kiosk does not sign its
+    write-back yet (protocol v1), so the console shows them as unsigned messages."""
     console.sync(portal.url)
-    return [m["text"] for m in console.show(case)["messages"] if m["kind"] == "message"]
+    return [m["text"] for m in console.show(case)["messages"] if m["kind"] == "unsigned"]
 
 
 @needs_chromium

@@ -5,6 +5,7 @@ could have written — its database, its data directory, /tmp and its logs."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import re
 import secrets
@@ -58,7 +59,16 @@ class RunningPortal:
 def served(tmp_path: Path, database_url: str) -> Iterator[RunningPortal]:
     """`lanthorn portal init` and `serve` as an operator runs them, logs to a file."""
     oversight, console = crypto.PrivateKey.generate(), crypto.SigningKey.generate()
-    (tmp_path / "oversight.pub").write_text(crypto.b64u_encode(bytes(oversight.public_key)))
+    (tmp_path / "oversight.json").write_text(
+        json.dumps(
+            {
+                "oversight_public_key": crypto.b64u_encode(bytes(oversight.public_key)),
+                "oversight_sign_key": crypto.b64u_encode(
+                    bytes(crypto.SigningKey.generate().verify_key)
+                ),
+            }
+        )
+    )
     (tmp_path / "console.pub").write_text(
         " " + crypto.b64u_encode(bytes(console.verify_key)) + "\n"
     )
@@ -72,7 +82,7 @@ def served(tmp_path: Path, database_url: str) -> Iterator[RunningPortal]:
             "--data",
             data_dir,
             "--oversight-key",
-            tmp_path / "oversight.pub",
+            tmp_path / "oversight.json",
             "--console-key",
             tmp_path / "console.pub",
         ],
@@ -185,7 +195,9 @@ def test_nothing_a_reporter_sends_reaches_disk_database_or_logs(
     client.close()
 
     # The test is only meaningful if the canaries did arrive: the console can read them.
-    console = ConsoleClient(served.url, served.console_key, time.time, served.oversight)
+    console = ConsoleClient(
+        served.url, served.console_key, time.time, served.oversight, crypto.SigningKey.generate()
+    )
     items = console.outbox()["items"]
     report, message = (console.open(item) for item in items)
     assert CANARY in report["description"]

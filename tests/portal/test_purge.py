@@ -73,6 +73,11 @@ def test_read_replies_go_after_retention_unread_ones_stay(portal: Portal) -> Non
     browser = portal.client()
     open_thread(browser, receipt)
     assert "removed from the portal after you read it" in browser.get("/thread").text
+    with portal.app.state.sessions() as session:  # the chain outlives the text (§14.3)
+        reply = session.query(Item).filter(Item.kind == "reply").one()
+    assert reply.sealed is None
+    assert reply.signed is not None
+    assert reply.signature is not None
 
 
 def test_unclaimed_uploads_go_after_a_few_hours_claimed_ones_stay(portal: Portal) -> None:

@@ -55,8 +55,7 @@ def test_unsigned_console_requests_are_refused(portal: Portal, reported: str) ->
         ("GET", "/api/v1/console/outbox"),
         ("GET", "/api/v1/console/blobs/" + "A" * 22),
         ("POST", ACK),
-        ("POST", "/api/v1/console/replies"),
-        ("POST", "/api/v1/console/status"),
+        ("POST", "/api/v1/console/items"),
         ("GET", "/api/v1/thread"),
         ("POST", "/api/v1/thread/messages"),
     ):
@@ -138,5 +137,48 @@ def test_the_console_key_cannot_read_a_reporters_thread(portal: Portal) -> None:
 
 def test_an_unsigned_malformed_body_is_refused_before_it_is_parsed(portal: Portal) -> None:
     client = portal.client()
-    for path in (ACK, "/api/v1/console/replies", "/api/v1/thread/messages"):
+    for path in (ACK, "/api/v1/console/items", "/api/v1/thread/messages"):
         assert_refused(post(client, path, b"{not json at all", {}))
+
+
+def signed_v2_ack(
+    portal: Portal, body: bytes, host: str, key_id: bytes | None = None
+) -> dict[str, str]:
+    return crypto.sign_request_v2(
+        portal.console_key,
+        "POST",
+        host,
+        ACK,
+        body,
+        timestamp=int(portal.clock()),
+        key_id=key_id,
+    )
+
+
+def test_a_v2_request_names_a_host_this_portal_answers_to(portal: Portal, reported: str) -> None:
+    """A v2 signature covers the Host (docs/protocol.md §18): a request signed for another
+    portal, or sent to this one under another name, is refused; so is a v2 signature
+    with its `Lanthorn-Protocol` header taken away. v1 is still taken (§18.4)."""
+    client = portal.client()
+    body = json.dumps({"cursor": "0"}).encode()
+    [own] = portal.settings.hosts
+    for host in ("other-portal.example", "127.0.0.1:1"):
+        assert_refused(post(client, ACK, body, signed_v2_ack(portal, body, host)))
+        headers = {**signed_v2_ack(portal, body, own), "host": host}
+        assert_refused(post(client, ACK, body, headers))
+    stripped = signed_v2_ack(portal, body, own)
+    del stripped["Lanthorn-Protocol"]
+    assert_refused(post(client, ACK, body, stripped))
+    assert post(client, ACK, body, signed_v2_ack(portal, body, own.upper())).status_code == 200
+    assert post(client, ACK, body, signed_ack(portal, portal.console_key, body)).status_code == 200
+
+
+def test_v1_requests_are_refused_once_the_transition_ends(portal: Portal, reported: str) -> None:
+    import dataclasses
+
+    portal.app.state.settings = dataclasses.replace(portal.settings, accept_v1_requests=False)
+    client = portal.client()
+    body = json.dumps({"cursor": "0"}).encode()
+    assert_refused(post(client, ACK, body, signed_ack(portal, portal.console_key, body)))
+    [own] = portal.settings.hosts
+    assert post(client, ACK, body, signed_v2_ack(portal, body, own)).status_code == 200

@@ -47,7 +47,7 @@ def serve_portal(tmp_path: Path) -> Iterator[Callable[[Console, str], ServedPort
         env = clean_environment(LANTHORN_DATABASE_URL=database_url, LANTHORN_KDF_CONCURRENCY="2")
         portal = ServedPortal(tmp_path / "portal", env, workers=2)
         running.append(portal)
-        portal.init(console.keys.oversight.public_key, console.keys.console.verify_key)
+        portal.init(console.keys.public_keys(), console.keys.console.verify_key)
         portal.start()
         return portal
 

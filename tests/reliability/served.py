@@ -8,6 +8,7 @@ Shared by tests/reliability/ and scripts/soak (bench/soak.py).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -85,13 +87,14 @@ class ServedPortal:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def init(self, oversight: crypto.PublicKey, console: crypto.VerifyKey) -> None:
-        """`lanthorn portal init` with the console's two public keys, as files."""
+    def init(self, oversight: dict[str, Any], console: crypto.VerifyKey) -> None:
+        """`lanthorn portal init` with the console's public files: `oversight` is what its
+        public/oversight.json holds (`Unsealed.public_keys`)."""
         keys = self.data_dir.parent
-        (keys / "oversight.pub").write_text(crypto.b64u_encode(bytes(oversight)) + "\n")
+        (keys / "oversight.json").write_text(json.dumps(oversight))
         (keys / "console.pub").write_text(crypto.b64u_encode(bytes(console)) + "\n")
         command = [str(LANTHORN), "portal", "init", "--data", str(self.data_dir)]
-        command += ["--oversight-key", str(keys / "oversight.pub")]
+        command += ["--oversight-key", str(keys / "oversight.json")]
         command += ["--console-key", str(keys / "console.pub")]
         result = subprocess.run(  # noqa: S603 - our own command
             command, env=self.env, capture_output=True, text=True, check=False

@@ -23,6 +23,7 @@ from portal.cli import UVICORN_OPTIONS
 from portal.settings import PortalSettings, Secret
 from tests.conftest import CHEAP_KDF
 from tests.portal.clients import SignedAuth
+from tests.portal.conftest import answer_to
 from tests.serving import serving
 from triage.console import Console
 
@@ -190,6 +191,7 @@ def test_an_unreachable_database_is_a_503_on_every_page_never_a_500(tmp_path: Pa
         data_dir=tmp_path / "portal",
         database_url="postgresql+psycopg://lanthorn@127.0.0.1:9/lanthorn",  # discard port
         oversight_key=oversight.public_key,
+        oversight_sign_key=crypto.SigningKey.generate().verify_key,
         console_key=console_key.verify_key,
         receipt_salt=bytes(16),
         secret=Secret(bytes(32)),
@@ -197,6 +199,7 @@ def test_an_unreachable_database_is_a_503_on_every_page_never_a_500(tmp_path: Pa
     )
     app = create_app(settings, migrate=False)
     with serving(app, **UVICORN_OPTIONS) as url, httpx.Client(base_url=url, timeout=30) as client:
+        answer_to(app, settings, url)
         keys = PortalKeys.fetch(client)
         api = timed(lambda: send_api(client, keys, "CANARYnone", files=[b"x"]))
         assert api.statuses == [503]

@@ -22,6 +22,7 @@ from portal.cli import UVICORN_OPTIONS
 from portal.settings import PortalSettings, Secret
 from tests.conftest import CHEAP_KDF
 from tests.portal.clients import ConsoleClient
+from tests.portal.conftest import answer_to
 from tests.serving import serving
 from triage.console import Console
 from triage.db import Item
@@ -69,12 +70,15 @@ def portal_url(tmp_path: Path, database_url: str, console: Console) -> Iterator[
         data_dir=tmp_path / "portal",
         database_url=database_url,
         oversight_key=console.keys.oversight.public_key,
+        oversight_sign_key=console.keys.signing_key.verify_key,
         console_key=console.keys.console.verify_key,
         receipt_salt=bytes(range(16)),
         secret=Secret(bytes(range(32))),
         kdf=CHEAP_KDF,
     )
-    with serving(SlowDownloads(create_app(settings)), **UVICORN_OPTIONS) as url:
+    app = create_app(settings)
+    with serving(SlowDownloads(app), **UVICORN_OPTIONS) as url:
+        answer_to(app, settings, url)
         yield url
 
 
@@ -152,7 +156,13 @@ def test_a_sync_killed_midway_and_run_again_takes_every_item_once_and_leaves_no_
     assert intake.messages == len(sent[::6])
     assert intake.files_verified == 2 * REPORTS + len(sent[::6])
     console.verify_audit()
-    portal = ConsoleClient(portal_url, console.keys.console, time.time, console.keys.oversight)
+    portal = ConsoleClient(
+        portal_url,
+        console.keys.console,
+        time.time,
+        console.keys.oversight,
+        console.keys.signing_key,
+    )
     try:
         assert portal.outbox()["items"] == []  # everything acknowledged
     finally:

@@ -21,7 +21,7 @@ from portal.app import create_app
 from portal.cli import UVICORN_OPTIONS
 from portal.settings import PortalSettings, Secret
 from tests.conftest import CHEAP_KDF
-from tests.portal.conftest import Clock, Portal
+from tests.portal.conftest import Clock, Portal, answer_to
 from tests.portal.test_api import report_document, submission, upload
 from tests.serving import serving
 from tests.triage.officer_pages import enrol_through_pages, sign_in
@@ -59,6 +59,7 @@ def pair(
         data_dir=tmp_path / "portal",
         database_url=new_database_url(),
         oversight_key=unsealed.oversight.public_key,
+        oversight_sign_key=unsealed.signing_key.verify_key,
         console_key=unsealed.console.verify_key,
         receipt_salt=bytes(range(16)),
         secret=Secret(bytes(range(32))),
@@ -66,7 +67,17 @@ def pair(
     )
     app = create_app(settings, clock=clock)
     with contextlib.ExitStack() as stack, serving(app, **UVICORN_OPTIONS) as url:
-        portal = Portal(url, settings, unsealed.oversight, unsealed.console, clock, app, stack)
+        settings = answer_to(app, settings, url)
+        portal = Portal(
+            url,
+            settings,
+            unsealed.oversight,
+            unsealed.console,
+            clock,
+            app,
+            stack,
+            unsealed.signing_key,
+        )
         yield portal, console
         console.close()
 

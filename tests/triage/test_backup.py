@@ -113,6 +113,10 @@ def shows(console: Console) -> dict[str, Any]:
     return {case: console.show(case) for case in case_ids(console)}
 
 
+def strip(shown: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {case: {k: v for k, v in page.items() if k not in keys} for case, page in shown.items()}
+
+
 def rows(console: Console, table: str) -> list[tuple[Any, ...]]:
     with console.engine.connect() as connection:
         meta = sa.MetaData()
@@ -340,7 +344,10 @@ def test_a_backup_of_an_older_schema_is_loaded_at_it_and_upgraded(
     restore_backup(settings, path, officers, who="officer:restore")
     restored = Console(settings, unseal(settings, PASSPHRASES[:2]), who="officer:test")
     try:
-        assert shows(restored) == before
+        # Schema 0004 holds nothing of the signed conversation (0009): the reporters' keys
+        # and the chains are gone with it, and come back with the next items.
+        v2 = ("signed", "sign_key_mismatch", "warnings")
+        assert strip(shows(restored), v2) == strip(before, v2)
         assert len(rows(restored, "units")) == 8  # made by the upgrade, as for any old console
         assert links.concerns(restored, made["urgent"])
         restored.verify_audit()

@@ -5,13 +5,17 @@ them, and each file beside the message it came with."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import re
+import secrets
 
 import httpx
 import pytest
 
+import crypto
 from portal.categories import KIOSK_PLACES, KIOSK_WHEN
+from portal.db import Item as PortalItem
 from portal.i18n import LANGUAGES
 from tests.portal.forms import open_thread, receipt_of, send_message, submit_report
 from triage import cli, labels
@@ -207,3 +211,52 @@ def test_every_language_the_portal_offers_is_named_for_officers() -> None:
         assert "does not offer" not in shown, code
     assert labels.language("xx")["text"] == "xx (a language code the portal does not offer)"
     assert labels.language("")["text"] == "Not recorded"
+
+
+def test_what_the_portal_tampered_with_is_shown_to_officers_in_words(site: Site) -> None:
+    """A forged message is named as a forgery attempt (its words never shown), a message
+    without a signature is shown as unsigned, and a dropped one as a gap."""
+    portal = site.portal
+    receipt = receipt_of(submit_report(portal.client()))
+    site.console.sync(portal.url)
+    [case_id] = case_ids(site.console)
+    reader = portal.client()
+    open_thread(reader, receipt)
+    for text in ("One.", "Two.", "Three."):
+        send_message(reader, text)
+    forger = crypto.SigningKey.generate()
+    with portal.app.state.sessions() as session:
+        rows = session.query(PortalItem).filter(PortalItem.case_id == case_id)
+        messages = rows.filter(PortalItem.kind == "message").order_by(PortalItem.seq).all()
+        session.delete(messages[1])  # "Two." is dropped
+        keys = portal.derive(crypto.validate_receipt(receipt))
+        box_pk = crypto.b64u_encode(bytes(keys.box_pk))
+        forged = {"v": 2, "type": "message", "case_key": box_pk, "sent_on": "2026-12-07",
+                  "text": "FORGED: I withdraw everything."}  # fmt: skip
+        last = messages[2]
+        head = crypto.Head(int(last.chain_seq or 0), hashlib.sha256(last.signed or b"").digest())
+        sealed, item = crypto.seal_item(forged, portal.oversight.public_key, forger, after=head)
+        unsigned = crypto.seal_document(
+            {"v": 1, "type": "message", "text": "UNSIGNED words.", "sent_on": "2026-12-07"},
+            portal.oversight.public_key,
+        )
+        for sealed_text, header in ((sealed, item), (unsigned, None)):
+            session.add(
+                PortalItem(
+                    id=crypto.b64u_encode(secrets.token_bytes(12)), case_id=case_id,
+                    kind="message", sealed=sealed_text, on=datetime.date(2026, 12, 7),
+                    signed=header.signed if header else None,
+                    signature=header.signature if header else None,
+                    chain_seq=header.header.seq if header else None,
+                )
+            )  # fmt: skip
+        session.commit()
+    site.console.sync(portal.url)
+    triage, _ = enrol(site, "tess", "triage")
+    text = case_text(triage, case_id)
+    assert "FORGED" not in text
+    assert "an item was set aside: a message whose signature does not verify" in text
+    assert "item 2 of the conversation never reached this console" in text
+    assert "Unsigned message: not shown to be the reporter's (no signature)" in text
+    assert "UNSIGNED words." in text
+    assert not MACHINE_VALUE.search(text)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import crypto
+
 from .conftest import LANTHORN, run_lanthorn
 
 GOOD = ["amber lantern over the wing", "seven quiet keys on a ring", "the long shift ends at dawn"]
@@ -35,12 +37,26 @@ def console_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.returncode == 0, result.stderr
     assert "lanthorn portal init --data DIR --oversight-key" in result.stdout
+    assert "public/oversight.json" in result.stdout
+    published = json.loads((data / "public" / "oversight.json").read_text())
+    # The fingerprint people compare: printed at the ceremony, of the keys it published.
+    box = crypto.b64u_decode(published["oversight_public_key"], length=32)
+    sign = crypto.b64u_decode(published["oversight_sign_key"], length=32)
+    assert published["oversight_fingerprint"] == crypto.fingerprint(box, sign)
+    assert f"fingerprint: {crypto.fingerprint(box, sign)}" in result.stdout
     return data
 
 
 def test_the_ceremony_writes_public_keys_and_nothing_readable(console_dir: Path) -> None:
     for name in ("oversight.pub", "console.pub"):
         assert len((console_dir / "public" / name).read_text().strip()) == 43
+    published = json.loads((console_dir / "public" / "oversight.json").read_text())
+    assert set(published) == {
+        "oversight_public_key",
+        "oversight_sign_key",
+        "oversight_fingerprint",
+        "oversight_rollovers",
+    }
     for path in (console_dir / "vault.json", console_dir / "keys.sealed"):
         assert path.stat().st_mode & 0o077 == 0
         for phrase in GOOD:

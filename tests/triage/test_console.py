@@ -18,7 +18,7 @@ from tests.portal.forms import open_thread, receipt_of, send_message, submit_rep
 from tests.portal.test_api import file_report, report_document, submission
 from triage.client import PortalError
 from triage.console import Console
-from triage.db import AuditRow
+from triage.db import AuditRow, Outgoing
 
 from .conftest import case_ids
 
@@ -49,8 +49,8 @@ def test_reports_and_messages_are_synced_read_and_answered(pair: tuple[Portal, C
 
     console.reply(case["case"], "We have your report. Are you safe to talk?")
     console.set_public_status(case["case"], "in_review")
-    # The reply, the "read" status it implies, and the officer's status: all go now.
-    assert console.push() == (3, 0)
+    # The reply (which also says the report was read) and the officer's status: both go.
+    assert console.push() == (2, 0)
     reader = portal.client()
     open_thread(reader, receipt)
     thread = reader.get("/thread").text
@@ -79,9 +79,9 @@ def test_replies_queue_while_the_portal_is_down_and_go_at_the_next_sync(
         set_state(session, "portal_url", "http://127.0.0.1:9")
         session.commit()
     console.reply(case_id, "Queued reply")
-    assert console.push() == (0, 2)  # the reply, and the "read" status it implies
+    assert console.push() == (0, 1)  # the reply, which also says the report was read
     report = console.sync(portal.url)
-    assert (report.pushed, report.queued) == (2, 0)
+    assert (report.pushed, report.queued) == (1, 0)
     reader = portal.client()
     open_thread(reader, receipt)
     assert "Queued reply" in reader.get("/thread").text
@@ -142,6 +142,9 @@ def test_an_item_that_cannot_be_opened_is_set_aside_and_the_rest_go_on(
 def test_a_reply_goes_to_the_key_in_the_report_not_the_portals_copy(
     pair: tuple[Portal, Console],
 ) -> None:
+    """A portal whose copy of the reporter's box key was swapped gets nothing it can
+    open: the reply is sealed to the report's key, and signed for that case key, so the
+    portal (which checks the header against its copy) refuses it, and it waits."""
     portal, console = pair
     receipt = receipt_of(submit_report(portal.client()))
     keys = portal.derive(crypto.validate_receipt(receipt))
@@ -155,12 +158,12 @@ def test_a_reply_goes_to_the_key_in_the_report_not_the_portals_copy(
     [case_id] = case_ids(console)
     assert console.show(case_id)["reply_key_mismatch"] is True
     console.reply(case_id, "for the reporter only")
-    console.push()
+    assert console.push() == (0, 1)  # refused: the header names the report's key
     thread = portal.client().get("/api/v1/thread", auth=portal.reporter_auth(keys)).json()
-    sealed = crypto.b64u_decode(thread["items"][-1]["sealed"])
-    assert crypto.open_document(sealed, keys.box)["text"] == "for the reporter only"
-    with pytest.raises(crypto.CryptoError):
-        crypto.open_document(sealed, attacker)
+    assert [item["from"] for item in thread["items"]] == ["reporter"]
+    with console.sessions() as session:
+        [queued] = session.scalars(select(Outgoing)).all()
+    assert (queued.sent_on, queued.case_id) == (None, case_id)
 
 
 def test_the_console_database_holds_no_plaintext(pair: tuple[Portal, Console]) -> None:
@@ -313,12 +316,12 @@ def test_a_reply_the_portal_refuses_holds_back_only_its_own_case(
     console.reply(gone, "First reply to the forgotten case")
     console.set_public_status(gone, "in_review")
     console.reply(kept, "This reply must get through")
-    # Each first reply also sends the "read" status it implies: the kept case's two go.
-    assert console.push() == (2, 3)
+    # Each first reply also says the report was read: the kept case's one item goes.
+    assert console.push() == (1, 2)
     with portal.app.state.sessions() as session:
         replies = session.scalars(select(PortalItem).where(PortalItem.kind == "reply")).all()
     assert [r.case_id for r in replies] == [kept]
-    assert console.push() == (0, 3)  # still queued, in order, for the officer to see
+    assert console.push() == (0, 2)  # still queued, in order, for the officer to see
 
 
 def test_a_reply_is_an_acknowledgement_for_the_reporter_and_the_deadline(

@@ -20,13 +20,13 @@ from portal.app import create_app
 from portal.cli import (
     UVICORN_OPTIONS,
     initialise,
-    key_fingerprint,
+    read_oversight_keys,
     read_public_key,
     set_oversight_key,
 )
-from portal.settings import PortalSettings, SettingsError
+from portal.settings import OversightPublicKeys, PortalSettings, SettingsError
 from tests.conftest import CHEAP_KDF
-from tests.portal.conftest import Clock, Portal
+from tests.portal.conftest import Clock, Portal, answer_to
 from tests.portal.forms import open_thread, receipt_of, send_message, submit_report
 from tests.portal.test_api import file_report, report_document, submission, upload
 from tests.serving import serving
@@ -67,8 +67,11 @@ class Hosts:
         app = create_app(settings, clock=clock)
         stack = contextlib.ExitStack()
         url = stack.enter_context(serving(app, **UVICORN_OPTIONS))
+        settings = answer_to(app, settings, url)
         keys = self.console.keys
-        self.portal = Portal(url, settings, keys.oversight, keys.console, clock, app, stack)
+        self.portal = Portal(
+            url, settings, keys.oversight, keys.console, clock, app, stack, keys.signing_key
+        )
         self.stack.callback(stack.close)
         return self.portal
 
@@ -94,7 +97,7 @@ def hosts(
     monkeypatch.setenv("LANTHORN_DATABASE_URL", database)  # as `portal init` is run
     initialise(
         tmp_path / "portal",
-        read_public_key(public / "oversight.pub", "oversight public key"),
+        read_oversight_keys(public / "oversight.json"),
         read_public_key(public / "console.pub", "console verify key"),
     )
     monkeypatch.delenv("LANTHORN_DATABASE_URL")
@@ -123,7 +126,7 @@ def reply_seen_by_api_reporter(portal: Portal, keys: crypto.ReporterKeys) -> str
     with portal.client() as client:
         thread = client.get("/api/v1/thread", auth=portal.reporter_auth(keys)).json()
     sealed = crypto.b64u_decode(thread["items"][-1]["sealed"])
-    return str(crypto.open_document(sealed, keys.box)["text"])
+    return str(crypto.open_document(sealed, keys.box, versions=(1, 2))["text"])
 
 
 def test_reports_before_during_and_after_a_rotation_all_open_and_get_replies(
@@ -132,6 +135,7 @@ def test_reports_before_during_and_after_a_rotation_all_open_and_get_replies(
     console, portal = hosts.console, hosts.portal
     assert portal is not None
     old_public = crypto.PublicKey(hosts.config_key())
+    old_fingerprint = console.keys.fingerprint
     salt_before = json.loads((hosts.portal_dir / "portal.json").read_text())["receipt_salt"]
 
     # Before: a web form report (sealed by the portal) and an API report (by the client).
@@ -152,22 +156,36 @@ def test_reports_before_during_and_after_a_rotation_all_open_and_get_replies(
         read_public_key(console.settings.public_dir / "oversight.pub", "oversight key")
     )
     assert bytes(new_public) != bytes(old_public)
-    assert f"old key: {key_fingerprint(bytes(old_public))}" in rotated.stdout
-    assert f"new key: {key_fingerprint(bytes(new_public))}" in rotated.stdout
+    published = read_oversight_keys(console.settings.public_dir / "oversight.json")
+    assert published.box_pk == bytes(new_public)
+    new_fingerprint = published.fingerprint
+    assert f"old fingerprint: {old_fingerprint}" in rotated.stdout
+    assert f"new fingerprint: {new_fingerprint}" in rotated.stdout
+    # The rollover statement: the old and the new signing key both sign the change.
+    [rollover] = published.rollovers
+    assert (rollover.old.box_pk, rollover.new.box_pk) == (bytes(old_public), bytes(new_public))
+    resolved = crypto.resolve_oversight_keys(
+        published.box_pk, published.sign_pk, published.rollovers, pinned=old_fingerprint
+    )
+    assert resolved.changed_on == rollover.on  # a client that pinned the old keys follows
     given = lanthorn(
         "portal", "set-oversight-key", "--data", hosts.portal_dir,
-        "--oversight-key", console.settings.public_dir / "oversight.pub",
+        "--oversight-key", console.settings.public_dir / "oversight.json",
     )  # fmt: skip
     assert given.returncode == 0, given.stderr
     assert "Restart the portal" in given.stdout
-    assert key_fingerprint(bytes(new_public)) in given.stdout
+    assert f"new fingerprint: {new_fingerprint}" in given.stdout
     config = json.loads((hosts.portal_dir / "portal.json").read_text())
     assert config["receipt_salt"] == salt_before
     assert config["oversight_public_key"] == crypto.b64u_encode(bytes(new_public))
+    assert config["oversight_sign_key"] == crypto.b64u_encode(published.sign_pk)
+    assert config["oversight_rollovers"] == [rollover.as_json()]
     assert (hosts.portal_dir / "portal.json").stat().st_mode & 0o077 == 0
     assert hosts.config_key() == bytes(old_public)  # the running portal: until its restart
     portal = hosts.start_portal()
     assert hosts.config_key() == bytes(new_public)
+    with portal.client() as client:
+        assert client.get("/api/v1/config").json()["oversight_fingerprint"] == new_fingerprint
 
     # After: a web form report (now sealed to the new key), an API report that read the
     # new key, and a straggler sealed to the old key by a page loaded before the rotation.
@@ -180,9 +198,10 @@ def test_reports_before_during_and_after_a_rotation_all_open_and_get_replies(
     fresh = unseal(console.settings, PASSPHRASES[:2])
     assert (fresh.oversight.public_key, fresh.previous[0].public_key) == (new_public, old_public)
     web_report = portal.console().outbox()["items"][0]
-    assert crypto.open_document(crypto.b64u_decode(web_report["sealed"]), fresh.oversight)
+    sealed = crypto.b64u_decode(web_report["sealed"])
+    assert crypto.open_document(sealed, fresh.oversight, versions=(2,))  # the form signs now
     with pytest.raises(crypto.CryptoError):
-        crypto.open_document(crypto.b64u_decode(web_report["sealed"]), fresh.previous[0])
+        crypto.open_document(sealed, fresh.previous[0], versions=(1, 2))
 
     # The console unsealed before the rotation learns the new key from keys.sealed.
     report = console.sync(portal.url)
@@ -191,7 +210,7 @@ def test_reports_before_during_and_after_a_rotation_all_open_and_get_replies(
 
     for case in case_ids(console):
         console.reply(case, f"Reply for case {case}")
-    assert console.push() == (10, 0)  # each reply, and the status "read" it brings
+    assert console.push() == (5, 0)  # each reply, which also says the report was read
     for receipt in (receipt_a, receipt_c):
         reader = portal.client()
         open_thread(reader, receipt)
@@ -205,8 +224,8 @@ def test_reports_before_during_and_after_a_rotation_all_open_and_get_replies(
     assert entries == [
         {
             **entries[0],
-            "old_key": key_fingerprint(bytes(old_public)),
-            "new_key": key_fingerprint(bytes(new_public)),
+            "old_fingerprint": old_fingerprint,
+            "new_fingerprint": new_fingerprint,
             "previous_keys": 1,
         }
     ]
@@ -252,21 +271,52 @@ def test_a_report_to_a_key_the_console_lost_is_set_aside(pair: tuple[Portal, Con
         reopened.close()
 
 
-def test_set_oversight_key_changes_only_the_key(tmp_path: Path, monkeypatch: Any) -> None:
+def test_set_oversight_key_changes_only_the_keys(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("LANTHORN_DATABASE_URL", f"sqlite+pysqlite:///{tmp_path / 'p.db'}")
-    first, console_key = os.urandom(32), os.urandom(32)
+    first = OversightPublicKeys(os.urandom(32), os.urandom(32))
+    console_key = os.urandom(32)
     data = initialise(tmp_path / "portal", first, console_key)
     before = json.loads((data / "portal.json").read_text())
-    second = os.urandom(32)
-    assert set_oversight_key(data, second) == first
+    old_sign = crypto.SigningKey.generate()
+    new_sign = crypto.SigningKey.generate()
+    rollover = crypto.make_rollover(
+        old_sign=old_sign,
+        old_box_pk=os.urandom(32),
+        new_sign=new_sign,
+        new_box_pk=os.urandom(32),
+        on="2026-06-01",
+    )
+    second = OversightPublicKeys(
+        rollover.new.box_pk, bytes(new_sign.verify_key), rollovers=(rollover,)
+    )
+    assert set_oversight_key(data, second) == first.fingerprint
     after = json.loads((data / "portal.json").read_text())
-    assert after == {**before, "oversight_public_key": crypto.b64u_encode(second)}
-    assert set_oversight_key(data, second) == second  # the same key again: nothing to do
+    assert after == {
+        **before,
+        "oversight_public_key": crypto.b64u_encode(second.box_pk),
+        "oversight_sign_key": crypto.b64u_encode(second.sign_pk),
+        "oversight_rollovers": [rollover.as_json()],
+    }
+    assert set_oversight_key(data, second) == second.fingerprint  # the same: nothing to do
     with pytest.raises(SettingsError, match="that is the console's verify key"):
-        set_oversight_key(data, console_key)
+        set_oversight_key(data, OversightPublicKeys(console_key, os.urandom(32)))
     with pytest.raises(SettingsError, match="not an initialised portal"):
         set_oversight_key(tmp_path / "nowhere", second)
     assert sorted(p.name for p in data.iterdir()) == ["portal.json", "secret.key"]  # no leftovers
+    loaded = PortalSettings.load(data, environ={})
+    assert loaded.oversight_keys == second
+
+
+def test_a_portal_from_before_v2_asks_for_the_signing_key(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("LANTHORN_DATABASE_URL", f"sqlite+pysqlite:///{tmp_path / 'p.db'}")
+    data = initialise(
+        tmp_path / "portal", OversightPublicKeys(os.urandom(32), os.urandom(32)), os.urandom(32)
+    )
+    config = json.loads((data / "portal.json").read_text())
+    del config["oversight_sign_key"], config["oversight_rollovers"]  # as v1 wrote it
+    (data / "portal.json").write_text(json.dumps(config))
+    with pytest.raises(SettingsError, match="no oversight signing key.*set-oversight-key"):
+        PortalSettings.load(data, environ={})
 
 
 def test_the_commands_explain_themselves(tmp_path: Path) -> None:
@@ -274,8 +324,12 @@ def test_the_commands_explain_themselves(tmp_path: Path) -> None:
         helped = lanthorn(*args, "--help")
         assert helped.returncode == 0
         assert "lanthorn portal set-oversight-key --data" in helped.stdout
-    bad = tmp_path / "bad.pub"
-    bad.write_text("not a key")
-    refused = lanthorn("portal", "set-oversight-key", "--data", tmp_path, "--oversight-key", bad)
-    assert refused.returncode == 1
-    assert "does not hold the oversight public key" in refused.stderr
+    for name, text in (("bad.pub", "not a key"), ("oversight.pub", "A" * 43)):
+        bad = tmp_path / name
+        bad.write_text(text)
+        refused = lanthorn(
+            "portal", "set-oversight-key", "--data", tmp_path, "--oversight-key", bad
+        )
+        assert refused.returncode == 1
+        assert "does not hold the oversight keys" in refused.stderr
+        assert "public/oversight.json" in refused.stderr
