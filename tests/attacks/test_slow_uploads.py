@@ -47,6 +47,7 @@ from tests.portal.forms import (
     send_message,
     submit_report,
 )
+from tests.portal.test_cli import oversight_json
 
 from .forms import mint
 
@@ -174,13 +175,16 @@ def served_portal(tmp_path: Path, **variables: str) -> Iterator[Served]:
     """`lanthorn portal serve --workers 1` (so uvicorn serves in that very process), on
     SQLite, with its descriptor limit set to `NOFILE`."""
     oversight, console = crypto.PrivateKey.generate(), crypto.SigningKey.generate()
-    (tmp_path / "oversight.pub").write_text(crypto.b64u_encode(bytes(oversight.public_key)))
+    oversight_sign = crypto.SigningKey.generate()
+    (tmp_path / "oversight.json").write_text(
+        oversight_json(bytes(oversight.public_key), bytes(oversight_sign.verify_key))
+    )
     (tmp_path / "console.pub").write_text(crypto.b64u_encode(bytes(console.verify_key)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANTHORN_")}
     data = tmp_path / "portal"
     subprocess.run(
         [LANTHORN, "portal", "init", "--data", data, "--oversight-key"]
-        + [tmp_path / "oversight.pub", "--console-key", tmp_path / "console.pub"],
+        + [tmp_path / "oversight.json", "--console-key", tmp_path / "console.pub"],
         env=env,
         check=True,
         capture_output=True,
