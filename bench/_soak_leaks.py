@@ -18,7 +18,7 @@ from pathlib import Path
 from _report import fmt_size, progress, table
 from _soak_common import AGENT, FORWARDED, SoakConsole, Verdicts
 
-from tests.reliability.leaks import Findings, addresses_in, files_written_since
+from tests.reliability.leaks import Findings, addresses_in, files_written_since, own_address_lines
 from tests.reliability.postgres import PrivatePostgres
 from tests.reliability.served import ServedPortal
 
@@ -64,9 +64,9 @@ def run(
         "files written under /tmp during the run", files_written_since(tmp, started)
     )
     for portal in portals:
-        banner = f"Lanthorn portal on {portal.url}/ (Ctrl-C to stop)"  # its listening address
+        own = own_address_lines(portal.url)  # its listening address, never a client's
         address_lines += [
-            f"{portal.data_dir.name} log: {line}" for line in addresses_in(portal.log(), [banner])
+            f"{portal.data_dir.name} log: {line}" for line in addresses_in(portal.log(), own)
         ]
 
     rows = [(kind, f"{count:,}") for kind, count in findings.searched.items()]

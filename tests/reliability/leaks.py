@@ -92,6 +92,19 @@ def receipts_in(data: bytes) -> Iterator[str]:
             start = at + 1
 
 
+def own_address_lines(url: str) -> list[str]:
+    """What `lanthorn portal serve` at `url` logs about its own address as it starts (the
+    banner; without LANTHORN_HOSTS, the names it answers signed requests for): addresses,
+    but never a client's."""
+    host_port = url.split("://", 1)[1].rstrip("/")
+    host, _, port = host_port.rpartition(":")
+    names = [host_port, f"localhost:{port}"] if host in ("127.0.0.1", "[::1]") else [host_port]
+    return [
+        f"Lanthorn portal on {url}/ (Ctrl-C to stop)",
+        f"LANTHORN_HOSTS is not set: signed requests are accepted for {','.join(names)} only.",
+    ]
+
+
 def addresses_in(log: str, allowed: Iterable[str] = ()) -> list[str]:
     """Lines of `log` that hold an IPv4 address or ::1, except the `allowed` lines."""
     exempt = set(allowed)
