@@ -130,9 +130,14 @@ def test_the_receipt_screens_check_button_looks_like_every_other_kiosk_button(
     for _ in range(4):
         kiosk.locator("button.choice:visible").first.click()
     next_button = kiosk.get_by_role("button", name="Next")
+    # Without JavaScript each tap loads a new page: read a style once its stylesheet has
+    # loaded (the load event waits for it), not from a button drawn before it.
+    kiosk.wait_for_load_state("load")
     primary = next_button.evaluate(STYLE)
     next_button.click()
+    kiosk.wait_for_load_state("load")
     assert kiosk.get_by_role("button", name="Send").evaluate(STYLE) == primary
     kiosk.get_by_role("button", name="Send").click()
     expect(kiosk.locator(".receipt")).to_be_visible(timeout=30_000)
+    kiosk.wait_for_load_state("load")
     assert kiosk.get_by_role("button", name="Check").evaluate(STYLE) == primary
