@@ -1,12 +1,14 @@
 """The pages nginx answers with itself, in every language the portal speaks.
 
 nginx refuses some requests before the portal sees them: past a connection cap (503) and
-over the body limit (413). It cannot know the reader's language, so each page says the
-same thing in every language at once, each block in its own script and direction. The
-words are the catalogues' own, so the pages are built from them and committed under
-`deploy/portal/errors/`, where the shipped site file serves them from the checkout;
-`./scripts/nginx-pages` writes them again after a catalogue changes, and a test fails
-while a committed page differs from what the catalogues give now.
+over the body limit (413); and it answers for the portal when the portal cannot (502: it
+is not running or refused the connection; 504: it did not answer in time). It cannot
+know the reader's language, so each page says the same thing in every language at once,
+each block in its own script and direction. The words are the catalogues' own, so the
+pages are built from them and committed under `deploy/portal/errors/`, where the shipped
+site file serves them from the checkout; `./scripts/nginx-pages` writes them again after
+a catalogue changes, and a test fails while a committed page differs from what the
+catalogues give now.
 
 The pages are plain HTML: no script, no style and no stylesheet (the portal's own may
 be the very thing nginx cannot reach), so the portal's strict Content-Security-Policy,
@@ -22,21 +24,33 @@ from babel.support import NullTranslations
 
 from .i18n import LANGUAGES, N_, RTL, load_catalogues
 
-#: Each page's file name, the status nginx answers it with, and its words: a heading and
-#: what to do. nginx sends no body when it gives up on a slow client (its 408s close
+#: Each page's file name, the statuses nginx answers with it, and its words: a heading
+#: and what to do. nginx sends no body when it gives up on a slow client (its 408s close
 #: the connection unanswered), so there is no page for that.
-PAGES: dict[str, tuple[int, str, str]] = {
+PAGES: dict[str, tuple[tuple[int, ...], str, str]] = {
     "busy.html": (
-        503,
+        (503,),
         N_("The portal is very busy just now."),
         N_("Nothing you sent was kept. Please try again in a few minutes."),
     ),
     "too-large.html": (
-        413,
+        (413,),
         N_("Too large to send"),
         N_(
             "What you sent is larger than the portal can take, so none of it was kept. "
             "Please go back and send it again with fewer or smaller files."
+        ),
+    ),
+    # The portal may have kept a report whose answer never came back (a 504 after it was
+    # stored): sending it again is safe, because the form's one-time value makes the
+    # portal answer "already sent" instead of filing it twice.
+    "unavailable.html": (
+        (502, 504),
+        N_("The portal could not answer just now."),
+        N_(
+            "If you did not see a receipt, what you sent may not have been kept. Please go "
+            "back and send it again in a few minutes. If the portal then says it was "
+            "already sent, it was kept."
         ),
     ),
 }

@@ -249,9 +249,16 @@ def test_nginx_answers_its_own_refusals_with_the_portals_pages(site: Directive) 
         assert alias == INSTALLED_SOURCE + "deploy/portal/errors/"
         assert ROOT / alias.removeprefix(INSTALLED_SOURCE) == ERROR_PAGES
         assert location.one("default_type") == ["text/html; charset=utf-8"]
-        pages = {d.args[0]: d.args[1] for d in server.block or [] if d.name == "error_page"}
+        pages = {
+            status: d.args[-1]
+            for d in server.block or []
+            if d.name == "error_page"
+            for status in d.args[:-1]
+        }
         assert pages == {
-            str(status): prefix + name for name, (status, *_) in nginx_pages.PAGES.items()
+            str(status): prefix + name
+            for name, (statuses, *_) in nginx_pages.PAGES.items()
+            for status in statuses
         }
         headers = {d.args[0]: d.args[1:] for d in location.all("add_header")}
         wanted = {name: [value, "always"] for name, value in SECURITY_HEADERS.items()}
@@ -412,6 +419,8 @@ class Seen:
 
 #: The stand-in upstream answers this target with a 503 of its own, as the portal does.
 UPSTREAM_REFUSES = "/upstream-refuses"
+#: ... and this one only after 3 s, longer than the read timeout a test sets.
+UPSTREAM_HANGS = "/upstream-hangs"
 
 
 @dataclass
@@ -458,6 +467,8 @@ class Upstream:
                     return
                 seen.body_bytes += len(chunk)
             refuses = seen.target == UPSTREAM_REFUSES
+            if seen.target == UPSTREAM_HANGS:
+                time.sleep(3)
             reply = [
                 "HTTP/1.1 503 Service Unavailable" if refuses else "HTTP/1.1 200 OK",
                 *(f"{name}: {value}" for name, value in SECURITY_HEADERS.items()),
@@ -578,8 +589,9 @@ def raw_response(answer: bytes) -> httpx.Response:
 def assert_nginx_page(response: httpx.Response, name: str, *, tls: bool) -> None:
     """One of nginx's own refusals: the committed page in every language, with the
     portal's security headers (and HSTS on TLS), and Retry-After on a 503."""
-    status = nginx_pages.PAGES[name][0]
-    assert response.status_code == status, response.text[:200]
+    statuses = nginx_pages.PAGES[name][0]
+    assert response.status_code in statuses, response.text[:200]
+    status = response.status_code
     assert response.content == (ERROR_PAGES / name).read_bytes()
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     for header, value in SECURITY_HEADERS.items():
@@ -740,6 +752,39 @@ def test_the_portals_own_refusals_pass_through_nginx(tmp_path: Path, upstream: U
     assert "retry-after" not in response.headers
     assert internal.status_code == 404
     assert "Nothing you sent was kept" not in internal.text
+
+
+def test_nginx_answers_for_a_portal_that_cannot(tmp_path: Path, upstream: Upstream) -> None:
+    """A portal that is not running (502) or does not answer in time (504): the reader
+    gets a page in every language that says a report may not have been kept and that
+    sending it again is safe, not nginx's bare "Bad Gateway"."""
+    timeout = {
+        "proxy_read_timeout       600s;  # the portal fsyncs a large upload before it answers": (
+            "proxy_read_timeout 1s;"
+        ),
+        "proxy_read_timeout       600s;\n": "proxy_read_timeout 1s;\n",
+    }
+    with running_nginx(tmp_path / "slow", upstream.port, timeout) as proxy:
+        with proxy.client(proxy.tls) as client:
+            late = client.get(UPSTREAM_HANGS)
+        with httpx.Client(base_url=proxy.onion) as onion:
+            late_onion = onion.post(UPSTREAM_HANGS, data={"description": "on D wing"})
+    assert_nginx_page(late, "unavailable.html", tls=True)
+    assert late.status_code == 504
+    assert_nginx_page(late_onion, "unavailable.html", tls=False)
+    with running_nginx(tmp_path / "down", free_port()) as proxy:  # nothing listens there
+        with proxy.client(proxy.tls) as client:
+            down = client.post("/report/staff", data={"description": "on D wing"})
+    assert_nginx_page(down, "unavailable.html", tls=True)
+    assert down.status_code == 502
+    _, heading, text = nginx_pages.PAGES["unavailable.html"]
+    catalogues = load_catalogues()
+    for code in ("en", "cy", "ar", "so"):
+        direction = "rtl" if code in RTL else "ltr"
+        block = down.text.split(f'<section lang="{code}" dir="{direction}">')[1]
+        block = block.split("</section>")[0]
+        for words in (heading, text):
+            assert catalogues[code].gettext(words) in block, (code, words)
 
 
 def wait_until(condition: object, seconds: float = 10) -> bool:
