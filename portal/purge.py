@@ -3,8 +3,9 @@
 - sealed reports and messages, and their attachment files, `retention_days` after the
   console acknowledged them;
 - replies `retention_days` after the reporter read them;
-- attachments no report or message claimed, after `unclaimed_blob_seconds`: timed by when
-  this process first *saw* them unclaimed, held in memory, so no upload time is stored;
+- attachments no report or message claimed, `unclaimed_blob_seconds` after the file was
+  written (its change time, which the file system keeps anyway), so no upload time is
+  stored and a restart does not give them longer;
 - stale nonces and expired reporter sessions;
 - the record that a page's form was sent, `once.KEEP_DAYS` after the day it was sent;
 - temporary upload files a crash left behind, once idle for an hour (by the file's own
