@@ -469,12 +469,24 @@ def header(settings: Settings, database: str, chosen: dict[str, str], root: Path
                 f"RSS {fmt_size(settings.rss_cap)}, {settings.fd_cap} open file descriptors",
             ),
             ("load average at the start", load),
+            ("this benchmark's priority", priority()),
             (
                 "mode",
                 "quick (smoke run: short phases, few attackers)" if settings.quick else "full",
             ),
         ]
     )
+
+
+def priority() -> str:
+    """Niceness and autogroup, which decide what a load average means for this run: with
+    autogroup on, each session shares the cores equally whatever its niceness."""
+    try:
+        autogroup = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip()
+    except OSError:
+        autogroup = "?"
+    state = {"0": "off", "1": "on"}.get(autogroup, "unknown")
+    return f"nice {os.getpriority(os.PRIO_PROCESS, 0)}; the kernel's autogroup scheduling {state}"
 
 
 def honest_table(kind: str, stats: dict[tuple[str, str], Stats], windows: Sequence[Window]) -> str:
