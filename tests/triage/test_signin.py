@@ -62,6 +62,8 @@ class Watched(PasswordHasher):
         self.most = 0
         self.hold = False
         self.go = threading.Event()
+        #: When set, `hash` runs with these parameters (the production memory cost).
+        self.heavy: PasswordHasher | None = None
 
     def _watch(self, work: Callable[[], Any]) -> Any:
         with self.lock:
@@ -80,7 +82,8 @@ class Watched(PasswordHasher):
         return bool(self._watch(lambda: super(Watched, self).verify(hash, password)))
 
     def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
-        return str(self._watch(lambda: super(Watched, self).hash(password, salt=salt)))
+        hasher = self.heavy or super()
+        return str(self._watch(lambda: hasher.hash(password, salt=salt)))
 
 
 def until(condition: Callable[[], bool]) -> bool:
@@ -327,6 +330,23 @@ class Flood:
 
 
 FLOOD = 30
+#: Argon2id's memory for officers' passwords in production (triage/officers.py).
+ARGON2_KIB = 65536
+
+
+def memory(field: str) -> int:
+    """This process's resident memory (`VmRSS`) or its peak (`VmHWM`), in bytes."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no {field} in /proc/self/status")
+
+
+def forget_peak_memory() -> None:
+    """Start `VmHWM` again from the current resident memory (Linux: clear_refs 5)."""
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
 
 
 def test_a_flood_of_abandoned_sign_ins_leaves_an_honest_officer_able_to_sign_in(
@@ -346,6 +366,7 @@ def test_a_flood_of_abandoned_sign_ins_leaves_an_honest_officer_able_to_sign_in(
     ]
     before = watched.started
     watched.hold = True
+    watched.heavy = PasswordHasher(time_cost=1, memory_cost=ARGON2_KIB, parallelism=1)
     flood = Flood(site.url, requests)
     try:
         refused = FLOOD - signin.SLOTS - signin.WAITING
@@ -361,10 +382,15 @@ def test_a_flood_of_abandoned_sign_ins_leaves_an_honest_officer_able_to_sign_in(
         # checked for anyone who has left.
         flood.abandon()
         assert until(lambda: gate.waiting() == 0)
+        resting = memory("VmRSS")
+        forget_peak_memory()
         watched.go.set()
         assert until(lambda: gate.running == 0)
         assert watched.started - before == gate.slots
-        assert watched.most <= gate.slots  # memory: at most `slots` Argon2id at once
+        assert watched.most <= gate.slots  # at most `slots` Argon2id at once
+        # The process's memory grew by what those took (64 MiB each), not 30 times that.
+        grew = memory("VmHWM") - resting
+        assert grew < (gate.slots + 1) * ARGON2_KIB * 1024, grew
         assert gate.withdrawn == gate.waiting_bound
     finally:
         watched.go.set()
