@@ -28,7 +28,7 @@ from portal.app import ContainErrorsMiddleware, make_templates
 from portal.errors import PortalError
 from portal.security import Csrf, SecurityHeadersMiddleware
 
-from . import case_pages, labels, unit_pages, web
+from . import case_pages, labels, refusals, signin, unit_pages, web
 from .notices import Notices
 from .officers import PASSWORDS
 from .settings import ConsoleError, TriageSettings
@@ -47,6 +47,8 @@ async def _console_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, ConsoleError):
         return _render_error(request, 422, str(exc))
     if isinstance(exc, PortalError):
+        if exc.status == 403:  # every refusal is audited, whichever page refused
+            await refusals.audit_refusal(request, exc.code)
         return _render_error(request, exc.status, exc.message)
     if isinstance(exc, HTTPException):
         return _render_error(request, exc.status_code, "There is no page here.")
@@ -103,7 +105,9 @@ def create_app(
     app.state.portal_url = portal_url
     app.state.sync_every = sync_every
     app.state.hasher = hasher
-    app.state.failures = {}
+    app.state.password_gate = signin.PasswordGate()  # Argon2id checks at once, and waiting
+    app.state.remembered = signin.Remembered()  # sign-in failures of names not officers
     app.state.unseal_lock = asyncio.Lock()
+    app.state.unseal_failures = []  # refused unseal attempts, audited at unsealing
     app.state.notices = Notices()  # what an action did, shown by the page it redirects to
     return app

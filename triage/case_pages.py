@@ -20,7 +20,7 @@ from starlette.routing import Route
 from portal.errors import Forbidden, NotFound
 from portal.pages import small_form
 
-from . import labels, links, notices, once, referral, units, workflow
+from . import labels, links, notices, once, referral, refusals, units, workflow
 from .console import PUBLIC_STATES, Console
 from .db import Case
 from .notices import Notice, see_other
@@ -172,6 +172,7 @@ async def referral_export(request: Request) -> Response:
     unit = form.get("unit", "")
     if me.role == "investigator" and unit != me.unit:
         await run_in_threadpool(_audit, console, "refused referral", case.id, unit)
+        refusals.audited(request)
         raise Forbidden("Investigators export referrals for their own unit only.")
     location = f"/cases/{case.id}"
 

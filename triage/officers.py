@@ -3,7 +3,8 @@
 An admin adds an officer and hands them a one-time setup code; the officer enrols by
 choosing a password (Argon2id) and scanning a TOTP secret shown as a QR code drawn on the
 console itself (no outside service), then confirming one code. Login needs all three:
-username, password, current code.
+username, password, current code, and is checked in triage/signin.py (a code works once,
+failures lock the account, password checks are bounded).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from dataclasses import dataclass
 import pyotp
 import segno
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
 
 from .console import Console
@@ -148,38 +148,6 @@ def enrol_for_demo(
         officer.totp_secret = console.keys.seal("totp", secret.encode())
         officer.setup_code_hash = None
         session.commit()
-
-
-def authenticate(
-    console: Console,
-    username: str,
-    password: str,
-    totp_code: str,
-    hasher: PasswordHasher = PASSWORDS,
-) -> Officer | None:
-    """The officer if password and current TOTP code are both right, else None."""
-    with console.sessions() as session:
-        officer: Officer | None = session.get(Officer, username)
-        if (
-            officer is None
-            or not officer.active
-            or officer.password_hash is None
-            or officer.totp_secret is None
-            or len(password) > MAX_PASSWORD_CHARS
-        ):
-            hasher.hash("x" * 12)  # spend the same time: do not reveal who exists
-            return None
-        try:
-            hasher.verify(officer.password_hash, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return None
-        secret = console.keys.open("totp", officer.totp_secret).decode()
-        if not pyotp.TOTP(secret).verify(totp_code.strip(), valid_window=1):
-            return None
-        if hasher.check_needs_rehash(officer.password_hash):
-            officer.password_hash = hasher.hash(password)
-            session.commit()
-        return officer
 
 
 def officers(console: Console) -> list[Officer]:

@@ -9,6 +9,7 @@ and routing, triage/unit_pages.py."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hashlib
 import logging
 import re
@@ -27,9 +28,10 @@ import crypto
 from portal.categories import CATEGORIES
 from portal.errors import Forbidden, NotFound, PortalError
 from portal.pages import small_form
+from portal.security import Csrf
 from portal.tokens import open_token, purpose_key, seal_token
 
-from . import notices, once, statistics, units
+from . import notices, once, refusals, signin, statistics, units
 from .case_list import STAGES, Filters, list_cases, parse_page
 from .client import PortalError as PortalUnreachable
 from .console import PUBLIC_STATES, Console
@@ -40,7 +42,6 @@ from .officers import (
     ROLES,
     Enrolment,
     add_officer,
-    authenticate,
     deactivate,
     enrolled_with,
     finish_enrolment,
@@ -163,6 +164,7 @@ async def officer(request: Request, *roles: str) -> tuple[Console, Officer]:
     acting = console.acting_as(f"officer:{found.username}")
     if roles and found.role not in roles:
         await run_in_threadpool(_audit, acting, "denied", None, request.url.path)
+        refusals.audited(request)
         raise Forbidden("Your role does not allow this page. The attempt has been recorded.")
     return acting, found
 
@@ -192,25 +194,72 @@ async def unseal_page(request: Request) -> Response:
 
 
 async def unseal_submit(request: Request) -> Response:
-    form = await small_form(request, "unseal")
-    if request.app.state.console is not None:  # sent twice, or from a second tab: done
-        return RedirectResponse("/login", status_code=303)
-    settings = request.app.state.settings
+    """Unseal with k passphrases. Once unsealed, no passphrase is checked at all: every
+    attempt has the same answer ("already unsealed"), whatever its form held, and is
+    audited. Attempts refused while sealed are kept in memory (there is no audit key
+    yet) and written to the audit log when the console is unsealed."""
+    state = request.app.state
+    if state.console is not None:  # sent twice, from a second tab, or a guess: done
+        return await _already_unsealed(request, state.console)
+    try:
+        form = await small_form(request, "unseal")
+    except Forbidden:
+        _unseal_failed(request, "the form was refused (its CSRF token)")
+        raise
+    settings = state.settings
     k = threshold(settings)
     passphrases = [form.get(f"passphrase{i}", "") for i in range(k)]
     # One attempt at a time: each costs k Argon2id runs of 256 MiB, and a crowd of
     # attempts must not exhaust the console's memory.
-    async with request.app.state.unseal_lock:
+    async with state.unseal_lock:
+        if state.console is not None:  # unsealed while this one waited: checks nothing
+            return await _already_unsealed(request, state.console)
         try:
             unsealed = await run_in_threadpool(unseal, settings, passphrases)
         except ConsoleError as exc:
+            _unseal_failed(request, "wrong passphrases")
             return render(request, "unseal.html", {"k": k, "error": str(exc)}, status=422)
-    if request.app.state.console is None:
         console = Console(settings, unsealed, who="console:unseal")
-        await run_in_threadpool(_audit, console, "unseal", None)
+
+        def opened() -> None:
+            with console.sessions() as session:
+                console.audit_many(
+                    session,
+                    [("unseal failed", None, failure) for failure in state.unseal_failures]
+                    + [("unseal", None, {})],
+                )
+                session.commit()
+
+        await run_in_threadpool(opened)
+        state.unseal_failures.clear()
         console.search.start()  # search is ready once every item has been read
-        request.app.state.console = console
+        # Forms fetched while sealed are worth nothing once unsealed.
+        state.csrf = Csrf(secrets.token_bytes(32))
+        state.console = console
     return RedirectResponse("/login", status_code=303)
+
+
+#: Failed unseal attempts kept until unsealing, at most (then counted, not listed).
+UNSEAL_FAILURES_KEPT = 1000
+ALREADY_UNSEALED = "The console is already unsealed: sign in below."
+
+
+def _unseal_failed(request: Request, why: str) -> None:
+    failures: list[dict[str, str | int]] = request.app.state.unseal_failures
+    at = datetime.datetime.fromtimestamp(request.app.state.clock(), datetime.UTC)
+    if len(failures) < UNSEAL_FAILURES_KEPT:
+        failures.append({"why": why, "attempted": at.isoformat(timespec="seconds")})
+    else:  # bounded memory: the last entry counts the rest
+        failures[-1]["and_after"] = int(failures[-1].get("and_after", 0)) + 1
+    log.warning("unseal attempt refused: %s", why)
+
+
+async def _already_unsealed(request: Request, console: Console) -> Response:
+    """The one answer to POST /unseal once unsealed; the form is not even read."""
+    await run_in_threadpool(
+        _audit, console.acting_as("console:unseal"), "unseal refused: already unsealed", None
+    )
+    return see_other(request, "/login", ALREADY_UNSEALED)
 
 
 async def login_page(request: Request) -> Response:
@@ -219,33 +268,73 @@ async def login_page(request: Request) -> Response:
 
 
 async def login_submit(request: Request) -> Response:
+    """Sign in (triage/signin.py): a locked account is refused before any password is
+    checked; the check itself waits for a slot of the password gate, or is refused."""
     console = _console(request)
     form = await small_form(request, "login")
     username = form.get("username", "").strip().lower()[:40]
     state = request.app.state
-    found = await run_in_threadpool(
-        authenticate,
-        console,
-        username,
-        form.get("password", ""),
-        form.get("code", ""),
-        state.hasher,
-    )
-    if found is None:
-        if len(state.failures) > 10_000:  # bounded memory, whatever names are tried
-            state.failures.clear()
-        failures = state.failures[username] = state.failures.get(username, 0) + 1
-        await asyncio.sleep(min(10.0, 0.5 * 2 ** max(0, failures - 3)))
-        await run_in_threadpool(
-            _audit, console.acting_as(f"officer:{username}"), "login failed", None
+    now = int(state.clock())
+
+    def refuse(error: str, status: int, retry_after: int) -> Response:
+        response = render(
+            request, "login.html", {"error": error, "username": username}, status=status
         )
+        response.headers["Retry-After"] = str(max(1, retry_after))
+        return response
+
+    def locked(until: int) -> Response:
+        return refuse(signin.locked_message(until, now), 429, until - now)
+
+    if await run_in_threadpool(signin.is_officer, console, username):
+        until = await run_in_threadpool(signin.locked_until, console, username, now)
+    else:
+        until = state.remembered.locked_until(username, now)
+    if until:
+        return locked(until)
+    try:
+        outcome = await state.password_gate.run(
+            request,
+            signin.check,
+            console,
+            state.remembered,
+            username,
+            form.get("password", ""),
+            form.get("code", ""),
+            state.hasher,
+            now,
+            signin.browser_of(request),
+        )
+    except signin.Busy:
+        return refuse(signin.BUSY, 503, signin.RETRY_AFTER)
+    except signin.ClientGone:
+        return Response(status_code=400)  # nobody is there to read it
+    if outcome.locked_until:
+        return locked(outcome.locked_until)
+    found = outcome.officer
+    if found is None:
+        acting = console.acting_as(f"officer:{username}")
+
+        def failed() -> None:
+            with console.sessions() as session:
+                acting.audit(session, "login failed", failures=outcome.failures)
+                if outcome.newly_locked:
+                    acting.audit(
+                        session,
+                        "sign-in locked",
+                        officer=username,
+                        failures=outcome.failures,
+                        seconds=signin.lock_seconds(outcome.failures),
+                    )
+                session.commit()
+
+        await run_in_threadpool(failed)
         return render(
             request,
             "login.html",
             {"error": "That username, password and code do not match.", "username": username},
             status=422,
         )
-    state.failures.pop(username, None)
     session_id = secrets.token_urlsafe(32)
     expires = int(state.clock()) + SESSION_SECONDS
 
@@ -411,6 +500,7 @@ async def _case_for(request: Request, *roles: str) -> tuple[Console, Officer, Ca
         raise NotFound("There is no such case.")
     if me.role == "investigator" and case.unit != me.unit:
         await run_in_threadpool(_audit, console, "denied", case.id, request.url.path)
+        refusals.audited(request)
         raise Forbidden("This case is not routed to your unit. The attempt has been recorded.")
     return console, me, case
 
@@ -539,6 +629,7 @@ async def officers_page(
         "officers.html",
         {
             "officers": await run_in_threadpool(officers, console),
+            "locks": await run_in_threadpool(signin.locks, console, int(request.app.state.clock())),
             "roles": ROLES,
             "units": await run_in_threadpool(units.units, console),  # new investigators' units
             "unit_names": await run_in_threadpool(units.units, console, include_retired=True),
@@ -574,6 +665,23 @@ async def officers_submit(request: Request) -> Response:
         return await officers_page(request, error=text, kept=form, status=status)
 
     return await perform(request, console, form, "officers", "/officers", work, refused)
+
+
+async def unlock_submit(request: Request) -> Response:
+    """Lift an officer's sign-in lock (triage/signin.py), audited with the failures."""
+    console, _ = await officer(request, "admin")
+    form = await small_form(request, "unlock")
+    username = form.get("username", "")
+
+    async def work(acting: Console) -> Notice | str:
+        if not await run_in_threadpool(signin.unlock, acting, username):
+            raise ConsoleError(f"{username or 'that officer'} is not locked")
+        return f"{username} can sign in again."
+
+    async def refused(text: str, status: int) -> Response:
+        return await officers_page(request, error=text, status=status)
+
+    return await perform(request, console, form, "unlock", "/officers", work, refused)
 
 
 async def audit_page(request: Request) -> Response:
@@ -647,6 +755,7 @@ routes = [
     Route("/sync", sync_now, methods=["POST"]),
     Route("/officers", officers_page, methods=["GET"]),
     Route("/officers", officers_submit, methods=["POST"]),
+    Route("/officers/unlock", unlock_submit, methods=["POST"]),
     Route("/audit", audit_page, methods=["GET"]),
     Route("/statistics", statistics_page, methods=["GET"]),
     Route("/statistics.csv", statistics_export, methods=["GET"]),

@@ -109,6 +109,7 @@ CONSOLE_FORMS = [
     Form("/sync", "sync", "urlencoded", "triage", {}),
     Form("/officers", "officers", "urlencoded", "admin",
          {"username": "nell", "role": "triage", "unit": "", "deactivate": ""}),
+    Form("/officers/unlock", "unlock", "urlencoded", "admin", {"username": "tess"}),
     Form("/units", "units", "urlencoded", "admin",
          {"action": "add", "unit": "chaplaincy", "name": "Chaplaincy"}),
     Form("/units/routing", "routing", "urlencoded", "admin",
@@ -189,8 +190,10 @@ def portal_rows(portal: Any) -> dict[str, list[str]]:
     return snapshot(portal.app.state.engine, Base.metadata)
 
 
-def console_rows(console: Any) -> dict[str, list[str]]:
-    """The console's rows but sessions' expiry times, which every signed-in page moves."""
+def console_rows(console: Any, *, audit: bool = True) -> dict[str, list[str]]:
+    """The console's rows but sessions' expiry times, which every signed-in page moves
+    (and, `audit=False`, but the audit log, where every refusal is written)."""
     from triage.db import Base
 
-    return snapshot(console.engine, Base.metadata, skip={"officer_sessions"})
+    skip = {"officer_sessions"} if audit else {"officer_sessions", "audit"}
+    return snapshot(console.engine, Base.metadata, skip=skip)

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
@@ -26,7 +25,7 @@ import crypto
 from tests.conftest import needs_chromium
 from tests.portal.forms import REPORT_FIELDS, csrf_token, open_thread, receipt_of, submit_report
 from tests.triage.conftest import Site, enrol, token
-from tests.triage.officer_pages import action_fields
+from tests.triage.officer_pages import action_fields, fresh_code
 from triage import links, units
 from triage.settings import ConsoleError
 
@@ -185,7 +184,7 @@ def _sign_in(watch: Watch, url: str, username: str, secret: str) -> None:
     page.goto(url + "/login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(secret).now())
+    page.get_by_label("Code from your authenticator app").fill(fresh_code(secret))
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state("load")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 import re
+import threading
+import time
 
 import httpx
 import pyotp
@@ -14,6 +16,26 @@ _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _HIDDEN = re.compile(r'name="enrolment" value="([^"]+)"')
 _HIDDEN_FIELD = re.compile(r'<input type="hidden" name="([a-z0-9_]+)" value="([^"]*)"')
 _SECRET = re.compile(r"Key: <code>([A-Z2-7]+)</code>")
+
+
+_USED: dict[str, int] = {}
+_USED_LOCK = threading.Lock()
+
+
+def fresh_code(secret: str) -> str:
+    """A TOTP code for signing in, of a time step these helpers have not used yet for
+    `secret`: a code signs in once (triage/signin.py), so a second sign-in within the same
+    30 seconds takes the next step's code, which the console accepts a step early; past
+    that, this waits for the next step (a wait, never an assertion)."""
+    totp = pyotp.TOTP(secret)
+    while True:
+        with _USED_LOCK:
+            now = int(time.time()) // totp.interval
+            step = max(now, _USED.get(secret, now - 1) + 1)
+            if step <= now + 1:
+                _USED[secret] = step
+                return str(totp.generate_otp(step))
+        time.sleep(totp.interval - time.time() % totp.interval + 0.05)
 
 
 class PagesRefused(RuntimeError):
@@ -75,7 +97,7 @@ def sign_in(client: httpx.Client, username: str, secret: str) -> httpx.Client:
             "csrf": token(login),
             "username": username,
             "password": PASSWORD,
-            "code": pyotp.TOTP(secret).now(),
+            "code": fresh_code(secret),
         },
     )
     if signed_in.status_code != 303:

@@ -3,7 +3,6 @@ JavaScript ON, script in a report never runs on the console's case page."""
 
 from __future__ import annotations
 
-import pyotp
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import needs_chromium
@@ -11,7 +10,7 @@ from tests.portal.forms import submit_report
 from tests.portal.test_browser import shot
 
 from .conftest import Site, api_report, case_ids, enrol
-from .officer_pages import PASSWORD
+from .officer_pages import PASSWORD, fresh_code
 
 PAYLOAD = (
     "<script>document.title='pwned'</script>"
@@ -26,7 +25,7 @@ def sign_in_page(page: Page, url: str, username: str, secret: str) -> None:
     page.goto(url + "/login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(secret).now())
+    page.get_by_label("Code from your authenticator app").fill(fresh_code(secret))
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/cases")
 

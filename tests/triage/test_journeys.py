@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
 
 import crypto
 from portal.i18n import load_catalogues
 from tests.conftest import needs_chromium
-from tests.triage.officer_pages import PASSWORD, enrol_through_pages
+from tests.triage.officer_pages import PASSWORD, enrol_through_pages, fresh_code
 from triage.officers import add_officer
 
 from .conftest import Site
@@ -161,7 +160,7 @@ def officer_page(j: Journey) -> Page:
     page.goto(j.site.url + "/login")
     page.get_by_label("Username").fill("olive")
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(secret).now())
+    page.get_by_label("Code from your authenticator app").fill(fresh_code(secret))
     page.get_by_role("button", name="Sign in").click()
     j.shot(page, "console-signed-in")
     return page
