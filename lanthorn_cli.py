@@ -278,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--reveal-identity",
         action="store_true",
-        help="also show who the reporter said they are (recorded in the audit log)",
+        help="also show who the reporter said they are (recorded in the audit log; the "
+        "k key holders who unseal for this command stand in for the custodian)",
     )
     p = t.add_parser("reply", help="send a reply to the reporter of a case")
     _data_arg(p)
@@ -302,11 +303,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=int, default=2, metavar="K")
     p = t.add_parser(
         "officer",
-        help="add an officer (the first admin, or anyone); prints their one-time setup code",
+        help="add an officer at once, the k key holders who unseal agreeing (the first "
+        "admins; in the web console a second admin approves); prints their setup code",
     )
     _data_arg(p)
     p.add_argument("username")
-    p.add_argument("--role", required=True, choices=["admin", "triage", "investigator", "auditor"])
+    p.add_argument(
+        "--role",
+        required=True,
+        choices=["admin", "triage", "investigator", "auditor", "custodian"],
+        help="custodian: approves or refuses triage officers' requests to see who a "
+        "reporter is, and reads no case",
+    )
     p.add_argument("--unit", help="the unit an investigator works for, e.g. counter_corruption")
     p = t.add_parser(
         "purge",

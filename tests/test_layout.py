@@ -184,6 +184,7 @@ def test_demo_runs_portal_and_console_together(tmp_path: Path) -> None:
     assert "Portal (reporters):" in output
     assert "Console (officers):" in output
     assert "demo officer one lantern" in output
+    assert "demo-custodian approves it" in output  # both two-person rules can be tried
     assert "Adding fictional cases to the demo" in output
     cases = run_cli_env(env, "triage", "cases", "--json", "--data", str(tmp_path / "console"))
     shown = {case["facility"] for case in json.loads(cases.stdout)}

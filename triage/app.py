@@ -28,7 +28,7 @@ from portal.app import ContainErrorsMiddleware, make_templates
 from portal.errors import PortalError
 from portal.security import Csrf, SecurityHeadersMiddleware
 
-from . import case_pages, labels, refusals, signin, unit_pages, web
+from . import case_pages, custody, labels, refusals, signin, unit_pages, web
 from .notices import Notices
 from .officers import PASSWORDS
 from .settings import ConsoleError, TriageSettings
@@ -84,6 +84,7 @@ def create_app(
         routes=[
             *web.routes,
             *case_pages.routes,
+            *custody.routes,
             *unit_pages.routes,
             Mount("/static", StaticFiles(directory=HERE / "static")),
         ],

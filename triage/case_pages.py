@@ -1,6 +1,7 @@
 """A case's page and what a triage officer does on it: reply, acknowledge, assess, record,
-set the status, route, close, add a person or place of concern, reveal the reporter's
-identity, and export a referral package (investigators too, for their unit).
+set the status, route, close, add a person or place of concern, ask to see who the
+reporter is and, once a custodian approved it, see it (triage/custody.py), and export
+a referral package (investigators too, for their unit).
 
 Every action answers with a redirect to the case page (POST/redirect/GET) and is done
 once however often its form is sent (triage/once.py, `web.perform`); a refused one shows
@@ -20,7 +21,7 @@ from starlette.routing import Route
 from portal.errors import Forbidden, NotFound
 from portal.pages import small_form
 
-from . import labels, links, notices, once, referral, refusals, units, workflow
+from . import custody, labels, links, notices, once, referral, refusals, units, workflow
 from .console import PUBLIC_STATES, Console
 from .db import Case
 from .notices import Notice, see_other
@@ -42,7 +43,11 @@ async def case_page(
     `action`), shown back in that form with the reason in `notice`."""
     console, me, case = await _case_for(request, "triage", "investigator")
     notice = notice or notices.current(request)
-    reveal = notice is not None and notice.reveal == case.id  # after Reveal, this once
+    reveal = (  # after Reveal, this once; only for the officer a custodian approved
+        notice is not None
+        and notice.reveal == case.id
+        and await run_in_threadpool(custody.may_reveal, console, case.id, me.username)
+    )
     shown = await run_in_threadpool(lambda: console.show(case.id, reveal_identity=reveal))
     unit = me.unit if me.role == "investigator" else None  # links only within their unit
     typed = kept or {}
@@ -74,6 +79,7 @@ async def case_page(
             "typed": value,
             "can_act": me.role == "triage",
             "can_refer": me.role in ("triage", "investigator"),
+            "asked": await run_in_threadpool(custody.for_case, console, case.id),
         },
         status=status,
     )
@@ -81,6 +87,7 @@ async def case_page(
 
 #: What each action on a case says once done.
 CASE_ACTIONS = {
+    "ask": "",
     "reveal": "",
     "reply": "Reply saved",
     "acknowledge": "Acknowledged",
@@ -98,6 +105,15 @@ async def case_action(request: Request) -> Response:
     action = request.path_params["action"]
     if action not in CASE_ACTIONS:
         raise NotFound("There is no such action.")
+    if action == "reveal" and not await run_in_threadpool(
+        custody.may_reveal, console, case.id, me.username
+    ):
+        await run_in_threadpool(_audit, console, "denied", case.id, request.url.path)
+        refusals.audited(request)
+        raise Forbidden(
+            "The reporter's identity opens only for an officer whose request a custodian "
+            "approved. The attempt has been recorded."
+        )
     form = await small_form(request, f"case-{action}")
     if me.role != "triage":
         raise Forbidden(
@@ -107,11 +123,19 @@ async def case_action(request: Request) -> Response:
         )
 
     async def work(acting: Console) -> Notice | str:
+        if action == "ask":
+            await run_in_threadpool(
+                custody.ask, acting, case.id, me.username, form.get("reason", "")
+            )
+            return (
+                "Your request is with the custodians. This page tells you when one of them "
+                "has decided; until then the identity stays closed."
+            )
         if action == "reveal":
             await run_in_threadpool(once.finish, acting)  # the page it leads to reveals
             return Notice(
                 "The reporter's identity is shown below, this once. The audit log records "
-                "that you looked.",
+                "that you looked; a custodian approved your request.",
                 reveal=case.id,
             )
         await run_in_threadpool(_act_on_case, acting, case.id, action, form)

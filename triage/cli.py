@@ -143,7 +143,11 @@ def rekey(console: Console, officers: int, k: int) -> int:
 
 def add_officer_command(console: Console, username: str, role: str, unit: str | None) -> int:
     code = add_officer(console, username, role, unit)
-    print(f"Officer {username!r} ({role}) added. Give them this one-time setup code in person:")
+    print(
+        f"Officer {username!r} ({role}) added, with the agreement of the key holders who "
+        "unsealed for this command (in the web console a second admin approves instead). "
+        "Give them this one-time setup code in person:"
+    )
     print(f"  {code}")
     print("They enrol at /enrol on the console: password, then their authenticator app.")
     return 0

@@ -13,6 +13,7 @@ from portal.db import make_engine as make_engine
 from portal.db import make_sessionmaker as make_sessionmaker
 
 __all__ = [
+    "AccountRequest",
     "AuditRow",
     "Base",
     "Case",
@@ -20,6 +21,7 @@ __all__ = [
     "Concern",
     "Finding",
     "Header",
+    "IdentityRequest",
     "Item",
     "Officer",
     "OfficerSession",
@@ -201,12 +203,51 @@ class Officer(Base):
     __tablename__ = "officers"
 
     username: Mapped[str] = mapped_column(String(40), primary_key=True)
-    role: Mapped[str] = mapped_column(String(16))  # admin | triage | investigator | auditor
+    #: admin | triage | investigator | auditor | custodian (triage/officers.py ROLES)
+    role: Mapped[str] = mapped_column(String(16))
     unit: Mapped[str | None] = mapped_column(String(40))  # investigators only
     password_hash: Mapped[str | None] = mapped_column(String(200))
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)  # vault-sealed
     setup_code_hash: Mapped[str | None] = mapped_column(String(200))  # until enrolled
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class IdentityRequest(Base):
+    """A triage officer's request to see who the reporter of a case is, and a custodian's
+    decision (triage/custody.py). The reasons are vault-sealed: officers write case
+    details into them. Only `requester` sees the identity, and only once `state` is
+    "approved" by a `decided_by` who is someone else (migration 0010)."""
+
+    __tablename__ = "identity_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    requester: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[bytes] = mapped_column(LargeBinary)  # vault-sealed
+    on: Mapped[datetime.date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # approved | refused
+    decided_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    decided_on: Mapped[datetime.date | None] = mapped_column(Date, nullable=True)
+    answer: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # vault-sealed
+
+
+class AccountRequest(Base):
+    """An admin's request to add an officer, or to give one a new role (or unit), waiting
+    for a second admin (triage/approvals.py). Until it is approved the account does not
+    exist, or keeps its old role (migration 0010)."""
+
+    __tablename__ = "account_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))  # add | role
+    username: Mapped[str] = mapped_column(String(40), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    requester: Mapped[str] = mapped_column(String(40))
+    on: Mapped[datetime.date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # approved | refused
+    decided_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    decided_on: Mapped[datetime.date | None] = mapped_column(Date, nullable=True)
 
 
 class OfficerSession(Base):

@@ -1,7 +1,8 @@
 """`lanthorn demo`: a portal and a console on one machine, demo passphrases and logins.
 
 The console is initialised with three demo officers' passphrases (any two unseal it) and
-three demo sign-ins; the portal gets the console's public keys. The portal runs as
+five demo sign-ins (two admins and a custodian, so that the two-person rules can be
+tried); the portal gets the console's public keys. The portal runs as
 `lanthorn portal serve` would; this process serves the console, unsealed, and syncs it
 from the portal every few seconds, until Ctrl-C.
 """
@@ -33,7 +34,7 @@ from portal.settings import CONFIG_FILE
 from .app import create_app
 from .console import Console, prepare_database
 from .keys import OVERSIGHT_FILE, VAULT_FILE, key_ceremony, unseal
-from .officers import enrol_for_demo
+from .officers import enrol_for_demo, officers
 from .seed import seed_demo
 from .settings import TriageSettings
 
@@ -44,7 +45,13 @@ DEMO_PASSPHRASES = (
 )
 DEMO_PASSWORD = "lanthorn demo password"  # noqa: S105 - the demo prints it on purpose
 DEMO_TOTP = "LANTHORNDEMOCONSOLETOTPSECRET234"
-DEMO_LOGINS = (("demo-triage", "triage"), ("demo-admin", "admin"), ("demo-auditor", "auditor"))
+DEMO_LOGINS = (
+    ("demo-triage", "triage"),
+    ("demo-custodian", "custodian"),  # approves demo-triage's requests to see an identity
+    ("demo-admin", "admin"),
+    ("demo-admin2", "admin"),  # the second admin who approves demo-admin's new officers
+    ("demo-auditor", "auditor"),
+)
 SYNC_EVERY = 5
 
 
@@ -92,8 +99,9 @@ def run_demo(data: str | None, port: int) -> int:
         )
     else:
         set_oversight_key(portal_dir, oversight)  # the console's keys, whatever came before
-    if fresh:
-        for username, role in DEMO_LOGINS:
+    known = {o.username for o in officers(console)}
+    for username, role in DEMO_LOGINS:  # a demo made before custodians gets the new ones
+        if username not in known:
             enrol_for_demo(console, username, role, DEMO_PASSWORD, DEMO_TOTP)
     portal_url = f"http://127.0.0.1:{port}"
     console_url = f"http://127.0.0.1:{port + 1}"
@@ -107,6 +115,9 @@ Lanthorn demo — SQLite, demo keys; never use it for real reports.
   Console (officers):  {console_url}/   (already unsealed; syncs every {SYNC_EVERY} s)
       sign in as {logins}
       password: {DEMO_PASSWORD!r}
+      Two people, as for real: demo-triage asks to see who a reporter is and
+      demo-custodian approves it; demo-admin asks for a new officer or role and
+      demo-admin2 approves it (and is given the setup code).
       code:     run `{lanthorn} demo --code`, or add the key {DEMO_TOTP} to an
                 authenticator app
   Demo officers' unseal passphrases (any two):

@@ -58,6 +58,7 @@ ROLES = {
     "triage": "Triage officer",
     "investigator": "Investigator",
     "auditor": "Auditor",
+    "custodian": "Custodian (approves identity requests)",
 }
 #: The portal's languages (portal/i18n.py names each in its own script), in English.
 LANGUAGE_IN_ENGLISH = {

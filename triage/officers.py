@@ -18,13 +18,16 @@ import pyotp
 import segno
 from argon2 import PasswordHasher
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .console import Console
 from .db import Officer
 from .settings import ConsoleError
 from .units import units
 
-ROLES = ("admin", "triage", "investigator", "auditor")
+#: A custodian reads no case: they approve or refuse triage officers' requests to see
+#: who a reporter is (triage/custody.py).
+ROLES = ("admin", "triage", "investigator", "auditor", "custodian")
 MAX_PASSWORD_CHARS = 256
 _USERNAME = re.compile(r"[a-z][a-z0-9._-]{1,39}")
 #: Argon2id for officers' passwords: 64 MiB, 3 passes (tests pass cheaper ones).
@@ -46,8 +49,8 @@ def _code_hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-def add_officer(console: Console, username: str, role: str, unit: str | None) -> str:
-    """Create an officer; returns the one-time setup code to hand them."""
+def check_officer(console: Console, username: str, role: str, unit: str | None) -> None:
+    """Raise ConsoleError unless `username`, `role` and `unit` make a valid officer."""
     if not _USERNAME.fullmatch(username):
         raise ConsoleError(
             "a username is 2 to 40 lower-case letters, digits, dots, dashes or underscores, "
@@ -65,21 +68,36 @@ def add_officer(console: Console, username: str, role: str, unit: str | None) ->
             else:
                 why = f"there is no unit {unit!r}"
             raise ConsoleError(f"{why}: choose one of {', '.join(offered)}")
-    code = "-".join(secrets.token_hex(3) for _ in range(4))
+
+
+def add_officer(console: Console, username: str, role: str, unit: str | None) -> str:
+    """Create an officer at once; returns the one-time setup code to hand them.
+
+    The key holders' way (`lanthorn triage officer`, which k passphrases unseal; the
+    demo): in the web console an admin only asks, and a second admin approves
+    (triage/approvals.py)."""
+    check_officer(console, username, role, unit)
     with console.sessions() as session:
-        if session.get(Officer, username) is not None:
-            raise ConsoleError(f"there is already an officer called {username!r}")
-        session.add(
-            Officer(
-                username=username,
-                role=role,
-                unit=unit if role == "investigator" else None,
-                setup_code_hash=_code_hash(code),
-                active=True,
-            )
-        )
+        code = new_officer(session, username, role, unit)
         console.audit(session, "add officer", officer=username, role=role, unit=unit)
         session.commit()
+    return code
+
+
+def new_officer(session: Session, username: str, role: str, unit: str | None) -> str:
+    """Add the officer row in the caller's transaction; returns their setup code."""
+    if session.get(Officer, username) is not None:
+        raise ConsoleError(f"there is already an officer called {username!r}")
+    code = "-".join(secrets.token_hex(3) for _ in range(4))
+    session.add(
+        Officer(
+            username=username,
+            role=role,
+            unit=unit if role == "investigator" else None,
+            setup_code_hash=_code_hash(code),
+            active=True,
+        )
+    )
     return code
 
 

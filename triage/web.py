@@ -31,7 +31,7 @@ from portal.pages import small_form
 from portal.security import Csrf
 from portal.tokens import open_token, purpose_key, seal_token
 
-from . import notices, once, refusals, signin, statistics, units
+from . import approvals, notices, once, refusals, signin, statistics, units
 from .case_list import STAGES, Filters, list_cases, parse_page
 from .client import PortalError as PortalUnreachable
 from .console import PUBLIC_STATES, Console
@@ -41,7 +41,6 @@ from .notices import Notice, see_other
 from .officers import (
     ROLES,
     Enrolment,
-    add_officer,
     deactivate,
     enrolled_with,
     finish_enrolment,
@@ -52,6 +51,8 @@ from .settings import ConsoleError
 
 SESSION_COOKIE = "lanthorn_console"
 SESSION_SECONDS = 30 * 60
+#: Where each role lands after signing in.
+LANDING = {"auditor": "/audit", "admin": "/officers", "custodian": "/custody"}
 log = logging.getLogger("lanthorn.console")
 
 
@@ -349,12 +350,7 @@ async def login_submit(request: Request) -> Response:
             session.commit()
 
     await run_in_threadpool(save)
-    response = RedirectResponse(
-        "/audit"
-        if found.role == "auditor"
-        else ("/officers" if found.role == "admin" else "/cases"),
-        status_code=303,
-    )
+    response = RedirectResponse(LANDING.get(found.role, "/cases"), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         session_id,
@@ -634,6 +630,8 @@ async def officers_page(
             "units": await run_in_threadpool(units.units, console),  # new investigators' units
             "unit_names": await run_in_threadpool(units.units, console, include_retired=True),
             "typed": kept or {},
+            "waiting": await run_in_threadpool(approvals.waiting, console),
+            "decided": await run_in_threadpool(approvals.decided, console),
             **({"notice": Notice(error, error=True)} if error else {}),
         },
         status=status,
@@ -641,11 +639,51 @@ async def officers_page(
 
 
 async def officers_submit(request: Request) -> Response:
-    """Add an officer (the page then shows their setup code, once) or deactivate one."""
+    """Ask to add an officer or to change one's role, approve or refuse such a request
+    of another admin (the page then shows a new officer's setup code, once), or
+    deactivate an officer (triage/approvals.py)."""
     console, me = await officer(request, "admin")
     form = await small_form(request, "officers")
+    deciding = form.get("request", "")
+    if deciding:
+        if not deciding.isdigit():
+            raise ConsoleError("choose a request from the list")
+        if await run_in_threadpool(approvals.own, console, int(deciding), me.username):
+            await run_in_threadpool(_audit, console, "denied", None, request.url.path)
+            refusals.audited(request)
+            raise Forbidden(
+                "You asked for this, or it is about your own account: another "
+                "administrator decides it. The attempt has been recorded."
+            )
 
     async def work(acting: Console) -> Notice | str:
+        if deciding:
+            approve = form.get("decision") == "approve"
+            done = await run_in_threadpool(
+                approvals.decide, acting, int(deciding), me.username, approve
+            )
+            asked = done.request
+            if not approve:
+                return f"Refused: {asked.requester}'s request about {asked.username}."
+            if done.setup_code:
+                return Notice(
+                    f"{asked.username} added.", setup=f"{asked.username}: {done.setup_code}"
+                )
+            return f"{asked.username} now has the new role; they sign in again to use it."
+        changing = form.get("change")
+        if changing:
+            await run_in_threadpool(
+                approvals.ask_to_change,
+                acting,
+                me.username,
+                changing,
+                form.get("role", ""),
+                form.get("unit") or None,
+            )
+            return (
+                f"Asked: {changing}'s new role waits for a second administrator, who sees "
+                "the request on this page. Until then they keep the role they have."
+            )
         leaving = form.get("deactivate")
         if leaving:
             if leaving == me.username:
@@ -656,10 +694,18 @@ async def officers_submit(request: Request) -> Response:
             await run_in_threadpool(deactivate, acting, leaving)
             return f"{leaving} is deactivated: they can no longer sign in."
         username = form.get("username", "").strip().lower()
-        code = await run_in_threadpool(
-            add_officer, acting, username, form.get("role", ""), form.get("unit") or None
+        await run_in_threadpool(
+            approvals.ask_to_add,
+            acting,
+            me.username,
+            username,
+            form.get("role", ""),
+            form.get("unit") or None,
         )
-        return Notice(f"{username} added.", setup=f"{username}: {code}")
+        return (
+            f"Asked: {username} waits for a second administrator, who sees the request on "
+            "this page. When they approve it, they are given the setup code to hand over."
+        )
 
     async def refused(text: str, status: int) -> Response:
         return await officers_page(request, error=text, kept=form, status=status)

@@ -16,6 +16,7 @@ from tests.triage.conftest import (  # noqa: F401
     case_ids,
     console_settings,
     enrol,
+    grant_identity,
     pair,
     site,
 )
@@ -23,7 +24,8 @@ from tests.triage.conftest import (  # noqa: F401
 
 @dataclass
 class Desk:
-    """A console with one synced case (with a file), a triage officer and an admin."""
+    """A console with one synced case (with a file), a triage officer (whose request to
+    see the reporter's identity a custodian approved), an admin and a custodian."""
 
     site: Site
     case: str
@@ -31,6 +33,7 @@ class Desk:
     triage: httpx.Client
     admin: httpx.Client
     secrets: dict[str, str]
+    custodian: httpx.Client
 
 
 @pytest.fixture
@@ -45,4 +48,7 @@ def desk(site: Site) -> Desk:  # noqa: F811 - the fixture imported above
     [case] = case_ids(site.console)
     triage, triage_secret = enrol(site, "tess", "triage")
     admin, admin_secret = enrol(site, "ada", "admin")
-    return Desk(site, case, receipt, triage, admin, {"tess": triage_secret, "ada": admin_secret})
+    custodian, custodian_secret = enrol(site, "cora", "custodian")
+    grant_identity(site, "tess", case)  # a custodian approved: the page offers Reveal
+    secrets = {"tess": triage_secret, "ada": admin_secret, "cora": custodian_secret}
+    return Desk(site, case, receipt, triage, admin, secrets, custodian)

@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 import crypto
 from tests.conftest import needs_chromium
 from tests.portal.forms import REPORT_FIELDS, csrf_token, open_thread, receipt_of, submit_report
-from tests.triage.conftest import Site, enrol, token
+from tests.triage.conftest import Site, enrol, grant_identity, token
 from tests.triage.officer_pages import action_fields, fresh_code
 from triage import links, units
 from triage.settings import ConsoleError
@@ -276,6 +276,7 @@ def test_no_payload_runs_or_is_injected_on_any_page(site: Site, browser: Browser
     triage, triage_secret = enrol(site, "tess", "triage")
     admin, admin_secret = enrol(site, "ada", "admin")
     _, auditor_secret = enrol(site, "otto", "auditor")
+    grant_identity(site, "tess", main)  # a custodian approved: the page offers Reveal
     case_path = f"/cases/{main}"
     unit_name = PAYLOADS[12][:80]  # <img ... onerror=...>
     assert "onerror" in unit_name

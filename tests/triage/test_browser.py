@@ -9,7 +9,7 @@ from tests.conftest import needs_chromium
 from tests.portal.forms import submit_report
 from tests.portal.test_browser import shot
 
-from .conftest import Site, api_report, case_ids, enrol
+from .conftest import Site, api_report, case_ids, enrol, grant_identity
 from .officer_pages import PASSWORD, fresh_code
 
 PAYLOAD = (
@@ -41,6 +41,7 @@ def test_script_in_a_report_never_runs_in_the_console(site: Site, browser: Brows
     site.console.sync(site.portal.url)
     [case_id] = case_ids(site.console)
     _, secret = enrol(site, "tess", "triage")
+    grant_identity(site, "tess", case_id)  # a custodian approved: the page offers Reveal
 
     context = browser.new_context(java_script_enabled=True)
     page = context.new_page()

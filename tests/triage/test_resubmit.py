@@ -24,7 +24,7 @@ from triage.console import Console
 from triage.db import AuditRow, Base, Outgoing
 from triage.officers import add_officer
 
-from .conftest import CHEAP, PASSPHRASES, Site, case_ids, enrol, token
+from .conftest import CHEAP, PASSPHRASES, Site, case_ids, enrol, grant_identity, token
 from .officer_pages import PASSWORD
 from .page_forms import NOT_ACTIONS, PostForm, action_forms, post_forms
 
@@ -115,6 +115,7 @@ def test_reveal_shows_the_identity_on_the_page_it_leads_to_once(site: Site) -> N
     site.console.sync(site.portal.url)
     [case_id] = case_ids(site.console)
     triage, _ = enrol(site, "tess", "triage")
+    grant_identity(site, "tess", case_id)  # a custodian approved (test_custody.py)
     page = triage.get(f"/cases/{case_id}").text
     assert "Dana Whitlock" not in page
     [form] = [f for f in post_forms(page) if f.action == f"/cases/{case_id}/reveal"]
@@ -183,6 +184,7 @@ def test_every_action_form_sent_twice_acts_once(site: Site) -> None:
     site.console.sync(site.portal.url)
     [case_id] = case_ids(site.console)
     triage, _ = enrol(site, "tess", "triage")
+    grant_identity(site, "tess", case_id)  # so that the page offers Reveal
     add_officer(site.console, "olive", "auditor", None)  # someone to deactivate
     done: dict[Any, str] = {}
     counter = [0]

@@ -17,6 +17,7 @@ from triage.console import Console
 
 from .conftest import CHEAP, PASSPHRASES, Site, case_ids, enrol, token
 from .officer_pages import action_fields
+from .page_forms import post_forms
 
 
 def test_the_console_is_sealed_until_k_officers_unseal_it(
@@ -161,10 +162,16 @@ def test_admins_manage_people_not_case_content(site: Site) -> None:
         },
         follow_redirects=True,
     )
-    assert "Give this setup code to the officer" in added.text
-    assert "newbie" in added.text
+    # A second admin approves it and is given the setup code (test_approvals.py).
+    assert "newbie waits for a second administrator" in added.text
+    bea, _ = enrol(site, "bea", "admin")
+    page = bea.get("/officers").text
+    [approve] = [f for f in post_forms(page) if f.hidden.get("decision") == "approve"]
+    approved = bea.post("/officers", data=approve.hidden, follow_redirects=True)
+    assert "Give this setup code to the officer" in approved.text
+    assert "newbie" in approved.text
     # The code is shown once: the officers page, reloaded, no longer shows it.
-    assert "Give this setup code" not in admin.get("/officers").text
+    assert "Give this setup code" not in bea.get("/officers").text
 
 
 def test_the_auditor_sees_the_log_and_a_broken_chain(site: Site) -> None:
