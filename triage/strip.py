@@ -74,6 +74,7 @@ _JPEG_NAMES = {0xE1: "EXIF/XMP", 0xED: "IPTC", 0xFE: "comment", 0xE0: "JFIF exte
 def _jpeg(data: bytes) -> tuple[bytes, list[str]]:
     out = bytearray(b"\xff\xd8")
     removed: list[str] = []
+    icc: list[tuple[int, int]] = []  # where each ICC profile chunk's bytes are in `out`
     at = 2
     while True:
         if at + 2 > len(data) or data[at] != 0xFF:
@@ -98,6 +99,8 @@ def _jpeg(data: bytes) -> tuple[bytes, list[str]]:
             if keep is not None and body.startswith(keep):
                 if marker == 0xE0:
                     segment = _jfif_without_thumbnail(segment)
+                if marker == 0xE2:  # "ICC_PROFILE\0", chunk number, count, then the bytes
+                    icc.append((len(out) + 4 + len(keep) + 2, len(out) + len(segment)))
                 out += segment
             else:
                 removed.append(_JPEG_NAMES.get(marker, f"APP{marker - 0xE0}"))
@@ -124,7 +127,43 @@ def _jpeg(data: bytes) -> tuple[bytes, list[str]]:
     out += b"\xff\xd9"
     if at + 2 < len(data):
         removed.append("data after the end of the image")
+    if icc:  # a profile may span several segments: scrubbed whole, written back in place
+        profile = _icc_scrubbed(b"".join(out[start:end] for start, end in icc))
+        for start, end in icc:
+            out[start:end], profile = profile[: end - start], profile[end - start :]
+        removed.append("colour profile's date and makers")
     return bytes(out), removed
+
+
+#: In a colour profile's 128-byte header: the CMM (software) that made it, the date and
+#: time it was made, the platform, the device's maker and model, the profile's creator,
+#: and the profile ID (a hash of the rest, which zeroing leaves "not computed").
+_ICC_HEADER = ((4, 8), (24, 36), (40, 44), (48, 56), (80, 100))
+#: Tags that only name things (the device's maker and model, a copyright holder): their
+#: text is zeroed, their type kept, so the profile still parses and renders the same.
+_ICC_NAMES = {b"dmnd", b"dmdd", b"cprt"}
+MAX_ICC_BYTES = 4 * 1024 * 1024
+
+
+def _icc_scrubbed(profile: bytes) -> bytes:
+    """The profile without when and by what it was made (same length; colours unchanged)."""
+    if len(profile) < 132 or profile[36:40] != b"acsp":
+        raise NotStrippable("the picture's colour profile is damaged")
+    out = bytearray(profile)
+    for start, end in _ICC_HEADER:
+        out[start:end] = bytes(end - start)
+    (count,) = struct.unpack(">I", profile[128:132])
+    if 132 + 12 * count > len(profile):
+        raise NotStrippable("the picture's colour profile is damaged")
+    for number in range(count):
+        signature, offset, size = struct.unpack(
+            ">4sII", profile[132 + 12 * number : 144 + 12 * number]
+        )
+        if signature in _ICC_NAMES:
+            if offset + size > len(profile) or size < 8:
+                raise NotStrippable("the picture's colour profile is damaged")
+            out[offset + 8 : offset + size] = bytes(size - 8)  # type and reserved kept
+    return bytes(out)
 
 
 def _jfif_without_thumbnail(segment: bytes) -> bytes:
@@ -167,7 +206,10 @@ def _png(data: bytes) -> tuple[bytes, list[str]]:
         critical = kind[0:1].isupper()
         if critical and kind not in (b"IHDR", b"PLTE", b"IDAT", b"IEND"):
             raise NotStrippable(f"the PNG file uses a chunk Lanthorn does not know ({kind!r})")
-        if critical or kind in _PNG_KEEP:
+        if kind == b"iCCP":
+            out += _png_profile(data[at + 8 : end - 4])
+            removed.append("colour profile's date and makers")
+        elif critical or kind in _PNG_KEEP:
             out += data[at:end]
         else:
             removed.append(_PNG_NAMES.get(kind, "private data"))
@@ -177,6 +219,22 @@ def _png(data: bytes) -> tuple[bytes, list[str]]:
     if at < len(data):
         removed.append("data after the end of the image")
     return bytes(out), removed
+
+
+def _png_profile(body: bytes) -> bytes:
+    """An iCCP chunk again, its profile scrubbed and named plainly (the name is free text)."""
+    name_end = body.find(b"\0")
+    if not 0 < name_end < 80 or body[name_end + 1 : name_end + 2] != b"\0":
+        raise NotStrippable("the PNG file is damaged: its colour profile is malformed")
+    inflate = zlib.decompressobj()
+    try:
+        profile = inflate.decompress(body[name_end + 2 :], MAX_ICC_BYTES)
+    except zlib.error:
+        raise NotStrippable("the PNG file is damaged: its colour profile is malformed") from None
+    if inflate.unconsumed_tail:
+        raise NotStrippable("the PNG file's colour profile is too large")
+    chunk = b"iCCP" + b"ICC profile\0\0" + zlib.compress(_icc_scrubbed(profile))
+    return struct.pack(">I", len(chunk) - 4) + chunk + struct.pack(">I", zlib.crc32(chunk))
 
 
 # -- MP4 / QuickTime ---------------------------------------------------------------------------
@@ -368,11 +426,13 @@ FORMATS: tuple[dict[str, str], ...] = (
     {
         "name": "JPEG",
         "removed": "EXIF (camera, serial number, GPS position, dates, software), XMP, IPTC, "
-        "comments, thumbnails, data after the picture",
+        "comments, thumbnails, data after the picture, and the colour profile's date and "
+        "makers (the profile itself is kept, for the colours)",
     },
     {
         "name": "PNG",
-        "removed": "text (author, software, dates), EXIF, XMP, timestamps, data after the picture",
+        "removed": "text (author, software, dates), EXIF, XMP, timestamps, data after the "
+        "picture, and the colour profile's name, date and makers",
     },
     {
         "name": "MP4 and QuickTime",

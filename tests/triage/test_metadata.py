@@ -19,12 +19,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from PIL import ImageCms
 
 from triage.strip import FORMATS, NotStrippable, strip
 
 WHEN = "2025-03-04T05:06:07Z"
 #: What the corpus says about its maker; none of it may be in a copy.
-TELLTALES = ("GoPro", "HERO11", "SN123", "CamFirmware", "Dana", "2025", "Lavf", "Lavc", "51 deg")
+TELLTALES = (
+    *("GoPro", "HERO11", "SN123", "CamFirmware", "Dana", "2025", "Lavf", "Lavc", "51 deg"),
+    *("Little CMS", "Apple Computer", "copyright"),  # the colour profile's maker, platform, notice
+)
 #: A date or a time of day, as exiftool prints them.
 WHEN_PRINTED = re.compile(r"\d{4}:\d\d:\d\d|\b\d\d:\d\d:\d\d")
 #: exiftool tag names (any group) that say where or with what.
@@ -124,9 +128,17 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "-Artist=Dana",
         "-XMP:CreatorTool=CamFirmware 1.2",
     ]
+    # A colour profile as Little CMS makes one (through Pillow): it carries the time it
+    # was made, its maker's name and a platform.
+    profile = folder / "srgb.icc"
+    profile.write_bytes(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
     extra = {
-        "photo.jpg": ["-IPTC:By-line=Dana", "-Comment=taken by Dana"],
-        "still.png": ["-PNG:CreationTime=2025:03:04 05:06:07", "-PNG:Software=CamFirmware 1.2"],
+        "photo.jpg": ["-IPTC:By-line=Dana", "-Comment=taken by Dana", f"-ICC_Profile<={profile}"],
+        "still.png": [
+            "-PNG:CreationTime=2025:03:04 05:06:07",
+            "-PNG:Software=CamFirmware 1.2",
+            f"-ICC_Profile<={profile}",
+        ],
         "film.mp4": [],
         "film.mov": [],
     }
@@ -144,8 +156,8 @@ def _telling(path: Path) -> dict[str, object]:
         if group in NOT_IN_THE_FILE or key == "SourceFile":
             continue
         shown = str(value)
-        if shown.startswith(ZERO_TIME) or (shown == "" and "Date" in tag):
-            continue  # zeroed: no date
+        if shown.startswith(ZERO_TIME) or shown.strip() == "":
+            continue  # zeroed: no date, no name
         if (
             any(t in tag for t in TELLING_TAGS)
             or any(t in shown for t in TELLTALES)
