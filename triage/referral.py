@@ -16,7 +16,10 @@ one in. Redaction happens before any text is written, so the redacted words are 
 in the package (the tests extract the PDF's text and look). Every export is in the audit
 log with its unit, reason, counts and the package's SHA-256, never with the passages.
 
-The package is plaintext by design: it is where a case leaves the oversight body.
+The package is plaintext by design: it is where a case leaves the oversight body. So it,
+and every decrypted attachment and copy, is built in memory files (`ram_file`), never
+in the console's data directory or temporary directory: nothing of it is left on the
+console's disk, even by a crash.
 """
 
 from __future__ import annotations
