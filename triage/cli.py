@@ -380,7 +380,7 @@ def referral_command(console: Console, args: Any) -> int:
                 out=package,
             )
             package.seek(0)
-            with partial.open("xb") as handle:
+            with partial.open("wb") as handle:
                 shutil.copyfileobj(package, handle, 1 << 20)
             partial.rename(out)
         except referral.ReferralError as exc:
