@@ -10,7 +10,6 @@ the page again with the reason and what was typed."""
 from __future__ import annotations
 
 import datetime
-import tempfile
 from collections.abc import AsyncIterator
 
 from starlette.concurrency import run_in_threadpool
@@ -21,15 +20,12 @@ from starlette.routing import Route
 from portal.errors import Forbidden, NotFound
 from portal.pages import small_form
 
-from . import custody, labels, links, notices, once, referral, refusals, units, workflow
+from . import custody, labels, links, notices, once, referral, refusals, strip, units, workflow
 from .console import PUBLIC_STATES, Console
 from .db import Case
 from .notices import Notice, see_other
 from .settings import ConsoleError
 from .web import _audit, _case_for, _push, perform, render
-
-#: A referral package larger than this (originals attached) is spooled to the data directory.
-REFERRAL_IN_MEMORY = 64 * 1024 * 1024
 
 
 async def case_page(
@@ -80,6 +76,7 @@ async def case_page(
             "can_act": me.role == "triage",
             "can_refer": me.role in ("triage", "investigator"),
             "asked": await run_in_threadpool(custody.for_case, console, case.id),
+            "stripped_formats": strip.FORMATS,
         },
         status=status,
     )
@@ -212,9 +209,8 @@ async def referral_export(request: Request) -> Response:
     except once.Changed:
         return await refused(once.CHANGED, 409)
     acting = console.spending(ticket)
-    scratch = console.settings.data_dir / "exports"
-    scratch.mkdir(mode=0o700, exist_ok=True)
-    package = tempfile.SpooledTemporaryFile(max_size=REFERRAL_IN_MEMORY, dir=str(scratch))  # noqa: SIM115 - closed after sending
+    # Built in memory, never in a file on a disk (triage/referral.py `ram_file`).
+    package = referral.ram_file("referral-package")
 
     def build() -> referral.Package:
         return referral.export_referral(
@@ -225,7 +221,6 @@ async def referral_export(request: Request) -> Response:
             passages=form.get("passages", "").splitlines(),
             originals=form.get("originals") == "yes",
             out=package,
-            scratch=scratch,
         )
 
     try:

@@ -12,6 +12,7 @@ import datetime
 import getpass
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -369,8 +370,10 @@ def referral_command(console: Console, args: Any) -> int:
     if out.exists():
         raise ConsoleError(f"{out} already exists: choose another --out")
     partial = out.with_name(out.name + ".part")
-    try:
-        with partial.open("w+b") as handle:
+    # Built in memory (referral.ram_file), then written where the officer asked, in one go:
+    # an export that fails or is killed while being built leaves nothing on any disk.
+    with referral.ram_file("referral-package") as package:
+        try:
             made = referral.export_referral(
                 console,
                 args.case,
@@ -378,14 +381,16 @@ def referral_command(console: Console, args: Any) -> int:
                 reason=args.reason,
                 passages=passages,
                 originals=args.originals,
-                out=handle,
-                scratch=out.parent,
+                out=package,
             )
-        partial.rename(out)
-    except referral.ReferralError as exc:
-        raise ConsoleError(str(exc)) from None
-    finally:
-        partial.unlink(missing_ok=True)
+            package.seek(0)
+            with partial.open("wb") as handle:
+                shutil.copyfileobj(package, handle, 1 << 20)
+            partial.rename(out)
+        except referral.ReferralError as exc:
+            raise ConsoleError(str(exc)) from None
+        finally:
+            partial.unlink(missing_ok=True)
     print(f"Wrote {out} ({made.size} bytes, SHA-256 {made.sha256}).")
     print(
         f"{made.redactions} places redacted; {made.stripped} of {made.files} attachments "

@@ -32,7 +32,7 @@ from portal.blobstore import BlobStore, is_blob_id
 from portal.categories import CATEGORIES
 from portal.db import DatabaseUnavailable, migrate_or_explain
 
-from . import labels, once, workflow
+from . import labels, once, sealed_audit, workflow
 from .client import PortalClient, PortalError
 from .db import (
     AuditRow,
@@ -52,7 +52,7 @@ from .db import (
     set_state,
 )
 from .keys import Unsealed, reload_keys
-from .migrations import upgrade
+from .migrations import NeedsKeys, upgrade
 from .search import SearchIndex
 from .settings import ConsoleError, TriageSettings
 from .sync_lock import one_sync_at_a_time
@@ -60,6 +60,8 @@ from .sync_lock import one_sync_at_a_time
 PUBLIC_STATES = ("acknowledged", "in_review", "action_taken", "closed")
 #: Outbox items asked for at a time: each page costs two signed requests and a disk flush.
 SYNC_PAGE = 200
+#: The last migration that needs no keys: 0012 seals officers' words in the audit log.
+SEALING_REVISION = "0011"
 # Built once: a sync runs these thousands of times, and building a statement costs more
 # than running it.
 _INSERT_AUDIT = insert(Base.metadata.tables[AuditRow.__tablename__])
@@ -150,7 +152,12 @@ class Console:
         self.who = who
         self.clock = clock
         self.engine = make_engine(settings.database_url)
-        upgrade(self.engine)
+        upgrade(self.engine, unsealed=unsealed)  # 0012 seals officers' words in the audit log
+        if self.engine.dialect.name == "sqlite":
+            # Rows an upgrade sealed: their clear pages go from the database file (secure
+            # deletion zeroes what is freed) and the write-ahead log is emptied.
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         self.sessions = make_sessionmaker(self.engine)
         self.blobs = BlobStore(settings.blob_dir)
         #: Full-text search over the decrypted cases, in memory only (triage/search.py);
@@ -213,7 +220,11 @@ class Console:
         key = self.keys.subkey("audit")
         rows = []
         for action, case, detail in entries:
-            entry = {"at": at, "who": self.who, "action": action, "case": case, **detail}
+            # What an officer wrote (reasons, notes, summaries) is stored sealed, and the
+            # chain covers it as stored (triage/sealed_audit.py).
+            entry = sealed_audit.seal_entry(
+                self.keys, {"at": at, "who": self.who, "action": action, "case": case, **detail}
+            )
             previous = crypto.audit_digest(previous, entry, key)
             rows.append({"entry": crypto.canonical_entry(entry).decode(), "digest": previous})
         # Written now (not at the next flush): a later entry in this transaction reads them.
@@ -234,9 +245,10 @@ class Console:
         return crypto.verify_audit_chain(pairs, self.keys.subkey("audit"))
 
     def audit_entries(self) -> list[dict[str, Any]]:
+        """Every entry, oldest first, with the officers' words opened for reading."""
         with self.sessions() as session:
             rows = session.execute(select(AuditRow).order_by(AuditRow.seq)).scalars().all()
-            return [json.loads(row.entry) for row in rows]
+            return [sealed_audit.open_entry(self.keys, json.loads(row.entry)) for row in rows]
 
     # -- sealed storage ----------------------------------------------------------------
 
@@ -1309,9 +1321,20 @@ def _key_or_none(value: object) -> bytes | None:
 
 
 def prepare_database(settings: TriageSettings) -> None:
-    """Create or upgrade the console database, or explain why it cannot be reached."""
+    """Create or upgrade the console database, or explain why it cannot be reached.
+
+    Without the keys (the web console starts sealed), an upgrade that must seal what an
+    older console wrote in the clear stops before that migration; `Console` completes it
+    once officers unseal."""
+
+    def without_keys(engine: Any) -> None:
+        try:
+            upgrade(engine)
+        except NeedsKeys:
+            upgrade(engine, SEALING_REVISION)
+
     try:
-        migrate_or_explain(settings.database_url, upgrade)
+        migrate_or_explain(settings.database_url, without_keys)
     except DatabaseUnavailable as exc:
         raise ConsoleError(str(exc)) from None
 

@@ -216,7 +216,7 @@ class IdentityRequest(Base):
     """A triage officer's request to see who the reporter of a case is, and a custodian's
     decision (triage/custody.py). The reasons are vault-sealed: officers write case
     details into them. Only `requester` sees the identity, and only once `state` is
-    "approved" by a `decided_by` who is someone else (migration 0010)."""
+    "approved" by a `decided_by` who is someone else (migration 0011)."""
 
     __tablename__ = "identity_requests"
 
@@ -234,7 +234,7 @@ class IdentityRequest(Base):
 class AccountRequest(Base):
     """An admin's request to add an officer, or to give one a new role (or unit), waiting
     for a second admin (triage/approvals.py). Until it is approved the account does not
-    exist, or keeps its old role (migration 0010)."""
+    exist, or keeps its old role (migration 0011)."""
 
     __tablename__ = "account_requests"
 

@@ -16,22 +16,26 @@ one in. Redaction happens before any text is written, so the redacted words are 
 in the package (the tests extract the PDF's text and look). Every export is in the audit
 log with its unit, reason, counts and the package's SHA-256, never with the passages.
 
-The package is plaintext by design: it is where a case leaves the oversight body.
+The package is plaintext by design: it is where a case leaves the oversight body. So it,
+and every decrypted attachment and copy, is built in memory files (`ram_file`), never
+in the console's data directory or temporary directory: nothing of it is left on the
+console's disk, even by a crash.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
+import io
 import json
+import os
 import re
-import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from sqlalchemy import select
 
@@ -168,13 +172,13 @@ def export_referral(
     passages: Iterable[str],
     out: IO[bytes],
     originals: bool = False,
-    scratch: Path | None = None,
 ) -> Package:
     """Write the package for `unit` into `out` (readable too: it is hashed) and record the
     export in the audit log.
 
-    `scratch` is where each attachment is decrypted while its copy is made (next to the
-    package by default in the command line; the console's own data directory on the web)."""
+    Each attachment is decrypted into memory while its copy is made (`ram_file`): never
+    into a file on a disk, where its bytes could be read back after it was deleted, or
+    found after a crash."""
     known = units_module.units(console)
     if unit not in known:
         raise ReferralError(f"choose the unit the package is for: one of {', '.join(known)}")
@@ -257,13 +261,17 @@ def export_referral(
     sums: list[tuple[str, str]] = []
     stripped_count = 0
     names: set[str] = set()
-    with tempfile.TemporaryDirectory(dir=scratch, prefix="referral-") as work:
-        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as package:
-            for number, (descriptor, state) in enumerate(descriptors, start=1):
-                entry = _attachment(console, descriptor, state, number, redact, names, Path(work))
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as package:
+        for number, (descriptor, state) in enumerate(descriptors, start=1):
+            with ram_file("referral-copy") as copy:
+                entry = _attachment(console, descriptor, state, number, redact, names, copy)
                 if entry["copy"] is not None:
                     stripped_count += 1
-                    package.write(Path(work) / "copy", entry["copy"]["path"], zipfile.ZIP_STORED)
+                    copy.seek(0)
+                    info = zipfile.ZipInfo(entry["copy"]["path"], date_time=_ZIP_TIME)
+                    with package.open(info, "w", force_zip64=True) as member:
+                        while block := copy.read(1 << 20):
+                            member.write(block)
                     sums.append((entry["copy"]["sha256"], entry["copy"]["path"]))
                 if originals and state == "stored":
                     path = f"originals/{entry['member']}"
@@ -273,18 +281,18 @@ def export_referral(
                     sums.append((descriptor["sha256"], path))
                 del entry["member"]
                 bundle["attachments"].append(entry)
-            document = json.dumps(bundle, ensure_ascii=False, indent=2).encode()
-            pdf = render_pdf(bundle)
-            package.writestr("referral.json", document)
-            package.writestr("referral.pdf", pdf)
-            sums += [
-                (hashlib.sha256(document).hexdigest(), "referral.json"),
-                (hashlib.sha256(pdf).hexdigest(), "referral.pdf"),
-            ]
-            package.writestr(
-                "SHA256SUMS",
-                "".join(f"{digest}  {path}\n" for digest, path in sorted(sums, key=lambda s: s[1])),
-            )
+        document = json.dumps(bundle, ensure_ascii=False, indent=2).encode()
+        pdf = render_pdf(bundle)
+        package.writestr("referral.json", document)
+        package.writestr("referral.pdf", pdf)
+        sums += [
+            (hashlib.sha256(document).hexdigest(), "referral.json"),
+            (hashlib.sha256(pdf).hexdigest(), "referral.pdf"),
+        ]
+        package.writestr(
+            "SHA256SUMS",
+            "".join(f"{digest}  {path}\n" for digest, path in sorted(sums, key=lambda s: s[1])),
+        )
     size = out.tell()
     digest = _sha256_of(out, size)
     filename = f"referral-{case.id}-{unit}-{today.isoformat()}.zip"
@@ -312,6 +320,21 @@ def export_referral(
 _REPORT_FIELDS = ("description", "location", "occurred", "subjects", "witnesses")
 
 
+#: The time written for each copy in the zip (the time the copy was made says nothing the
+#: unit needs, and a zip entry's time is read as the file's).
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def ram_file(name: str) -> BinaryIO:
+    """A file in memory alone (Linux `memfd_create`): no name in any directory, gone once
+    closed or when the process ends, however it ends; the console's unit forbids swap
+    (MemorySwapMax=0), so it never reaches a disk. Elsewhere, a BytesIO."""
+    create = getattr(os, "memfd_create", None)
+    if create is None:
+        return io.BytesIO()
+    return open(create(name, os.MFD_CLOEXEC), "w+b")  # noqa: SIM115 - the caller closes it
+
+
 def _attachment(
     console: Console,
     descriptor: dict[str, Any],
@@ -319,7 +342,7 @@ def _attachment(
     number: int,
     redact: Redactor,
     names: set[str],
-    work: Path,
+    handle: BinaryIO,
 ) -> dict[str, Any]:
     name = redact(str(descriptor.get("name") or "attachment"))
     member = _member_name(number, name, names)
@@ -334,26 +357,24 @@ def _attachment(
     if state != "stored":
         entry["note"] = f"not on the console ({state}): only its description is listed"
         return entry
-    copy = work / "copy"
-    with copy.open("w+b") as handle:
-        _decrypt(console, descriptor, handle)
-        try:
-            kind, removed = strip_file(handle)
-        except NotStrippable as exc:
-            entry["note"] = (
-                f"no copy: {exc}. The original is kept on the console as evidence; "
-                "export it with the originals if the unit needs it, after checking it"
-            )
-            return entry
-        handle.flush()
-        size = handle.seek(0, 2)
-        entry["copy"] = {
-            "path": f"attachments/{member}",
-            "format": kind,
-            "size": size,
-            "sha256": _sha256_of(handle, size),
-            "removed": list(removed) or ["nothing: it carried no metadata"],
-        }
+    _decrypt(console, descriptor, handle)
+    try:
+        kind, removed = strip_file(handle)
+    except NotStrippable as exc:
+        entry["note"] = (
+            f"no copy: {exc}. The original is kept on the console as evidence; "
+            "export it with the originals if the unit needs it, after checking it"
+        )
+        return entry
+    handle.flush()
+    size = handle.seek(0, 2)
+    entry["copy"] = {
+        "path": f"attachments/{member}",
+        "format": kind,
+        "size": size,
+        "sha256": _sha256_of(handle, size),
+        "removed": list(removed) or ["nothing: it carried no metadata"],
+    }
     return entry
 
 

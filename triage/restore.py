@@ -258,7 +258,9 @@ def restore_backup(
             contents = read_backup(reader, vault_key, sink, progress)
         sink.commit()
         _move_sequences_past_rows(engine)
-        upgrade(engine)  # an older backup's schema, brought up to date
+        # An older backup's schema, brought up to date (with the keys: 0012 seals the
+        # officers' words an older console wrote in the clear).
+        upgrade(engine, unsealed=open_keys(vault_key, (settings.data_dir / KEYS_FILE).read_bytes()))
         _finish(settings, header, vault_key, contents, who)
     except SQLAlchemyError as exc:
         sink.close()

@@ -100,7 +100,6 @@ def _export(console: Console, case_id: str, tmp_path: Path, **options: object) -
             reason="Police asked for the case under the protocol",
             passages=options.pop("passages", [PASSAGE]),  # type: ignore[arg-type]
             out=handle,
-            scratch=tmp_path,
             **options,  # type: ignore[arg-type]
         )
     return out
@@ -236,7 +235,6 @@ def test_a_package_that_would_mislead_is_refused_with_the_reason(
             reason=reason,
             passages=passages,
             out=io.BytesIO(),
-            scratch=tmp_path,
         )
     assert len(console.audit_entries()) == before
     assert list(tmp_path.glob("referral-*")) == []  # no decrypted scratch left behind

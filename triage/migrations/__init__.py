@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -13,17 +14,26 @@ from sqlalchemy.engine import Connection, Engine
 VERSION_TABLE = "console_alembic_version"
 
 
-def alembic_config(engine: Engine | None = None) -> Config:
-    """Alembic's configuration for the console migrations (on `engine`, if given)."""
+def alembic_config(engine: Engine | None = None, unsealed: Any = None) -> Config:
+    """Alembic's configuration for the console migrations (on `engine`, if given; with
+    the unsealed keys, for the migrations that seal what was stored in the clear)."""
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent))
     config.attributes["engine"] = engine
+    config.attributes["unsealed"] = unsealed
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the console database to the newest schema, or to `revision` (idempotent)."""
-    command.upgrade(alembic_config(engine), revision)
+def upgrade(engine: Engine, revision: str = "head", unsealed: Any = None) -> None:
+    """Bring the console database to the newest schema, or to `revision` (idempotent).
+
+    Without `unsealed` (triage.keys.Unsealed), a migration that must seal rows written in
+    the clear (0012) refuses with `NeedsKeys` if there are any."""
+    command.upgrade(alembic_config(engine, unsealed), revision)
+
+
+class NeedsKeys(RuntimeError):
+    """The upgrade must seal rows and was run without the console's keys."""
 
 
 def revisions() -> list[str]:
