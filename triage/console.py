@@ -1328,10 +1328,12 @@ def prepare_database(settings: TriageSettings) -> None:
     once officers unseal."""
 
     def without_keys(engine: Any) -> None:
-        try:
+        # Up to the last migration that needs no keys first, each step recorded, so that a
+        # refused sealing step leaves the schema exactly at SEALING_REVISION (on SQLite a
+        # migration's tables outlive a rolled-back run: the driver commits DDL at once).
+        upgrade(engine, SEALING_REVISION)
+        with contextlib.suppress(NeedsKeys):
             upgrade(engine)
-        except NeedsKeys:
-            upgrade(engine, SEALING_REVISION)
 
     try:
         migrate_or_explain(settings.database_url, without_keys)
