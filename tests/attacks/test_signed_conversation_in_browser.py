@@ -217,3 +217,87 @@ def test_the_oversight_keys_swapped_in_the_portals_config_are_refused(
     assert FORGED not in kiosk.content()
     assert GENUINE not in kiosk.content()  # nothing is read from a portal it cannot trust
     expect(kiosk.locator("#answers")).to_be_hidden()
+
+
+# ---- the web follow-up page (follow-up.js), JavaScript on ----
+
+
+def read_on_the_web(page: Page, portal: Portal, receipt: str) -> None:
+    page.goto(f"{portal.url}/follow-up")
+    page.locator("#follow-up-form[data-ready]").wait_for(state="attached")
+    page.get_by_label("Receipt code").fill(receipt)
+    page.get_by_role("button", name="Open my report").click()
+    expect(page.locator("#checked-thread, h1:has-text('Your report')").first).to_be_visible(
+        timeout=30_000
+    )
+
+
+def replies_on_the_web(page: Page) -> list[str]:
+    return page.locator("#checked-thread li.from-oversight .text").all_inner_texts()
+
+
+def test_a_forged_reply_on_the_web_follow_up_page_is_hidden_behind_a_warning(
+    pair: tuple[Portal, Console],
+    database: Session,  # noqa: F811 - the fixture imported above
+    kiosk: Page,
+) -> None:
+    portal, console = pair
+    receipt, who = answered(portal, console, GENUINE)
+    sealed, item = forged_item(
+        bytes(who.keys.box_pk), "reply", FORGED, who.keys.box_pk, head_of(database, who.case)
+    )
+    insert(database, who.case, "reply", sealed, **header_columns(item))
+    posts: list[str] = []
+    kiosk.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    read_on_the_web(kiosk, portal, receipt)
+    expect(kiosk.locator("#checked-thread")).to_be_visible()
+    assert replies_on_the_web(kiosk) == [GENUINE]
+    assert FORGED not in kiosk.content()
+    assert S1 in warnings_shown(kiosk)
+    assert posts == []  # the keys went nowhere: the server's page was never asked for
+
+
+@pytest.mark.parametrize("attack", ["dropped", "replayed"])
+def test_a_thread_tampered_with_on_the_web_follow_up_page_is_flagged(
+    pair: tuple[Portal, Console],
+    database: Session,  # noqa: F811 - the fixture imported above
+    kiosk: Page,
+    attack: str,
+) -> None:
+    portal, console = pair
+    receipt, who = answered(portal, console, GENUINE, SECOND, THIRD)
+    replies = [r for r in rows(database, who.case) if r.kind == "reply"]
+    if attack == "dropped":
+        database.execute(delete(PortalItem).where(PortalItem.seq == replies[1].seq))
+    else:
+        old = replies[0]
+        insert(database, who.case, "reply", old.sealed or b"", signed=old.signed,
+               signature=old.signature)  # fmt: skip
+    database.commit()
+    read_on_the_web(kiosk, portal, receipt)
+    expect(kiosk.locator("#checked-thread")).to_be_visible()
+    if attack == "dropped":
+        assert replies_on_the_web(kiosk) == [GENUINE, THIRD]
+        assert S2 in warnings_shown(kiosk)
+    else:
+        assert replies_on_the_web(kiosk) == [GENUINE, SECOND, THIRD]
+        assert S3 in warnings_shown(kiosk)
+
+
+def test_a_message_sent_from_a_checked_thread_is_signed_after_its_head(
+    pair: tuple[Portal, Console],
+    database: Session,  # noqa: F811 - the fixture imported above
+    kiosk: Page,
+) -> None:
+    portal, console = pair
+    receipt, who = answered(portal, console, GENUINE, SECOND)
+    old = [r for r in rows(database, who.case) if r.kind == "reply"][0]
+    insert(database, who.case, "reply", old.sealed or b"", signed=old.signed,
+           signature=old.signature)  # fmt: skip
+    read_on_the_web(kiosk, portal, receipt)
+    kiosk.get_by_label("Your message").fill("Are you the real oversight body?")
+    kiosk.get_by_role("button", name="Send message").click()
+    expect(kiosk.get_by_text("Your message has been sent.")).to_be_visible(timeout=30_000)
+    console.sync(portal.url)
+    messages = [m["text"] for m in console.show(who.case)["messages"] if m["kind"] == "message"]
+    assert messages == ["Are you the real oversight body?"]
