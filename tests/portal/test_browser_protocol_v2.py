@@ -12,9 +12,14 @@ import pytest
 from playwright.sync_api import Browser
 
 import crypto
+from portal.security import BROWSER_CRYPTO_CSP
 from tests.conftest import CHEAP_KDF, VECTORS, needs_chromium
+from tests.triage.conftest import console_settings, pair  # noqa: F401 - fixtures used here
+from triage.console import Console
 
-from .test_browser_protocol import Js, open_js, site  # noqa: F401 - the module's fixture
+from .conftest import Portal
+from .test_api import report_document, submission
+from .test_browser_protocol import Js, open_js, page_route, site  # noqa: F401 - a fixture
 
 pytestmark = needs_chromium
 
@@ -406,3 +411,37 @@ def test_the_test_floor_is_only_what_the_test_browser_sets(js: Js) -> None:
     """The suite's browsers lower the floor to the cheap parameters it serves; nothing
     a portal serves can (it is read once, from a global set before the script runs)."""
     assert js.run("return P.KDF_FLOOR;") == {"t": CHEAP_KDF.t, "m_kib": CHEAP_KDF.m_kib}
+
+
+def test_a_message_in_a_case_filed_under_v1_carries_a_key_proof_the_console_accepts(
+    pair: tuple[Portal, Console],  # noqa: F811 - the fixture imported above
+    browser: Browser,
+) -> None:
+    """A case whose report is a v1 item (§17.2): the browser sees that the thread's first
+    item has no header and adds its signing key and key proof; the console checks the
+    proof with its own box key and shows the message as the reporter's own words."""
+    portal, console = pair
+    receipt = crypto.generate_receipt()
+    keys = portal.derive(receipt)
+    sealed = crypto.seal_report(report_document(keys, []), portal.oversight.public_key)
+    answer = portal.client().post("/api/v1/reports", json=submission(keys, sealed, []))
+    assert answer.status_code == 201, answer.text
+    case = answer.json()["case"]
+    console.sync(portal.url)
+    portal.app.router.routes.insert(0, page_route(BROWSER_CRYPTO_CSP))
+    js, context = open_js(browser, portal.url)
+    try:
+        got = js.run(
+            """const config = await P.fetchConfig();
+            const thread = await P.readThread(arg, config);
+            const sent = await P.sendMessage(arg, config, 'Signed at last.', []);
+            return {legacy: thread.legacy, verdict: thread.items[0].verdict, sent};""",
+            receipt,
+        )
+    finally:
+        context.close()
+    assert got["legacy"] is True
+    assert got["verdict"] in ("legacy", "vouched")
+    console.sync(portal.url)
+    shown = [(m["kind"], m["text"]) for m in console.show(case)["messages"]]
+    assert ("message", "Signed at last.") in shown
