@@ -81,6 +81,8 @@ def _form_context() -> dict[str, Any]:
     return {
         "scripts": sealing_scripts("follow-up.js"),
         "problems": {**RECEIPT_PROBLEMS, "unknown": NOT_FOUND},
+        # The state's words, for a thread follow-up.js checked and shows in the page.
+        "status_text": STATUS_TEXT,
     }
 
 
