@@ -148,10 +148,19 @@ class ThreadMovedOn(Conflict):
         self.extra = {"head": head_json(head)}
 
 
-def _follow_head(session: Session, case_id: str, header: crypto.ItemHeader) -> None:
-    """409 `thread_moved_on` unless the item is the next after the chain's head."""
+def _follow_head(
+    session: Session, case_id: str, header: crypto.ItemHeader, *, ahead: bool = False
+) -> None:
+    """409 `thread_moved_on` unless the item is the next after the chain's head.
+
+    With `ahead` (the console's items), an item whose SEQ is beyond the next place is
+    taken too: its writer holds items this portal lost (a portal restored from a backup,
+    docs/protocol.md §16.1). It leaves a gap that the reporter sees, rather than have the
+    console sign again after the older head and hide what was lost."""
     head = chain_head(session, case_id)
     expected = (0, crypto.GENESIS) if head is None else (head.seq + 1, head.hash)
+    if ahead and header.seq > expected[0]:
+        return
     if (header.seq, header.prev) != expected:
         raise ThreadMovedOn(head)
 
@@ -559,7 +568,7 @@ def add_oversight_item(
         header = check_header(
             signed, kinds=OVERSIGHT_KINDS, case_key=case.box_pk, signer=signer, sealed=sealed
         )
-        _follow_head(session, case.id, header)
+        _follow_head(session, case.id, header, ahead=True)
         item_id = _add_item(session, case.id, header.kind, sealed, (), today, signed, header)
         if header.state is not None:
             case.status, case.status_on = header.state, today
