@@ -32,14 +32,15 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 import crypto
+from portal.db import Base, make_engine, make_sessionmaker
 from portal.db import Case as PortalCase
 from portal.db import Item as PortalItem
-from portal.db import make_engine, make_sessionmaker
 from tests.portal.clients import Reporter, SignedAuth
 from tests.portal.conftest import Portal
 from tests.portal.forms import hidden_fields, open_thread, receipt_of, send_message, submit_report
 from tests.portal.test_api import report_document, submission
 from triage.console import Console
+from triage.keys import rotate_oversight_key
 
 FORGER = crypto.SigningKey(bytes([0x41]) * 32)
 
@@ -123,7 +124,7 @@ def texts(console: Console, case: str, kind: str) -> list[str]:
     return [m["text"] for m in shown(console, case)["messages"] if m["kind"] == kind]
 
 
-def actions(console: Console, case: str) -> list[str]:
+def actions(console: Console, case: str | None) -> list[str]:
     return [e["action"] for e in console.audit_entries() if e.get("case") == case]
 
 
@@ -552,3 +553,79 @@ def write_back(client: httpx.Client, receipt: str, text: str) -> httpx.Response:
     write = client.post("/kiosk/write-back", data=hidden_fields(thread.text))
     check = client.post("/kiosk/write-back", data={**hidden_fields(write.text), "text": text})
     return client.post("/kiosk/write-back", data={**hidden_fields(check.text), "go": "send"})
+
+
+def snapshot(session: Session) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the portal's database: a backup, as `pg_dump` or a file copy keeps it."""
+    session.expire_all()
+    return {
+        table.name: [dict(row._mapping) for row in session.execute(table.select())]
+        for table in Base.metadata.sorted_tables
+    }
+
+
+def restore(session: Session, backup: dict[str, list[dict[str, Any]]]) -> None:
+    """The portal rebuilt from `backup`: everything written since is lost."""
+    for table in reversed(Base.metadata.sorted_tables):
+        session.execute(table.delete())
+    for table in Base.metadata.sorted_tables:
+        if backup[table.name]:
+            session.execute(table.insert(), backup[table.name])
+    session.commit()
+
+
+@pytest.mark.parametrize("where", PAGES)
+def test_a_portal_restored_from_a_backup_shows_the_reporter_a_gap(
+    pair: tuple[Portal, Console], database: Session, where: str
+) -> None:
+    """The portal lost a reply when it was rebuilt from last night's backup. The console
+    signs its next reply after its own head, not the portal's older one (which would hide
+    the loss), the portal takes it, and the reporter sees that something is missing."""
+    portal, console = pair
+    receipt, case, _ = answered(pair, database, "One.")
+    backup = snapshot(database)
+    console.reply(case, "Two: the officer has been moved off your wing.")
+    assert console.sync(portal.url).pushed == 1
+    restore(database, backup)
+    assert "Two:" not in shown_on(portal, receipt, where)
+
+    console.reply(case, "Three.")
+    report = console.sync(portal.url)
+    assert (report.pushed, report.queued) == (1, 0)
+    page = shown_on(portal, receipt, where)
+    assert "One." in page
+    assert "Three." in page
+    assert S2 in page
+
+
+def test_the_console_says_the_portal_has_the_old_keys_between_rotation_and_restart(
+    pair: tuple[Portal, Console], database: Session
+) -> None:
+    """Between `triage rotate-key` and `portal set-oversight-key`, the portal refuses
+    items signed with the new key: the console says so, not that it is unreachable."""
+    portal, console = pair
+    _, case, _ = answered(pair, database, "One.")
+    console.keys = rotate_oversight_key(console.settings, console.keys)
+    console.reply(case, "Two.")
+    report = console.sync(portal.url)
+    assert (report.pushed, report.queued) == (0, 1)
+    assert "still uses the oversight keys this console retired" in report.held
+    assert "set-oversight-key" in report.held
+    assert "portal keys differ" not in actions(console, None)
+
+
+def test_the_console_audits_a_portal_serving_keys_that_are_not_its_own(
+    pair: tuple[Portal, Console], database: Session
+) -> None:
+    portal, console = pair
+    _, case, _ = answered(pair, database, "One.")
+    portal.app.state.settings = dataclasses.replace(
+        portal.settings,
+        oversight_key=crypto.PrivateKey.generate().public_key,
+        oversight_sign_key=FORGER.verify_key,
+    )  # the portal restarted with keys swapped in its configuration
+    console.reply(case, "Two.")
+    report = console.sync(portal.url)
+    assert (report.pushed, report.queued) == (0, 1)
+    assert "not this console's" in report.held
+    assert "portal keys differ" in actions(console, None)
