@@ -183,20 +183,21 @@ def check(
             position = next(slots)  # ok items in SEQ order, in the places ok items take
         item, header = items[position], result.headers[position]
         count = len(files.get(item.seq, []))
+        # What a signed item is, and its day, are the header's, not the portal's columns.
+        kind = header.kind if header is not None else item.kind
+        on = datetime.date.fromisoformat(header.sent_on) if header is not None else item.on
         if position in rejected or verdict in _REJECTED:
-            shown.append(Shown(kind="hidden", on=item.on))
-        elif verdict == "replay":
-            continue
-        elif item.kind == "status" and verdict == "ok":
-            continue  # a status change shows as the state above
-        elif item.kind in crypto.OVERSIGHT_KINDS:  # ok, or a v1 reply vouched for / purged
+            shown.append(Shown(kind="hidden", on=on))
+        elif verdict == "replay" or (kind == "status" and header is not None):
+            continue  # a copy is shown once; a status change shows as the state above
+        elif kind in crypto.OVERSIGHT_KINDS:  # ok, or a v1 reply vouched for or purged
             doc = opened.get(position)
             if doc is None and header is None and box is not None and item.sealed is not None:
                 doc = _open_v1(item.sealed, box)
             text = None if doc is None else str(doc.get("text", ""))
-            shown.append(Shown("reply", item.on, count, text, purged=item.sealed is None))
+            shown.append(Shown("reply", on, count, text, purged=item.sealed is None))
         else:
-            shown.append(Shown(item.kind, item.on, count))
+            shown.append(Shown(kind, on, count))
     signed_state = [
         result.headers[p]
         for p in range(len(items))
