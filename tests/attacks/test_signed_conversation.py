@@ -629,3 +629,37 @@ def test_the_console_audits_a_portal_serving_keys_that_are_not_its_own(
     assert (report.pushed, report.queued) == (0, 1)
     assert "not this console's" in report.held
     assert "portal keys differ" in actions(console, None)
+
+
+@pytest.mark.parametrize("where", PAGES)
+def test_in_a_case_filed_under_v1_only_vouched_replies_show(
+    pair: tuple[Portal, Console], database: Session, where: str
+) -> None:
+    """A case filed by a v1 client: the console's signed items vouch for the v1 history
+    it really has (§17.1). An unsigned reply the attacker adds is not in it: hidden. And
+    the message the server signs there carries the key proof, so the console shows it
+    as the reporter's words."""
+    portal, console = pair
+    client = portal.client()
+    receipt = crypto.generate_receipt()
+    keys = portal.derive(receipt)
+    sealed = crypto.seal_report(report_document(keys, []), portal.oversight.public_key)
+    answer = client.post("/api/v1/reports", json=submission(keys, sealed, []))
+    case = str(answer.json()["case"])
+    console.sync(portal.url)
+    console.reply(case, GENUINE)
+    console.sync(portal.url)
+    unsigned = crypto.seal_document(
+        {"v": 1, "type": "reply", "text": FORGED, "sent_on": "2026-11-28"}, keys.box_pk
+    )
+    insert(database, case, "reply", unsigned)
+    client, page = page_of(portal, receipt, where)
+    assert GENUINE in page
+    assert FORGED not in page
+    assert S1 in page
+    if where == "web":
+        assert send_message(client, "Thank you. I am safe for now.").status_code == 303
+    else:
+        assert write_back(client, receipt, "Thank you. I am safe for now.").status_code == 200
+    console.sync(portal.url)
+    assert texts(console, case, "message") == ["Thank you. I am safe for now."]
