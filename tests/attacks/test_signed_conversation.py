@@ -663,3 +663,24 @@ def test_in_a_case_filed_under_v1_only_vouched_replies_show(
         assert write_back(client, receipt, "Thank you. I am safe for now.").status_code == 200
     console.sync(portal.url)
     assert texts(console, case, "message") == ["Thank you. I am safe for now."]
+
+
+def test_a_message_relabelled_as_a_reply_is_not_shown_as_one(
+    pair: tuple[Portal, Console], database: Session
+) -> None:
+    """What a signed item is comes from its header, not the portal's `kind` column. (The
+    kiosk shows only replies that open, so it never showed this one.)"""
+    portal, _ = pair
+    receipt, case, _ = scriptless_case(portal, database)
+    client, _ = page_of(portal, receipt, "web")
+    assert send_message(client, "They took my letters.").status_code == 303
+    database.execute(
+        update(PortalItem)
+        .where(PortalItem.case_id == case, PortalItem.kind == "message")
+        .values(kind="reply")
+    )
+    database.commit()
+    page = shown_on(portal, receipt, "web")
+    assert "Reply from the oversight body" not in page
+    assert "This reply could not be opened." not in page
+    assert "Your message," in page
