@@ -53,7 +53,7 @@ _REJECTED = ("forged", "moved", "unvouched")
 
 
 @dataclass(frozen=True)
-class Warning:
+class ThreadWarning:
     """A fixed warning and its parameters (only S5 has any)."""
 
     text: str
@@ -77,7 +77,7 @@ class CheckedThread:
     """What a page may show of a thread, and where it may sign the next message."""
 
     entries: list[Shown]
-    warnings: list[Warning]
+    warnings: list[ThreadWarning]
     #: The state the reporter sees (§16.2: from signed oversight items only) and its day.
     state: str
     state_on: datetime.date | None
@@ -149,14 +149,14 @@ def check(
             if item.kind in crypto.REPORTER_KINDS
         ]
         return CheckedThread(
-            shown, [Warning(KEYS_REFUSED)], "received", None, None, filed_under_v1, True
+            shown, [ThreadWarning(KEYS_REFUSED)], "received", None, None, filed_under_v1, True
         )
     keys = resolution.keys
-    warnings: list[Warning] = []
+    warnings: list[ThreadWarning] = []
     if resolution.changed_on is not None:
         current = keys.current.fingerprint
         params = {"date": resolution.changed_on, "fingerprint": display(current)}
-        warnings.append(Warning(KEYS_CHANGED, params))
+        warnings.append(ThreadWarning(KEYS_CHANGED, params))
 
     def run(history: crypto.History) -> crypto.ThreadCheck:
         return crypto.check_thread(
@@ -208,9 +208,9 @@ def check(
             state, state_on = header.state, datetime.date.fromisoformat(header.sent_on)
     kinds = {f.kind for f in result.findings}
     if "gap" in kinds:
-        warnings.append(Warning(GAP))
+        warnings.append(ThreadWarning(GAP))
     if kinds & {"out_of_order", "replay", "fork"}:
-        warnings.append(Warning(TAMPERED))
+        warnings.append(ThreadWarning(TAMPERED))
     return CheckedThread(shown, warnings, state, state_on, result.head, filed_under_v1)
 
 
