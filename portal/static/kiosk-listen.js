@@ -96,22 +96,22 @@
       button.hidden = false;
       button.addEventListener("click", function () { readDigits(button); });
     });
-    // The status of a report, filled in by kiosk-follow-up.js: its clip is the one beside
-    // the same words in the page's list of statuses.
+    // The status of a report, filled in by kiosk-follow-up.js from the page's list of
+    // statuses: its clip is the one for the item with the same words.
     var status = document.querySelector("[data-status]");
-    var list = document.querySelectorAll("li[data-state]");
-    if (status && list.length) {
-      var first = list[0].querySelector("audio[data-listen]");
-      if (!first) return;
-      var button = makeButton(first.getAttribute("data-listen"), "");
+    var clips = document.querySelector(".status-clips");
+    if (status && clips) {
+      var button = makeButton(clips.getAttribute("data-listen"), "");
       button.classList.add("listen-status");
       button.addEventListener("click", function () {
-        Array.prototype.forEach.call(list, function (item) {
-          var audio = item.querySelector("audio");
-          if (audio && item.textContent.trim() === status.textContent.trim()) play(audio);
+        Array.prototype.forEach.call(document.querySelectorAll("li[data-state]"), function (item) {
+          if (item.textContent.trim() !== status.textContent.trim()) return;
+          var state = item.getAttribute("data-state");
+          var audio = clips.querySelector('audio[data-state="' + state + '"]');
+          if (audio) play(audio);
         });
       });
-      status.parentNode.appendChild(button);
+      status.parentNode.parentNode.insertBefore(button, status.parentNode.nextSibling);
     }
   }
 
