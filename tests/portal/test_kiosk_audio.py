@@ -30,7 +30,8 @@ from portal.i18n import LANGUAGES, load_catalogues
 from tests.conftest import needs_chromium
 
 from .conftest import Portal
-from .test_kiosk import settle
+from .forms import csrf_token
+from .test_kiosk import settle, shot
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = load_catalogues()
@@ -264,6 +265,7 @@ def test_listen_plays_each_screen_and_answer_in_the_page_language(
     page.get_by_role("button", name=LANGUAGES[lang], exact=True).click()
     settle(page)
     assert page.locator("html").get_attribute("lang") == lang
+    shot(page, f"kiosk-13-listen-{lang}")
     heard = 0
     for step in STEPS[:4]:  # what, where, when, danger: the question, then the first answer
         page.locator(".step:visible").get_by_role("button", name=listen, exact=True).first.click()
@@ -347,6 +349,7 @@ def test_without_javascript_the_browser_audio_controls_play_the_clips(
     assert page.locator("input[name=step]").get_attribute("value") == "category"
     controls = page.get_by_role("main").get_by_label(_("Listen"), exact=True)
     expect(controls.first).to_be_visible()
+    shot(page, "kiosk-14-listen-without-javascript-pl")
     assert controls.count() == 1 + 10  # the question and each of the ten answers
     first = controls.first
     assert first.get_attribute("controls") is not None
@@ -360,3 +363,33 @@ def test_without_javascript_the_browser_audio_controls_play_the_clips(
     else:
         raise AssertionError("the audio control did not play")
     assert first.get_attribute("src") == clip("pl", "What is it about?")
+
+
+def test_without_javascript_the_receipt_has_a_player_for_each_digit_in_order(
+    kiosk_portal: Portal,
+) -> None:
+    """The server's receipt page names the same ten digit clips for every code: the order
+    in the page is the only thing that is the receipt's, and the server made no audio."""
+    from portal.kiosk import CHOICES
+
+    client = kiosk_portal.client()
+    csrf = csrf_token(client, "/kiosk")
+    response = client.post("/kiosk/answer", data={"csrf": csrf, "lang": "ar"})
+    for step in (*CHOICES, "describe", "check"):  # the first answer each time, then Send
+        token = re.search(r'name="token" value="([^"]+)"', response.text)
+        assert token, step
+        data = {"csrf": csrf, "token": token.group(1), "step": step, "text": ""}
+        if step in CHOICES:
+            data["answer"] = next(iter(CHOICES[step]))
+        response = client.post("/kiosk/answer", data=data)
+    page = response.text
+    assert response.status_code == 201, page
+    groups = re.findall(r'<span class="group">(\d{4})</span>', page)
+    digits = "".join(groups)
+    assert len(digits) == 20
+    crypto.validate_receipt(digits)
+    players = re.findall(r'<audio class="digit" controls preload="none" src="([^"]+)"', page)
+    urls = kiosk_audio.digit_urls("ar")
+    assert players == [urls[int(digit)] for digit in digits]
+    assert page.index('<noscript><div class="listen-code">') < page.index('<audio class="digit"')
+    assert len(set(urls)) == 10  # ten files, the same for every code and every person
