@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import api, thread_view, web
+from . import api, kiosk_audio, thread_view, web
 from .blobstore import BlobStore
 from .bodies import BodyPace
 from .db import make_engine, make_sessionmaker
@@ -214,6 +214,7 @@ def create_app(
     # The oversight keys' fingerprint (§12.2), for people to compare with the posters: on
     # the about page and the receipt advice, left to right in every language.
     templates.env.globals["fingerprint"] = thread_view.display(thread_view.fingerprint(settings))
+    kiosk_audio.install(templates.env)  # the kiosk's Listen controls (kiosk/_listen.html)
     app = Starlette(
         routes=[
             *api.routes,
