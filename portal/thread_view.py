@@ -35,7 +35,7 @@ HIDDEN = N_(
     "A message here did not pass our safety check, so we have hidden it. It may be fake. "
     "Do not answer it."
 )
-GAP = N_("Some messages are missing from this conversation. Someone may have removed them.")
+GAP = N_("Some messages are missing here. Someone may have taken them out.")
 TAMPERED = N_(
     "The messages here have been changed or put in the wrong order. Someone may have "
     "tampered with them."

@@ -342,7 +342,7 @@ S1 = (
     "A message here did not pass our safety check, so we have hidden it. It may be fake. "
     "Do not answer it."
 )
-S2 = "Some messages are missing from this conversation. Someone may have removed them."
+S2 = "Some messages are missing here. Someone may have taken them out."
 S3 = (
     "The messages here have been changed or put in the wrong order. Someone may have "
     "tampered with them."
