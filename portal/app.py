@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import api, web
+from . import api, kiosk_audio, thread_view, web
 from .blobstore import BlobStore
 from .bodies import BodyPace
 from .db import make_engine, make_sessionmaker
@@ -211,6 +211,10 @@ def create_app(
 
     templates = make_templates(HERE / "templates")
     install_translations(templates.env, load_catalogues())
+    # The oversight keys' fingerprint (§12.2), for people to compare with the posters: on
+    # the about page and the receipt advice, left to right in every language.
+    templates.env.globals["fingerprint"] = thread_view.display(thread_view.fingerprint(settings))
+    kiosk_audio.install(templates.env)  # the kiosk's Listen controls (kiosk/_listen.html)
     app = Starlette(
         routes=[
             *api.routes,

@@ -37,17 +37,15 @@ CHANNEL_VALUES = {"staff": "staff", "third-party": "third_party", "kiosk": "kios
 
 #: The same categories in words a nine-year-old can read, for the wing kiosks.
 KIOSK_CATEGORIES: dict[str, str] = {
-    "staff_sexual_misconduct": N_(
-        "A member of staff did something sexual, or wants a relationship"
-    ),
+    "staff_sexual_misconduct": N_("Staff did sexual things, or want to go out with someone"),
     "trafficking": N_("Staff bring in drugs or phones"),
     "corruption": N_("Staff take money or gifts, or tell secrets"),
     "use_of_force": N_("Staff hurt someone"),
-    "bullying": N_("Someone bullies or threatens me"),
+    "bullying": N_("Someone bullies me or says they will hurt me"),
     "discrimination": N_("I am treated badly because of who I am"),
     "healthcare": N_("I cannot get the health care I need"),
     "self_harm_risk": N_("Someone wants to hurt themselves"),
-    "retaliation": N_("I am punished for complaining"),
+    "retaliation": N_("I am in trouble because I complained"),
     "other": N_("Something else"),
 }
 KIOSK_STATUS: dict[str, str] = {
@@ -61,8 +59,8 @@ KIOSK_PLACES: dict[str, str] = {
     "wing": N_("In a cell or on the wing"),
     "healthcare": N_("Healthcare"),
     "visits": N_("Visits"),
-    "work": N_("Work, education or the gym"),
-    "reception": N_("Reception, segregation or a van"),
+    "work": N_("Work, classes or the gym"),
+    "reception": N_("Reception, the seg or a van"),
     "elsewhere": N_("Somewhere else"),
 }
 KIOSK_WHEN: dict[str, str] = {

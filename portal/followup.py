@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 import crypto
 
-from . import once, store
+from . import once, store, thread_view
 from .admission import FOLLOW_UP
 from .categories import STATUS_TEXT
 from .db import ReporterSession
@@ -81,6 +81,8 @@ def _form_context() -> dict[str, Any]:
     return {
         "scripts": sealing_scripts("follow-up.js"),
         "problems": {**RECEIPT_PROBLEMS, "unknown": NOT_FOUND},
+        # The state's words, for a thread follow-up.js checked and shows in the page.
+        "status_text": STATUS_TEXT,
     }
 
 
@@ -251,10 +253,6 @@ def _forget_session(request: Request, session_id: bytes) -> None:
         session.commit()
 
 
-def _open_reply(reporter: Reporter, sealed: bytes | None) -> str | None:
-    return store.reply_text(sealed, reporter.box)
-
-
 async def thread_page(
     request: Request,
     *,
@@ -276,22 +274,16 @@ async def thread_page(
                 return {}
             items = store.thread_items(session, case, today(request))
             blobs = store.blob_ids_by_item(session, [i.seq for i in items])
-        return {
-            "case": case,
-            "items": [
-                {
-                    "kind": store.page_kind(item.kind),
-                    "on": item.on,
-                    "files": len(blobs[item.seq]),
-                    "text": _open_reply(reporter, item.sealed)
-                    if store.page_kind(item.kind) == "reply"
-                    else None,
-                    "purged": item.sealed is None,
-                }
-                for item in items
-                if item.kind != "status"  # a status change shows as the status above
-            ],
-        }
+        # Checked against the keys derived from the receipt, not the case's row (§19.4).
+        checked = thread_view.check(
+            state.settings,
+            items,
+            case_key=bytes(reporter.box.public_key),
+            reporter_key=bytes(reporter.sign.verify_key),
+            box=reporter.box,
+            files=blobs,
+        )
+        return {"case": case, "checked": checked, "items": checked.entries}
 
     context = await with_database(request, load)
     if not context:
@@ -305,6 +297,7 @@ async def thread_page(
         text_chars=TEXT_CHARS,
         status_text=STATUS_TEXT,
         once=once.issue(request),
+        hidden_warning=thread_view.HIDDEN,
     )
     response = render(request, "thread.html", context, status=status)
     _set_cookie(request, response, cookie)  # the idle clock starts again
@@ -373,15 +366,15 @@ async def thread_post(request: Request) -> Response:
             case = store.find_case(session, reporter.lookup_id)
             if case is None:
                 raise Unacceptable(N_("This report is no longer on the portal."))
-            store.add_signed_message(  # a v2 message, signed after the thread's head
+            thread_view.add_message(  # a v2 message, after the last item that verified
                 session,
+                settings,
                 case,
-                box=reporter.box,
+                box_pk=bytes(reporter.box.public_key),
                 sign=reporter.sign,
-                oversight=settings.oversight_key,
+                proof=reporter.box,
                 text=text,
                 attachments=attachments,
-                limits=settings.limits,
                 today=today(request),
                 sent_form=ticket.digest if ticket else None,
             )
@@ -394,6 +387,17 @@ async def thread_post(request: Request) -> Response:
     except crypto.DocumentTooLarge:  # not reached: TEXT_CHARS fits with room to spare
         await forget_uploads(request, attachments)
         return await thread_page(request, status=422, error=TOO_LONG, text=text)
+    except (thread_view.KeysRefused, store.ThreadMovedOn) as exc:
+        # Not signed after an item that did not verify, nor sealed to keys refused: the
+        # page says why, with the words kept.
+        await forget_uploads(request, attachments)
+        names = tuple(str(a["name"]) for a in attachments)
+        why = (
+            thread_view.KEYS_REFUSED
+            if isinstance(exc, thread_view.KeysRefused)
+            else thread_view.TAMPERED
+        )
+        return await thread_page(request, status=409, error=why, text=text, reattach=names)
     response = redirect("/thread?sent=1")
     _set_cookie(request, response, cookie)
     return response

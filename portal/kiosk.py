@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 import crypto
 
-from . import once, store
+from . import once, store, thread_view
 from .admission import FOLLOW_UP
 from .categories import KIOSK_CATEGORIES, KIOSK_PLACES, KIOSK_STATUS, KIOSK_WHEN
 from .errors import AlreadySent, Busy, Unacceptable
@@ -273,12 +273,24 @@ async def follow_up(request: Request) -> Response:
             if case is None:
                 return None
             items = store.thread_items(session, case, store.utc_day(state.clock()))
-            replies = []
-            for item in items:
-                text = store.reply_text(item.sealed, keys.box)
-                if text is not None:
-                    replies.append({"on": item.on, "text": text})
-            return {"status": KIOSK_STATUS.get(case.status, case.status), "replies": replies}
+        # Checked against the keys derived from the code, never the case's row (§19.4).
+        checked = thread_view.check(
+            state.settings,
+            items,
+            case_key=bytes(keys.box_pk),
+            reporter_key=bytes(keys.sign_pk),
+            box=keys.box,
+        )
+        return {
+            "status": KIOSK_STATUS.get(checked.state, checked.state),
+            "replies": [
+                e for e in checked.entries if e.kind == "hidden" or (e.kind == "reply" and e.text)
+            ],
+            "warnings": checked.warnings,
+            "hidden_warning": thread_view.HIDDEN,
+            "keys_refused": checked.keys_refused,
+            "filed_under_v1": checked.filed_under_v1,
+        }
 
     found = await with_database(request, load)
     if found is None:
@@ -286,7 +298,21 @@ async def follow_up(request: Request) -> Response:
         context = {**_follow_up_context(lang), "error": NOT_FOUND}
         return _kiosk(request, "kiosk/follow_up.html", context, 422)
     state.throttle.success(keys.lookup_id)
-    held = {"l": crypto.b64u_encode(keys.lookup_id), "lang": lang, "text": ""}
+    # The write-back screens sign the message as the reporter (§19.3): the token carries
+    # the signing seed, the case key (public) and, in a case filed under v1, the key
+    # proof made now, but never the code, nor the box key that opens an answer.
+    held: dict[str, Any] = {
+        "l": crypto.b64u_encode(keys.lookup_id),
+        "lang": lang,
+        "text": "",
+        "s": crypto.b64u_encode(bytes(keys.sign)),
+        "k": crypto.b64u_encode(bytes(keys.box_pk)),
+    }
+    if found.pop("filed_under_v1"):
+        proof = crypto.make_key_proof(
+            keys.box, bytes(keys.sign_pk), bytes(state.settings.oversight_key)
+        )
+        held["p"] = crypto.b64u_encode(proof)
     context = {**found, "lang": lang, "token": _write_back_token(request, held)}
     return _kiosk(request, "kiosk/thread.html", context)
 
@@ -296,8 +322,9 @@ def _write_back_key(request: Request) -> bytes:
 
 
 def _write_back_token(request: Request, held: dict[str, Any]) -> str:
-    """What the write-back screens carry: the case's lookup id (never the code, nor any
-    key that opens an answer), the language, the words so far, and when it was made."""
+    """What the write-back screens carry: the case's lookup id, the reporter's signing
+    seed and case key, and the key proof of a case filed under v1 (never the code, nor
+    any key that opens an answer), the language, the words so far, and when it was made."""
     return seal_token(_write_back_key(request), {**held, "t": int(request.app.state.clock())})
 
 
@@ -312,7 +339,7 @@ def _held(request: Request, token: object) -> tuple[dict[str, Any] | None, str]:
     if (
         not isinstance(made, int)
         or not isinstance(text, str)
-        or not isinstance(value.get("l"), str)
+        or not all(isinstance(value.get(name), str) for name in ("l", "s", "k"))
     ):
         return None, lang
     if request.app.state.clock() - made > request.app.state.settings.session_idle_seconds:
@@ -365,30 +392,27 @@ async def _send_message(request: Request, held: dict[str, Any]) -> Response:
     except AlreadySent:
         return _kiosk(request, "already_sent.html", {"what": "message", "lang": held["lang"]}, 409)
     try:
-        sealed = crypto.seal_document(
-            {
-                "v": 1,
-                "type": "message",
-                "text": held["text"],
-                "attachments": [],
-                "sent_on": today(request).isoformat(),
-            },
-            state.settings.oversight_key,
-        )
-    except crypto.DocumentTooLarge:
-        return _write_screen(request, held, "write", TOO_LONG)
+        sign = crypto.SigningKey(crypto.b64u_decode(held["s"], length=32))
+        box_pk = crypto.b64u_decode(held["k"], length=32)
+        proof = crypto.b64u_decode(held["p"], length=32) if "p" in held else None
+    except crypto.CryptoError:  # not reached: the token is the portal's own, sealed
+        context = {**_follow_up_context(held["lang"]), "error": SCREEN_TOO_OLD}
+        return _kiosk(request, "kiosk/follow_up.html", context, 422)
 
     def add() -> bool:
         with state.sessions() as session:
             case = store.find_case(session, lookup_id)
             if case is None:
                 return False
-            store.add_message(
+            thread_view.add_message(  # a v2 message, after the last item that verified
                 session,
+                state.settings,
                 case,
-                sealed=sealed,
-                blob_ids=[],
-                limits=state.settings.limits,
+                box_pk=box_pk,
+                sign=sign,
+                proof=proof,
+                text=held["text"],
+                attachments=[],
                 today=today(request),
                 sent_form=ticket.digest if ticket else None,
             )
@@ -396,8 +420,16 @@ async def _send_message(request: Request, held: dict[str, Any]) -> Response:
 
     try:
         added = await with_database(request, add)
-    except Unacceptable:  # a portal whose document limit is below this message
+    except (Unacceptable, crypto.DocumentTooLarge):  # a document limit below this message
         return _write_screen(request, held, "write", TOO_LONG)
+    except (thread_view.KeysRefused, store.ThreadMovedOn) as exc:
+        # Not signed after an item that did not verify, nor sealed to keys refused.
+        why = (
+            thread_view.KEYS_REFUSED
+            if isinstance(exc, thread_view.KeysRefused)
+            else thread_view.TAMPERED
+        )
+        return _write_screen(request, held, "write", why)
     except AlreadySent:  # the same screen, sent twice at once
         return _kiosk(request, "already_sent.html", {"what": "message", "lang": held["lang"]}, 409)
     if not added:

@@ -18,7 +18,7 @@ import crypto
 from .bodies import read_body
 from .errors import BadRequest
 from .i18n import LANGUAGES, N_, current_language
-from .security import BROWSER_CRYPTO_CSP, KIOSK_CSP, cookie_secure
+from .security import BROWSER_CRYPTO_CSP, KIOSK_CRYPTO_CSP, KIOSK_CSP, cookie_secure
 from .store import utc_day
 
 SMALL_FORM_BYTES = 16 * 1024
@@ -147,7 +147,8 @@ def render(
     finally:
         current_language.reset(language)
     if ctx.get("scripts"):
-        response.headers["Content-Security-Policy"] = BROWSER_CRYPTO_CSP
+        policy = KIOSK_CRYPTO_CSP if ctx.get("kiosk") else BROWSER_CRYPTO_CSP
+        response.headers["Content-Security-Policy"] = policy
     elif ctx.get("kiosk"):
         response.headers["Content-Security-Policy"] = KIOSK_CSP
     csrf.set_cookie(request, response)

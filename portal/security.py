@@ -52,8 +52,10 @@ SECURITY_HEADERS = {
 }
 
 
-#: The kiosk's pages run one script of our own (the idle warning): nothing else changes.
-KIOSK_CSP = SECURITY_HEADERS["Content-Security-Policy"] + "; script-src 'self'"
+#: The kiosk's pages run scripts of our own (the idle warning, the Listen buttons) and play
+#: the portal's own clips (portal/static/audio): nothing else changes.
+KIOSK_MEDIA = "; media-src 'self'"
+KIOSK_CSP = SECURITY_HEADERS["Content-Security-Policy"] + "; script-src 'self'" + KIOSK_MEDIA
 
 #: Pages that run protocol v1 in the browser: our scripts and libsodium.js's WebAssembly
 #: (compiled from bytes embedded in the script, hence 'wasm-unsafe-eval'; no eval of
@@ -62,6 +64,8 @@ BROWSER_CRYPTO_CSP = (
     SECURITY_HEADERS["Content-Security-Policy"]
     + "; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'"
 )
+#: The kiosk's pages that seal in the browser: those, and the kiosk's own clips.
+KIOSK_CRYPTO_CSP = BROWSER_CRYPTO_CSP + KIOSK_MEDIA
 
 
 class SecurityHeadersMiddleware:

@@ -188,6 +188,10 @@ class PortalSettings:
     secure_cookies: bool = False
     #: The prison the wing kiosks stand in (kiosk reports do not ask for it).
     kiosk_facility: str = ""
+    #: The oversight keys' fingerprint as the posters print it, set by the operator outside
+    #: the data directory (`LANTHORN_OVERSIGHT_FINGERPRINT`): the pages without JavaScript
+    #: then refuse keys in portal.json that do not lead back to it (docs/protocol.md §12.4).
+    oversight_pin: str = ""
 
     def kdf_waiting(self) -> dict[str, int]:
         """The most requests of each class that may wait for a slot in each worker."""
@@ -258,6 +262,7 @@ class PortalSettings:
             db_concurrency=_int(environ, "LANTHORN_DB_CONCURRENCY", cls.db_concurrency),
             secure_cookies=environ.get("LANTHORN_SECURE_COOKIES", "") in ("1", "true", "yes"),
             kiosk_facility=environ.get("LANTHORN_KIOSK_FACILITY", "")[:200],
+            oversight_pin=_fingerprint(environ.get(PIN_VARIABLE, "")),
             unclaimed_bytes=_int(environ, "LANTHORN_UNCLAIMED_BYTES", cls.unclaimed_bytes),
             unclaimed_bytes_per_hour=_int(
                 environ, "LANTHORN_UNCLAIMED_BYTES_PER_HOUR", cls.unclaimed_bytes_per_hour
@@ -278,6 +283,22 @@ class PortalSettings:
                 environ, "LANTHORN_CONNECTIONS_PER_WORKER", cls.connections_per_worker
             ),
         )
+
+
+#: The oversight keys' fingerprint the operator pins (`PortalSettings.oversight_pin`).
+PIN_VARIABLE = "LANTHORN_OVERSIGHT_FINGERPRINT"
+
+
+def _fingerprint(value: str) -> str:
+    if not value.strip():
+        return ""
+    try:
+        return crypto.normalize_fingerprint(value)
+    except ValueError:
+        raise SettingsError(
+            f"{PIN_VARIABLE}: {value!r} is not a fingerprint: 20 letters and digits, as "
+            "`lanthorn triage init` and the posters print it (e.g. 7Q2M 0XKD 4HPA RT3N W8CE)"
+        ) from None
 
 
 #: The names this portal answers to, comma-separated (`PortalSettings.hosts`).

@@ -148,10 +148,19 @@ class ThreadMovedOn(Conflict):
         self.extra = {"head": head_json(head)}
 
 
-def _follow_head(session: Session, case_id: str, header: crypto.ItemHeader) -> None:
-    """409 `thread_moved_on` unless the item is the next after the chain's head."""
+def _follow_head(
+    session: Session, case_id: str, header: crypto.ItemHeader, *, ahead: bool = False
+) -> None:
+    """409 `thread_moved_on` unless the item is the next after the chain's head.
+
+    With `ahead` (the console's items), an item whose SEQ is beyond the next place is
+    taken too: its writer holds items this portal lost (a portal restored from a backup,
+    docs/protocol.md §16.1). It leaves a gap that the reporter sees, rather than have the
+    console sign again after the older head and hide what was lost."""
     head = chain_head(session, case_id)
     expected = (0, crypto.GENESIS) if head is None else (head.seq + 1, head.hash)
+    if ahead and header.seq > expected[0]:
+        return
     if (header.seq, header.prev) != expected:
         raise ThreadMovedOn(head)
 
@@ -422,65 +431,51 @@ def add_message(
     return NewItem(case.id, item_id)
 
 
-def filed_under_v1(session: Session, case_id: str) -> bool:
-    """Whether the case's report came without a signed header (a v1 client's)."""
-    query = select(Item.signed).where(Item.case_id == case_id, Item.kind == "report")
-    return session.execute(query.limit(1)).scalar() is None
-
-
 def add_signed_message(
     session: Session,
     case: Case,
     *,
-    box: crypto.PrivateKey,
+    box_pk: bytes,
     sign: crypto.SigningKey,
     oversight: crypto.PublicKey,
+    after: crypto.Head | None,
+    key_proof: bytes | None,
     text: str,
     attachments: list[dict[str, object]],
     limits: Limits,
     today: datetime.date,
     sent_form: bytes | None = None,
 ) -> NewItem:
-    """A message from the server-rendered pages, which hold the reporter's keys for the
-    session: sealed to the oversight key and signed after the head of the chain this
-    portal holds (docs/protocol.md §19.3); in a case filed under v1, with the key proof
-    of §17.2. Signed again if another writer took that place a moment ago.
-
-    These pages do not check the thread yet: they sign after whatever head they hold."""
-    for attempt in range(3):
-        document: dict[str, object] = {
-            "v": 2,
-            "type": "message",
-            "case_key": crypto.b64u_encode(bytes(box.public_key)),
-            "text": text,
-            "attachments": attachments,
-            "sent_on": today.isoformat(),
+    """A message from the server-rendered pages, which hold the reporter's signing key
+    for the session: sealed to the oversight key and signed after `after`, the last item
+    of the thread that verified (`portal.thread_view`), never blindly after the head this
+    portal holds (docs/protocol.md §19.3). In a case filed under v1 it carries
+    `key_proof` (§17.2). 409 `thread_moved_on` if that is not the head the portal holds:
+    the caller checks the thread again, and signs again."""
+    document: dict[str, object] = {
+        "v": 2,
+        "type": "message",
+        "case_key": crypto.b64u_encode(box_pk),
+        "text": text,
+        "attachments": attachments,
+        "sent_on": today.isoformat(),
+    }
+    if key_proof is not None:
+        document |= {
+            "reply_sign_pk": crypto.b64u_encode(bytes(sign.verify_key)),
+            "key_proof": crypto.b64u_encode(key_proof),
         }
-        if filed_under_v1(session, case.id):
-            sign_pk = bytes(sign.verify_key)
-            proof = crypto.make_key_proof(box, sign_pk, bytes(oversight))
-            document |= {
-                "reply_sign_pk": crypto.b64u_encode(sign_pk),
-                "key_proof": crypto.b64u_encode(proof),
-            }
-        sealed, item = crypto.seal_item(
-            document, oversight, sign, after=chain_head(session, case.id)
-        )
-        try:
-            return add_message(
-                session,
-                case,
-                sealed=sealed,
-                blob_ids=[str(a["blob_id"]) for a in attachments],
-                limits=limits,
-                today=today,
-                sent_form=sent_form,
-                signed=SignedHeader(item.signed, item.signature),
-            )
-        except ThreadMovedOn:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    sealed, item = crypto.seal_item(document, oversight, sign, after=after)
+    return add_message(
+        session,
+        case,
+        sealed=sealed,
+        blob_ids=[str(a["blob_id"]) for a in attachments],
+        limits=limits,
+        today=today,
+        sent_form=sent_form,
+        signed=SignedHeader(item.signed, item.signature),
+    )
 
 
 def blob_ids_by_item(session: Session, seqs: Sequence[int]) -> dict[int, list[str]]:
@@ -496,7 +491,9 @@ def blob_ids_by_item(session: Session, seqs: Sequence[int]) -> dict[int, list[st
     return result
 
 
-def thread_items(session: Session, case: Case, today: datetime.date) -> list[Item]:
+def thread_items(
+    session: Session, case: Case, today: datetime.date, *, mark_read: bool = True
+) -> list[Item]:
     """Every item of the case in order; replies handed over are marked read today."""
     items = list(
         session.execute(select(Item).where(Item.case_id == case.id).order_by(Item.seq))
@@ -504,23 +501,10 @@ def thread_items(session: Session, case: Case, today: datetime.date) -> list[Ite
         .all()
     )
     unread = [i.seq for i in items if i.kind in OVERSIGHT_KINDS and i.read_on is None]
-    if unread:
+    if unread and mark_read:
         session.execute(update(Item).where(Item.seq.in_(unread)).values(read_on=today))
         session.commit()
     return items
-
-
-def reply_text(sealed: bytes | None, box: crypto.PrivateKey) -> str | None:
-    """The text of a reply or outcome notice (v1 or v2) the reporter's box key opens, for
-    the server-rendered pages; None if there is none to show. These pages do not check
-    the signed conversation yet: they show replies as under v1."""
-    if sealed is None:
-        return None
-    try:
-        doc = crypto.open_document(sealed, box, versions=(1, 2))
-    except crypto.CryptoError:
-        return None
-    return str(doc["text"]) if doc["type"] in ("reply", "outcome") else None
 
 
 def page_kind(kind: str) -> str:
@@ -584,7 +568,7 @@ def add_oversight_item(
         header = check_header(
             signed, kinds=OVERSIGHT_KINDS, case_key=case.box_pk, signer=signer, sealed=sealed
         )
-        _follow_head(session, case.id, header)
+        _follow_head(session, case.id, header, ahead=True)
         item_id = _add_item(session, case.id, header.kind, sealed, (), today, signed, header)
         if header.state is not None:
             case.status, case.status_on = header.state, today

@@ -112,6 +112,35 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
+#: The suite's portals serve CHEAP_KDF, which lanthorn-protocol.js refuses (docs/protocol.md
+#: §19.5: a portal may not ask for less than the protocol fixes). The test browser, not the
+#: portal, lowers the floor, as the protocol says test clients do: every page it opens gets
+#: this global before any of the page's own scripts run.
+TEST_KDF_FLOOR_SCRIPT = (
+    f"globalThis.LanthornTestKdfFloor = {{t: {CHEAP_KDF.t}, m_kib: {CHEAP_KDF.m_kib}}};"
+)
+
+
+class FloorBrowser:
+    """Playwright's Browser, whose every new context and page has the test KDF floor."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+    def new_context(self, *args: Any, **kwargs: Any) -> Any:
+        context = self._browser.new_context(*args, **kwargs)
+        context.add_init_script(TEST_KDF_FLOOR_SCRIPT)
+        return context
+
+    def new_page(self, *args: Any, **kwargs: Any) -> Any:
+        page = self._browser.new_page(*args, **kwargs)
+        page.add_init_script(TEST_KDF_FLOOR_SCRIPT)
+        return page
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """Headless Chromium driven by Playwright, without background network chatter."""
@@ -119,7 +148,7 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
+        yield FloorBrowser(browser)
         browser.close()
 
 

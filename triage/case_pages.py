@@ -137,6 +137,8 @@ async def case_action(request: Request) -> Response:
             )
         await run_in_threadpool(_act_on_case, acting, case.id, action, form)
         _, queued = await run_in_threadpool(_push, console)
+        if queued and console.held_because:
+            return f"{CASE_ACTIONS[action]} and queued, not sent: {console.held_because}."
         if queued:
             return f"{CASE_ACTIONS[action]}; the portal is unreachable, so it is queued."
         return f"{CASE_ACTIONS[action]} and sent to the portal."

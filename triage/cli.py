@@ -193,6 +193,8 @@ def sync(console: Console, portal_url: str) -> int:
         f"{report.taken} new items, {report.already} already here, {report.files} files; "
         f"{report.pushed} replies and status changes sent, {report.queued} still queued."
     )
+    if report.held:
+        print(f"  not sent: {report.held}.")
     for line in report.set_aside:
         print(f"  set aside: {line}")
     for line in report.bad_files:
@@ -278,7 +280,9 @@ def status(console: Console, case_id: str, state: str) -> int:
 
 def _push_and_say(console: Console, what: str) -> int:
     pushed, queued = console.push()
-    if queued:
+    if queued and console.held_because:
+        print(f"{what} saved and queued, not sent: {console.held_because}.")
+    elif queued:
         print(
             f"{what} saved; the portal could not be reached, so it is queued and will be "
             "sent at the next sync."

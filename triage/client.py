@@ -129,6 +129,11 @@ class PortalClient:
     def ack(self, cursor: str) -> int:
         return int(self._call("POST", "/api/v1/console/ack", 200, json={"cursor": cursor})["acked"])
 
+    def config(self) -> dict[str, Any]:
+        """The portal's public configuration: the oversight keys it serves (§19.1)."""
+        answer: dict[str, Any] = self._call("GET", "/api/v1/config", 200)
+        return answer
+
     def item(self, body: dict[str, Any]) -> str:
         """Send a signed reply, status change or outcome notice (docs/protocol.md §19.3)."""
         return str(self._call("POST", "/api/v1/console/items", 201, json=body)["id"])

@@ -133,11 +133,17 @@ class SyncReport:
     files_to_fetch: list[str] = field(default_factory=list)
     pushed: int = 0
     queued: int = 0
+    #: Why queued items wait, when the portal answered and it is not that it is
+    #: unreachable (`Console.held_because`); "" otherwise.
+    held: str = ""
 
 
 class Console:
     #: The one-time value of the form whose action this copy runs (`spending`).
     ticket: once.Ticket | None = None
+    #: Why the last push left items queued although the portal answered (its oversight
+    #: keys are not this console's current ones, say); None if it was not that.
+    held_because: str | None = None
 
     def __init__(
         self,
@@ -291,6 +297,7 @@ class Console:
             report.pushed, report.queued = self._push(
                 portal, pull=lambda: self._pull(portal, report, progress)
             )
+            report.held = self.held_because or ""
         return report
 
     def _pull(
@@ -986,6 +993,7 @@ class Console:
         if newer is not None:  # rotated by another process: sign with the new key
             self.keys = newer
         self._vouch_for_history()
+        self.held_because = None
         pushed = 0
         held: set[str] = set()  # cases whose earlier item was refused: keep their order
         pulled = False
@@ -1011,6 +1019,8 @@ class Console:
                             self._moved_on(session, outgoing.case_id, exc.body.get("head"))
                         held.add(outgoing.case_id)
                         continue
+                    if exc.code == "bad_item" and self._portal_keys_differ(session, portal):
+                        break  # none would be taken: all wait for the portal's new keys
                     if exc.refused_this_request:
                         held.add(outgoing.case_id)
                         continue
@@ -1068,6 +1078,43 @@ class Console:
             hash=item.hash,
             on=self._today(),
         )
+
+    def _portal_keys_differ(self, session: Session, portal: PortalClient) -> bool:
+        """After a signed item was refused: does the portal hold other oversight keys
+        than this console's current ones? Between `triage rotate-key` and `portal
+        set-oversight-key` it holds the retired ones, and says so; any other keys are
+        not this console's (a portal whose configuration was altered), which is audited.
+        Sets `held_because`."""
+        try:
+            served = portal.config()
+        except PortalError:
+            return False
+        ours = self.keys.generations
+        sign_pk = _key_or_none(served.get("oversight_sign_key"))
+        box_pk = _key_or_none(served.get("oversight_public_key"))
+        if (box_pk, sign_pk) == (ours.current.box_pk, ours.current.sign_pk):
+            return False
+        if any((box_pk, sign_pk) == (k.box_pk, k.sign_pk) for k in ours.keys[1:]):
+            self.held_because = (
+                "the portal still uses the oversight keys this console retired: give it "
+                "the new public/oversight.json (lanthorn portal set-oversight-key) and "
+                "restart it; replies and status changes wait here until then"
+            )
+            return True
+        self.held_because = (
+            "the portal serves oversight keys that are not this console's (fingerprint "
+            f"{served.get('oversight_fingerprint', '?')}, this console's is "
+            f"{ours.current.fingerprint}): its configuration may have been altered. "
+            "Nothing is sent to it"
+        )
+        self.audit(
+            session,
+            "portal keys differ",
+            served=str(served.get("oversight_fingerprint", ""))[:40],
+            ours=ours.current.fingerprint,
+        )
+        session.commit()
+        return True
 
     def _queued_text(self, session: Session, outgoing: Outgoing) -> str:
         """The text of a reply queued before v2, from the thread item it shows as."""

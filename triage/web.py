@@ -577,6 +577,8 @@ async def sync_now(request: Request) -> Response:
         except PortalUnreachable as exc:
             raise ConsoleError(f"the sync failed: {exc}") from None
         message = f"Synced: {report.taken} new items, {len(report.set_aside)} set aside."
+        if report.held:
+            message += f" {report.queued} replies and status changes not sent: {report.held}."
         if report.files_to_fetch:
             message += (
                 f" {len(report.files_to_fetch)} files are still to fetch: the next sync "

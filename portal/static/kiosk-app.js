@@ -86,18 +86,30 @@
       urgent: answers.urgent === "yes",
       identity: null
     };
+    var refused = check.querySelectorAll("[data-refused]");
+    refused.forEach(function (p) { p.hidden = true; });
+    // The oversight fingerprint this kiosk's deployment pinned (kiosk.js), if any: keys
+    // that do not lead to it are refused before anything is sealed.
+    var pinned = window.LanthornKiosk ? window.LanthornKiosk.pin : null;
     P.ready
       .then(function () { return P.fetchConfig(); })
-      .then(function (config) { return P.submitReport({ config: config, fields: fields, files: [] }); })
+      .then(function (config) {
+        return P.submitReport({ config: config, fields: fields, files: [], pin: pinned });
+      })
       .then(function (sent) {
         answers = {}; english = {}; shown = {};
         window.LanthornReceipt.show(sent.receipt, fields.urgent);
         show("receipt");
       })
-      .catch(function () {
+      .catch(function (error) {
+        var code = error && error.code;
+        var why = code === "weak_kdf" ? "weak_kdf"
+          : (code === "unexpected_oversight_key" || code === "bad_rollover") ? "keys" : "";
         sealing.hidden = true;
-        failed.hidden = false;
-        send.disabled = false;
+        failed.hidden = !!why;
+        refused.forEach(function (p) { p.hidden = p.getAttribute("data-refused") !== why; });
+        // Keys this kiosk does not trust: nothing is sealed, and Send stays off.
+        send.disabled = why === "keys";
       });
   });
 

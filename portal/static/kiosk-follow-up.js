@@ -1,7 +1,8 @@
 // Lanthorn kiosk follow-up, JavaScript path: the code typed here is turned into keys in this
-// page, the thread is fetched with a signed request and the answers opened here; what the
-// prisoner writes back is sealed to the oversight body here and sent signed with the same
-// keys. The code never leaves the kiosk and is not kept: only the keys are, in this page's
+// page, the thread is fetched with a signed request, every item and the chain are checked
+// against the oversight keys this kiosk pinned (protocol v2), and only answers that verify
+// are shown; what the prisoner writes back is sealed to the oversight body here, signed
+// into the chain and sent signed with the same keys. The code never leaves the kiosk and is not kept: only the keys are, in this page's
 // memory, until "Sent" or leaving the page (Finish, Exit now, the idle end) forgets them.
 (function () {
   "use strict";
@@ -39,25 +40,63 @@
     start.querySelectorAll(".error:not([data-problem])").forEach(function (p) { p.hidden = true; });
   }
 
+  // The oversight fingerprint this kiosk's deployment pinned (kiosk.js reads it from the
+  // address the kiosk browser was started with; deploy/kiosk/README.md), or null.
+  function pin() {
+    return window.LanthornKiosk ? window.LanthornKiosk.pin : null;
+  }
+
+  // What the checks found, in the kiosk's words: a warning in the place of each item that
+  // did not verify (never its words), and one line each for a gap, tampering and a key
+  // change. Only items that verified as the oversight body's are shown as answers.
   function show(thread) {
-    var words = answers.querySelector('li[data-state="' + thread.status.state + '"]');
-    answers.querySelector("[data-status]").textContent =
-      words ? words.textContent : thread.status.state;
+    var state = thread.state || "received";  // the verified items' word, not the portal's
+    var words = answers.querySelector('li[data-state="' + state + '"]');
+    answers.querySelector("[data-status]").textContent = words ? words.textContent : "";
     var list = answers.querySelector("[data-replies]");
+    list.textContent = "";
     var template = document.getElementById("reply-template");
-    var replies = thread.items.filter(function (item) {
-      return item.from === "oversight" && item.document;
-    });
-    replies.forEach(function (item) {
+    var warning = document.getElementById("warning-template");
+    var shown = 0;
+    var hidden = { forged: 1, moved: 1, unvouched: 1, unreadable: 1 };
+    thread.items.forEach(function (item) {
+      if (hidden[item.verdict]) {
+        list.appendChild(warning.content.cloneNode(true));
+        return;
+      }
+      var genuine = item.verdict === "ok" || item.verdict === "vouched";
+      if (!genuine || item.from !== "oversight" || !item.document || !item.document.text) return;
       var reply = template.content.cloneNode(true);
       var meta = reply.querySelector(".meta");
       meta.textContent = meta.getAttribute("data-meta").replace("{date}", item.on);
       meta.removeAttribute("data-meta");
       reply.querySelector(".text").textContent = item.document.text;
       list.appendChild(reply);
+      shown++;
     });
-    answers.querySelector("[data-none]").hidden = replies.length > 0;
+    var kinds = thread.findings.map(function (f) { return f.kind; });
+    answers.querySelector('[data-warning="gap"]').hidden = kinds.indexOf("gap") < 0;
+    answers.querySelector('[data-warning="tampered"]').hidden = !kinds.some(function (k) {
+      return k === "out_of_order" || k === "replay" || k === "fork";
+    });
+    var changed = answers.querySelector('[data-warning="changed"]');
+    changed.hidden = !thread.oversight.changedOn;
+    if (thread.oversight.changedOn) {
+      changed.textContent = changed.getAttribute("data-text")
+        .replace("{date}", thread.oversight.changedOn)
+        .replace("{fingerprint}", thread.oversight.current.fingerprint);
+    }
+    answers.querySelector("[data-none]").hidden = shown > 0 || list.childNodes.length > 0;
     screen(answers);
+  }
+
+  function reason(error) {
+    var code = error && error.code;
+    if (code === "unexpected_oversight_key" || code === "bad_rollover" || code === "bad_config") {
+      return "keys";
+    }
+    if (code === "weak_kdf") return "weak_kdf";
+    return error && error.status === 401 ? "unknown" : "failed";
   }
 
   form.addEventListener("submit", function (event) {
@@ -71,17 +110,21 @@
     var config = null;
     P.ready
       .then(function () { return P.fetchConfig(); })
-      .then(function (got) { config = got; return P.deriveKeys(typed.digits, config); })
+      .then(function (got) {
+        config = got;
+        P.oversightOf(config, pin());  // keys this kiosk does not trust: stop before deriving
+        return P.deriveKeys(typed.digits, config);
+      })
       .then(function (keys) {
         field.value = "";
         forget();
         held = { keys: keys, config: config };
-        return P.readThread(keys, config);
+        return P.readThread(keys, config, { pin: pin() });
       })
       .then(show)
       .catch(function (error) {
         forget();
-        problem(error && error.status === 401 ? "unknown" : "failed");
+        problem(reason(error));
       })
       .then(function () { button.disabled = false; opening.hidden = true; });
   });
@@ -114,7 +157,7 @@
     var failed = check.querySelector("#sealing-failed");
     failed.hidden = true;
     sealing.hidden = false;
-    P.sendMessage(held.keys, held.config, message.value.trim(), [])
+    P.sendMessage(held.keys, held.config, message.value.trim(), [], { pin: pin() })
       .then(function () {
         forget();
         message.value = "";

@@ -4,12 +4,28 @@
 // browser's history, so Back never returns to the last person's screens or language.
 (function () {
   "use strict";
+  // The oversight fingerprint this kiosk's deployment pinned: launch-kiosk starts the
+  // browser at /kiosk#pin=XXXX-XXXX-XXXX-XXXX-XXXX (deploy/kiosk/README.md). A fragment
+  // never reaches the portal, and the kiosk carries it from screen to screen (every link,
+  // form and move below keeps it; a redirect keeps it by itself), so the pin comes from
+  // the kiosk's own configuration, never from the portal. The pages' scripts read it here.
+  var pinned = /^#pin=([0-9A-Za-z-]{20,24})$/.exec(window.location.hash);
+  var carried = pinned ? window.location.hash : "";
+  function carry(url) { return carried ? url.split("#")[0] + carried : url; }
+  Object.defineProperty(window, "LanthornKiosk", {
+    value: Object.freeze({ pin: pinned ? pinned[1] : null }), enumerable: true
+  });
+  if (carried) {
+    document.querySelectorAll("form[action]").forEach(function (form) {
+      form.setAttribute("action", carry(form.getAttribute("action")));
+    });
+  }
   // The kiosk's own links (Finish, Exit now, "I have a code from before"): replace.
   document.addEventListener("click", function (event) {
     var link = event.target.closest ? event.target.closest("a[href]") : null;
     if (!link || link.origin !== window.location.origin) return;
     event.preventDefault();
-    window.location.replace(link.href);
+    window.location.replace(carry(link.href));
   });
   // A form the page's own script handles (the code screen) waits for that script while
   // the page loads, instead of going to the server, whose answer would be a history entry
@@ -35,7 +51,7 @@
       var chosen = event.submitter && event.submitter.value;
       if (!chosen) return;
       event.preventDefault();
-      window.location.replace("/kiosk/report?lang=" + encodeURIComponent(chosen));
+      window.location.replace(carry("/kiosk/report?lang=" + encodeURIComponent(chosen)));
     });
   }
   // The neutral screen, where leaving leads, has no idle end of its own.
@@ -47,7 +63,7 @@
   var exitTimer = 0;
 
   function leave() {
-    window.location.replace("/kiosk/exit");
+    window.location.replace(carry("/kiosk/exit"));
   }
 
   function warn() {

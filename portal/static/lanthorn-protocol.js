@@ -1,5 +1,11 @@
 /*
- * Lanthorn protocol v1 in the reporter's browser (docs/protocol.md), over libsodium.js.
+ * Lanthorn protocol v2 in the reporter's browser (docs/protocol.md), over libsodium.js:
+ * v1's receipts, keys, sealed documents and blobs, and v2's signed conversation (§11–§19).
+ * Every report and message it sends is signed into its case's chain; every thread it reads
+ * is checked item by item and as a chain before anything in it is shown (readThread), with
+ * the oversight keys resolved through their rollovers and checked against a pinned
+ * fingerprint when the page has one (a kiosk's). It refuses key-derivation settings
+ * weaker than the protocol fixes (§19.5) and signs v2 requests (host and key id, §18).
  *
  * A classic script, no build step: load it after vendor/libsodium/libsodium-sumo.js and
  * vendor/libsodium/libsodium-wrappers.js (each with its SRI hash), under BROWSER_CRYPTO_CSP.
@@ -15,7 +21,10 @@
  *
  * Errors are `Error`s with a `code`: "too_large", "invalid_document", "cannot_open"
  * (deliberately says no more), "bad_receipt", "bad_config", "bad_argument", "empty",
- * "file_changed", "not_ready", "bad_response", or the portal's own `error` code for a
+ * "file_changed", "not_ready", "bad_response", "weak_kdf" (the portal asks for a weaker
+ * key derivation than the protocol fixes), "unexpected_oversight_key" (keys that do not
+ * lead to the pinned fingerprint), "bad_rollover", "bad_item", "bad_fingerprint",
+ * "item_rejected" (with `kind`), or the portal's own `error` code for a
  * non-2xx answer, which also carries `status`. A report or message too large to seal is
  * "too_large" with `part: "document"` (a file too large has its `name` instead).
  */
@@ -49,6 +58,7 @@
     sign: "lanthorn/v1/sign",
   });
   const DOCUMENT_TYPES = ["report", "message", "reply"];
+  const DOCUMENT_TYPES_V2 = ["report", "message", "reply", "status", "outcome"];
   const REPORT_CHANNELS = ["staff", "kiosk", "third_party"];
   const REPORT_TEXT_FIELDS = [
     "lang", "category", "facility", "location", "occurred", "description", "subjects",
@@ -235,23 +245,40 @@
 
   /* ---- Reporter keys (§2.2) ---- */
 
+  // The key-derivation cost protocol v2 fixes (docs/protocol.md §19.5): a portal may not
+  // ask for less, or a receipt becomes guessable from its lookup id. Only a test harness
+  // lowers the floor, by defining LanthornTestKdfFloor before this script loads (Playwright's
+  // init scripts do); a portal's pages cannot, under the portal's CSP, run a script of their own.
+  const KDF_FLOOR = (function () {
+    const test = global.LanthornTestKdfFloor;
+    if (test && Number.isSafeInteger(test.t) && Number.isSafeInteger(test.m_kib)) {
+      return Object.freeze({ t: test.t, m_kib: test.m_kib });
+    }
+    return Object.freeze({ t: 3, m_kib: 65536 });
+  })();
+
   function kdfOf(config) {
-    // A v2 portal still takes v1 reports and messages, for the transition of
-    // docs/protocol.md §18.4; this client signs nothing yet.
+    // A v2 portal still takes v1 reports and messages (docs/protocol.md §19.6); this
+    // client signs everything it sends to one.
     if (!config || typeof config !== "object" || (config.protocol !== 1 && config.protocol !== 2)) {
-      throw problem("bad_config", "this portal does not speak Lanthorn protocol v1");
+      throw problem("bad_config", "this portal does not speak Lanthorn protocol v1 or v2");
     }
     const kdf = config.kdf;
     if (!kdf || kdf.alg !== "argon2id13") {
-      throw problem("bad_config", "the portal asks for a key derivation other than Argon2id");
+      throw problem("weak_kdf", "the portal asks for a key derivation other than Argon2id");
     }
     if (kdf.p !== undefined && kdf.p !== 1) {
-      throw problem("bad_config", "libsodium's Argon2id has exactly one lane (p = 1)");
+      throw problem("weak_kdf", "libsodium's Argon2id has exactly one lane (p = 1)");
     }
     // 2 GiB is beyond what a browser's WebAssembly memory allows anyway.
-    if (!Number.isSafeInteger(kdf.t) || kdf.t < 1 || kdf.t > 64 ||
-        !Number.isSafeInteger(kdf.m_kib) || kdf.m_kib < 8 || kdf.m_kib > 2097152) {
+    if (!Number.isSafeInteger(kdf.t) || kdf.t > 64 ||
+        !Number.isSafeInteger(kdf.m_kib) || kdf.m_kib > 2097152) {
       throw problem("bad_config", "the portal's Argon2id parameters are out of range");
+    }
+    if (kdf.t < KDF_FLOOR.t || kdf.m_kib < KDF_FLOOR.m_kib) {
+      throw problem("weak_kdf", "the portal asks for a weaker key derivation than Lanthorn " +
+        "allows (t = " + KDF_FLOOR.t + ", m_kib = " + KDF_FLOOR.m_kib + "): it may be " +
+        "misconfigured or altered");
     }
     let salt;
     try {
@@ -389,16 +416,17 @@
   }
 
   /**
-   * Throw `invalid_document` unless `doc` is a v1 document (of type `expect`, if given):
-   * the checks of crypto.documents.check_document, which the console's reader applies.
+   * Throw `invalid_document` unless `doc` is a v1 or v2 document (of type `expect`, if
+   * given): the checks of crypto.documents.check_document and check_document_v2.
    */
   function checkDocument(doc, expect) {
     const invalid = function (message) { return problem("invalid_document", message); };
     if (!isPlainObject(doc)) throw invalid("a document must be a JSON object");
     checkJson(doc, 0);
-    if (doc.v !== 1) throw invalid('a v1 document must have "v": 1');
-    if (DOCUMENT_TYPES.indexOf(doc.type) < 0) {
-      throw invalid('"type" must be "report", "message" or "reply"');
+    if (doc.v !== 1 && doc.v !== 2) throw invalid('a document must have "v": 1 or "v": 2');
+    const types = doc.v === 1 ? DOCUMENT_TYPES : DOCUMENT_TYPES_V2;
+    if (types.indexOf(doc.type) < 0) {
+      throw invalid('"type" must be one of ' + types.join(", "));
     }
     if (expect !== undefined && doc.type !== expect) {
       throw invalid('expected a "' + expect + '" document, got "' + doc.type + '"');
@@ -409,8 +437,28 @@
     const attachments = "attachments" in doc ? doc.attachments : [];
     if (!Array.isArray(attachments)) throw invalid('"attachments" must be a list');
     attachments.forEach(function (d, i) { checkDescriptor(d, "attachments[" + i + "]"); });
+    const key = function (field) {
+      if (!isB64uKey(doc[field])) throw invalid('"' + field + '" must be 32 bytes of b64u');
+    };
     if (doc.type !== "report") {
       if (typeof doc.text !== "string") throw invalid("a " + doc.type + ' must have a "text" string');
+      if (doc.v === 1) return;
+      key("case_key");
+      if (doc.type === "message") {
+        if (("reply_sign_pk" in doc) !== ("key_proof" in doc)) {
+          throw invalid('"reply_sign_pk" and "key_proof" come together or not at all');
+        }
+        if ("key_proof" in doc) { key("reply_sign_pk"); key("key_proof"); }
+      } else if ("history" in doc) {
+        const h = doc.history;
+        if (!isPlainObject(h)) throw invalid('"history" must be an object');
+        if (!Array.isArray(h.replies) || !h.replies.every(function (x) {
+          return typeof x === "string" && /^[0-9a-f]{64}$/.test(x);
+        })) throw invalid('"history.replies" must be a list of SHA-256 values in hex');
+        if (!Array.isArray(h.received) || !h.received.every(function (x) {
+          return typeof x === "string";
+        })) throw invalid('"history.received" must be a list of item ids');
+      }
       return;
     }
     if (REPORT_CHANNELS.indexOf(doc.channel) < 0) {
@@ -430,6 +478,7 @@
     if (!isB64uKey(doc.reply_box_pk)) {
       throw invalid('"reply_box_pk" must be a 32-byte public key in b64u');
     }
+    if (doc.v === 2) key("reply_sign_pk");
   }
 
   /** The smallest bucket strictly larger than `size`; `too_large` past the last one. */
@@ -466,9 +515,11 @@
    * Any failure (wrong key, tampering, bad padding or bucket, bad UTF-8 or JSON, not a
    * v1 document, not of type `expect`) throws the same opaque `cannot_open`.
    */
-  function openDocument(sealed, publicKey, secretKey, expect) {
+  function openDocument(sealed, publicKey, secretKey, expect, versions) {
+    const accept = versions || [1];
     return openChecked(sealed, publicKey, secretKey, function (doc) {
       checkDocument(doc, expect);
+      if (accept.indexOf(doc.v) < 0) throw cannotOpen("sealed document");
     });
   }
 
@@ -494,24 +545,9 @@
     }
   }
 
-  /**
-   * A reply from the oversight body as this client shows it: a v1 `reply`, or the text of
-   * a v2 `reply` or `outcome` (docs/protocol.md §13); null for a v2 `status` change,
-   * which has no words. This client does not check signed headers yet: it shows v2
-   * replies as it showed v1 ones.
-   */
-  function openReply(sealed, publicKey, secretKey) {
-    try {
-      return openDocument(sealed, publicKey, secretKey, "reply");
-    } catch (e) {
-      const doc = openChecked(sealed, publicKey, secretKey, function (d) {
-        if (!isPlainObject(d) || d.v !== 2 || typeof d.text !== "string" ||
-            ["reply", "outcome", "status"].indexOf(d.type) < 0 || !isDate(d.sent_on)) {
-          throw cannotOpen("sealed document");
-        }
-      });
-      return doc.type === "status" ? null : doc;
-    }
+  /** A v1 reply from before v2 (shown only once a signed item vouched for it, §17.1). */
+  function openLegacyReply(sealed, publicKey, secretKey) {
+    return openDocument(sealed, publicKey, secretKey, "reply", [1]);
   }
 
   /* ---- Blobs (§2.4) ---- */
@@ -685,6 +721,465 @@
     };
   }
 
+  /* ---- Protocol v2: the signed conversation (docs/protocol.md §11–§19) ---- */
+
+  const ITEM_LABEL = "lanthorn/v2/item";
+  const ROLLOVER_LABEL = "lanthorn/v2/rollover";
+  const REPORTER_KINDS = ["report", "message"];
+  const OVERSIGHT_KINDS = ["reply", "status", "outcome"];
+  const ITEM_KINDS = REPORTER_KINDS.concat(OVERSIGHT_KINDS);
+  const PUBLIC_STATES = ["received", "acknowledged", "in_review", "action_taken", "closed"];
+  const GENESIS_HEX = "0".repeat(64);
+  const MAX_SEQ = 999999999;
+  const MAX_HEADER_BYTES = 512;
+  const MAX_ROLLOVER_BYTES = 512;
+  const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  const SEQ_TEXT = /^(0|[1-9][0-9]{0,8})$/;
+  const HEX32 = /^[0-9a-f]{64}$/;
+
+  function hex(bytes) { return sodium.to_hex(bytes); }
+  function sha256Hex(bytes) { return hex(sodium.crypto_hash_sha256(bytes)); }
+  function ascii(text) { return utf8.encode(text); }
+
+  function concat(parts) {
+    const out = new Uint8Array(parts.reduce(function (n, p) { return n + p.length; }, 0));
+    let at = 0;
+    for (const p of parts) { out.set(p, at); at += p.length; }
+    return out;
+  }
+
+  // Ed25519 verification that never throws: a signature of the wrong length is a failure.
+  function verifies(signature, message, publicKey) {
+    try {
+      return signature instanceof Uint8Array && signature.length === 64 &&
+        sodium.crypto_sign_verify_detached(signature, message, publicKey);
+    } catch (e) {
+      return false;
+    }
+  }
+
+  /* -- fingerprint (§12.2) -- */
+
+  function fingerprintDigest(boxPk, signPk) {
+    needSodium();
+    bytesArg(boxPk, "boxPk", 32);
+    bytesArg(signPk, "signPk", 32);
+    return sodium.crypto_hash_sha256(concat([ascii("lanthorn/v2/fingerprint\n"), boxPk, signPk]));
+  }
+
+  /** The oversight keys' fingerprint as people compare it: "TMFE MYFT Z6S7 VV73 5MDR". */
+  function fingerprint(boxPk, signPk) {
+    const digest = fingerprintDigest(boxPk, signPk);
+    let bits = "";
+    for (let i = 0; i < 13; i++) bits += digest[i].toString(2).padStart(8, "0");
+    const chars = [];
+    for (let i = 0; i < 20; i++) chars.push(CROCKFORD[parseInt(bits.slice(5 * i, 5 * i + 5), 2)]);
+    return groupsOfFour(chars.join(""));
+  }
+
+  function groupsOfFour(text) { return text.match(/.{4}/g).join(" "); }
+
+  /**
+   * A fingerprint as typed or printed, in its display form; throws `bad_fingerprint` if it
+   * is not one. Case, spaces and hyphens do not matter; O reads as 0, I and L as 1.
+   */
+  function normalizeFingerprint(text) {
+    if (typeof text !== "string") throw problem("bad_fingerprint", "a fingerprint is text");
+    const chars = Array.from(text.toUpperCase()).filter(function (c) { return c !== " " && c !== "-"; });
+    const read = chars.map(function (c) { return c === "O" ? "0" : (c === "I" || c === "L") ? "1" : c; });
+    if (read.length !== 20 || !read.every(function (c) { return CROCKFORD.indexOf(c) >= 0; })) {
+      throw problem("bad_fingerprint",
+        "a fingerprint is 20 letters and digits, e.g. 7Q2M 0XKD 4HPA RT3N W8CE");
+    }
+    return groupsOfFour(read.join(""));
+  }
+
+  /* -- oversight keys and rollovers (§12.3, §12.4) -- */
+
+  function generation(boxPk, signPk, retiredOn) {
+    return Object.freeze({
+      boxPk: boxPk, signPk: signPk, box: b64u(boxPk), sign: b64u(signPk),
+      retiredOn: retiredOn || null, fingerprint: fingerprint(boxPk, signPk),
+    });
+  }
+
+  /**
+   * Verify a rollover statement ({statement, old_signature, new_signature}, as the config
+   * serves it); returns {old, new, on} or throws `bad_rollover`.
+   */
+  function parseRollover(rollover) {
+    needSodium();
+    const bad = function () { return problem("bad_rollover", "a rollover statement does not verify"); };
+    let old, next, on, statement;
+    try {
+      if (!isPlainObject(rollover) || typeof rollover.statement !== "string" ||
+          rollover.statement.length > MAX_ROLLOVER_BYTES) throw bad();
+      const lines = rollover.statement.split("\n");
+      if (lines.length !== 6 || lines[0] !== ROLLOVER_LABEL || !isDate(lines[5])) throw bad();
+      const keys = lines.slice(1, 5).map(function (k) { return fromB64u(k, 32); });
+      on = lines[5];
+      statement = [ROLLOVER_LABEL].concat(keys.map(b64u), [on]).join("\n");
+      if (statement !== rollover.statement) throw bad();
+      if (b64u(keys[0]) === b64u(keys[2]) || b64u(keys[1]) === b64u(keys[3])) throw bad();
+      const bytes = ascii(statement);
+      if (!verifies(fromB64u(rollover.old_signature, 64), bytes, keys[1]) ||
+          !verifies(fromB64u(rollover.new_signature, 64), bytes, keys[3])) throw bad();
+      old = generation(keys[0], keys[1], on);
+      next = generation(keys[2], keys[3], null);
+    } catch (e) {
+      throw bad();
+    }
+    return { old: old, new: next, on: on };
+  }
+
+  /**
+   * Follow the rollovers (newest first) back from the current keys and find `pinned`, a
+   * fingerprint or null. Returns {keys: [current, retired...], pinned, changedOn, current}.
+   * Throws `bad_rollover` for a broken list and `unexpected_oversight_key` when the pin
+   * names none of the keys: then nothing may be sealed to them, nor shown as theirs.
+   */
+  function resolveOversightKeys(boxPk, signPk, rollovers, pinned) {
+    needSodium();
+    const keys = [generation(boxPk, signPk, null)];
+    for (const raw of rollovers || []) {
+      const r = parseRollover(raw);
+      const reached = keys[keys.length - 1];
+      if (r.new.box !== reached.box || r.new.sign !== reached.sign) {
+        throw problem("bad_rollover", "a rollover does not lead to the keys after it");
+      }
+      if (reached.retiredOn !== null && r.on > reached.retiredOn) {
+        throw problem("bad_rollover", "the rollovers are not in order");
+      }
+      if (keys.some(function (k) { return k.sign === r.old.sign || k.box === r.old.box; })) {
+        throw problem("bad_rollover", "a rollover goes back to keys already reached");
+      }
+      keys.push(r.old);
+    }
+    const out = { keys: keys, current: keys[0], pinned: false, changedOn: null };
+    if (pinned === null || pinned === undefined || pinned === "") return out;
+    const want = normalizeFingerprint(pinned);
+    for (const key of keys) {
+      if (key.fingerprint === want) {
+        return Object.assign(out, { pinned: true, changedOn: key.retiredOn });
+      }
+    }
+    throw problem("unexpected_oversight_key",
+      "the oversight keys this portal offers are not the ones this client expects");
+  }
+
+  /** The resolved oversight keys of a portal's /api/v1/config, checked against `pinned`. */
+  function oversightOf(config, pinned) {
+    kdfOf(config);
+    let boxPk, signPk;
+    try {
+      boxPk = fromB64u(config.oversight_public_key, 32);
+      signPk = fromB64u(config.oversight_sign_key, 32);
+    } catch (e) {
+      throw problem("bad_config", "the portal does not serve both oversight keys of protocol v2");
+    }
+    const rollovers = config.oversight_rollovers === undefined ? [] : config.oversight_rollovers;
+    if (!Array.isArray(rollovers)) throw problem("bad_rollover", "oversight_rollovers is not a list");
+    return resolveOversightKeys(boxPk, signPk, rollovers, pinned);
+  }
+
+  /* -- signed item headers (§14) -- */
+
+  function headerProblem(h) {
+    if (ITEM_KINDS.indexOf(h.kind) < 0) return "kind";
+    if (h.state !== null && PUBLIC_STATES.indexOf(h.state) < 0) return "state";
+    if (REPORTER_KINDS.indexOf(h.kind) >= 0 && h.state !== null) return "a report or message changes no state";
+    if (h.kind === "status" && h.state === null) return "a status item names the new state";
+    if (h.kind === "outcome" && h.state !== "closed") return "an outcome notice closes the case";
+    if (!isB64uKey(h.caseKey) || !isB64uKey(h.signer)) return "keys";
+    if (!HEX32.test(h.prev) || !HEX32.test(h.body)) return "hashes";
+    if (!Number.isSafeInteger(h.seq) || h.seq < 0 || h.seq > MAX_SEQ) return "seq";
+    if ((h.seq === 0) !== (h.prev === GENESIS_HEX)) return "the first item, and only it, follows 64 zeros";
+    if (h.kind === "report" && h.seq !== 0) return "a report is always the first item";
+    if (!isDate(h.sentOn)) return "sent_on";
+    return null;
+  }
+
+  /** The exact text of a header (nine lines, LF, no final newline). */
+  function itemCanonical(h) {
+    const why = headerProblem(h);
+    if (why) throw problem("bad_item", "not a v2 item header: " + why);
+    return [ITEM_LABEL, h.kind, h.state === null ? "-" : h.state, h.caseKey, String(h.seq),
+      h.prev, h.sentOn, h.body, h.signer].join("\n");
+  }
+
+  /**
+   * Read a header from its signed text, strictly (one spelling per field); throws `bad_item`.
+   * Returns {kind, state (null for "-"), caseKey, seq, prev, sentOn, body, signer}: keys in
+   * b64u, hashes in lowercase hex.
+   */
+  function parseItem(signed) {
+    const bad = problem("bad_item", "not a v2 item header");
+    if (typeof signed !== "string" || signed.length > MAX_HEADER_BYTES || !/^[\x00-\x7f]*$/.test(signed)) {
+      throw bad;
+    }
+    const lines = signed.split("\n");
+    if (lines.length !== 9 || lines[0] !== ITEM_LABEL || !SEQ_TEXT.test(lines[4])) throw bad;
+    const h = {
+      kind: lines[1], state: lines[2] === "-" ? null : lines[2], caseKey: lines[3],
+      seq: Number(lines[4]), prev: lines[5], sentOn: lines[6], body: lines[7], signer: lines[8],
+    };
+    let again;
+    try { again = itemCanonical(h); } catch (e) { throw bad; }
+    if (again !== signed) throw bad;
+    return Object.freeze(h);
+  }
+
+  /** The hash the next item's PREV names: SHA-256 of the header text, in hex. */
+  function itemHash(signed) {
+    needSodium();
+    return sha256Hex(ascii(signed));
+  }
+
+  /**
+   * Sign a header for the item whose sealed bytes are `sealed`, after `head` ({seq, hash}
+   * or null for the first item). Returns {signed, signature (bytes), hash, header}.
+   */
+  function signItem(signSecretKey, fields) {
+    needSodium();
+    bytesArg(signSecretKey, "signSecretKey", 64);
+    const head = fields.after || null;
+    const header = {
+      kind: fields.kind,
+      state: fields.state === undefined ? null : fields.state,
+      caseKey: fields.caseKey,
+      seq: head ? head.seq + 1 : 0,
+      prev: head ? head.hash : GENESIS_HEX,
+      sentOn: fields.sentOn,
+      body: sha256Hex(bytesArg(fields.sealed, "sealed")),
+      signer: b64u(signSecretKey.subarray(32)),
+    };
+    const signed = itemCanonical(header);
+    return {
+      signed: signed,
+      signature: sodium.crypto_sign_detached(ascii(signed), signSecretKey),
+      hash: itemHash(signed),
+      header: Object.freeze(header),
+    };
+  }
+
+  function signerGeneration(oversight, signer) {
+    const keys = oversight && oversight.keys ? oversight.keys : oversight;
+    for (const k of keys || []) if (k.sign === signer) return k;
+    return null;
+  }
+
+  // ["ok" | "forged" | "moved", header or null], in the order of §15.1.
+  function judge(signed, signature, sealed, caseKey, reporterKey, oversight) {
+    let h;
+    try { h = parseItem(signed); } catch (e) { return ["forged", null]; }
+    const fromOversight = OVERSIGHT_KINDS.indexOf(h.kind) >= 0;
+    const key = fromOversight ? signerGeneration(oversight, h.signer) : null;
+    if (fromOversight && !key) return ["forged", h];
+    if (!verifies(signature, ascii(signed), fromB64u(h.signer, 32))) return ["forged", h];
+    if (h.caseKey !== caseKey) return ["moved", h];
+    if (!fromOversight && h.signer !== reporterKey) return ["forged", h];
+    if (key && key.retiredOn !== null && h.sentOn > key.retiredOn) return ["forged", h];
+    if (sealed && sha256Hex(sealed) !== h.body) return ["forged", h];
+    return ["ok", h];
+  }
+
+  function rejected(kind) {
+    return problem("item_rejected", "a signed item that must not be shown (" + kind + ")",
+      { kind: kind });
+  }
+
+  /**
+   * Verify one item for a case: `caseKey` and `reporterKey` in b64u, `oversight` the
+   * resolved keys (or a list of generations), `sealed` the bytes if present. Returns its
+   * header, or throws `item_rejected` with `kind` "forged" or "moved".
+   */
+  function verifyItem(signed, signature, options) {
+    needSodium();
+    const got = judge(signed, signature, options.sealed || null, options.caseKey,
+      options.reporterKey, options.oversight);
+    if (got[0] !== "ok") throw rejected(got[0]);
+    return got[1];
+  }
+
+  function innerCaseKey(doc) { return doc.type === "report" ? doc.reply_box_pk : doc.case_key; }
+
+  /**
+   * Open a verified item's sealed bytes with the reader's box keys and check them against
+   * the header (§15.2): `item_rejected` ("forged" or "moved"), or the opaque `cannot_open`.
+   */
+  function openItem(sealed, publicKey, secretKey, header) {
+    needSodium();
+    if (sha256Hex(bytesArg(sealed, "sealed")) !== header.body) throw rejected("forged");
+    const doc = openDocument(sealed, publicKey, secretKey, undefined, [2]);
+    if (doc.type !== header.kind || doc.sent_on !== header.sentOn) throw rejected("forged");
+    if (innerCaseKey(doc) !== header.caseKey) throw rejected("moved");
+    if ("reply_sign_pk" in doc && doc.reply_sign_pk !== header.signer) throw rejected("forged");
+    return doc;
+  }
+
+  /** The union of the `history` fields of opened oversight documents (§17.1). */
+  function historyOf(documents) {
+    const replies = new Set(), received = new Set();
+    for (const doc of documents) {
+      const h = doc && doc.history;
+      if (isPlainObject(h)) {
+        (Array.isArray(h.replies) ? h.replies : []).forEach(function (x) { replies.add(x); });
+        (Array.isArray(h.received) ? h.received : []).forEach(function (x) { received.add(x); });
+      }
+    }
+    return { replies: replies, received: received };
+  }
+
+  function legacyVerdict(entry, history) {
+    if (entry.from !== "oversight") {
+      return entry.id && history.received.has(entry.id) ? "vouched" : "legacy";
+    }
+    if (!entry.sealed) return "legacy";
+    return history.replies.has(sha256Hex(entry.sealed)) ? "vouched" : "unvouched";
+  }
+
+  /**
+   * Check a thread as the portal listed it (§16.2). `entries`: {signed (text, or null for
+   * a v1 item), signature (bytes), sealed (bytes or null), id, from}. Options: caseKey and
+   * reporterKey (b64u), oversight (resolved keys), history ({replies, received}: arrays or
+   * Sets), knownHead ({seq, hash}). Returns {verdicts, headers, findings, head, state}.
+   */
+  function checkThread(entries, options) {
+    needSodium();
+    const history = {
+      replies: new Set(options.history ? options.history.replies : []),
+      received: new Set(options.history ? options.history.received : []),
+    };
+    const verdicts = [], headers = [], findings = [], seen = new Set(), chain = [];
+    entries.forEach(function (entry, position) {
+      let verdict, header = null;
+      if (entry.signed === null || entry.signed === undefined) {
+        verdict = legacyVerdict(entry, history);
+      } else {
+        const got = judge(entry.signed, entry.signature, entry.sealed || null,
+          options.caseKey, options.reporterKey, options.oversight);
+        verdict = got[0];
+        header = got[1];
+        if (verdict === "ok") {
+          const digest = itemHash(entry.signed);
+          if (seen.has(digest)) {
+            verdict = "replay";
+          } else {
+            seen.add(digest);
+            chain.push({ position: position, header: header, hash: digest });
+          }
+        }
+      }
+      verdicts.push(verdict);
+      headers.push(verdict === "ok" ? header : null);
+      if (["forged", "moved", "replay", "unvouched"].indexOf(verdict) >= 0) {
+        const finding = { kind: verdict, position: position };
+        if (header) finding.seq = header.seq;
+        findings.push(finding);
+      }
+    });
+    const bySeq = new Map();
+    for (const c of chain) {
+      if (!bySeq.has(c.header.seq)) bySeq.set(c.header.seq, []);
+      bySeq.get(c.header.seq).push(c);
+    }
+    let top = -1;
+    for (const c of chain) {
+      if (c.header.seq < top) findings.push({ kind: "out_of_order", position: c.position, seq: c.header.seq });
+      top = Math.max(top, c.header.seq);
+    }
+    const forks = [];
+    for (const c of chain) {
+      const same = bySeq.get(c.header.seq);
+      const before = bySeq.get(c.header.seq - 1);
+      if (same.length > 1 || (before && !before.some(function (b) { return b.hash === c.header.prev; }))) {
+        forks.push({ kind: "fork", position: c.position, seq: c.header.seq });
+      }
+    }
+    forks.sort(function (a, b) { return a.position - b.position; });
+    Array.prototype.push.apply(findings, forks);
+    let end = bySeq.size ? Math.max.apply(null, Array.from(bySeq.keys())) : -1;
+    const known = options.knownHead;
+    if (known) {
+      if (known.seq > end) {
+        end = known.seq;
+      } else if (bySeq.has(known.seq) && !bySeq.get(known.seq).some(function (b) { return b.hash === known.hash; })) {
+        findings.push({ kind: "fork", seq: known.seq });
+      }
+    }
+    const present = Array.from(bySeq.keys()).sort(function (a, b) { return a - b; });
+    let expected = 0;
+    for (const seq of present.concat([end + 1])) {
+      if (seq > expected) findings.push({ kind: "gap", seq: expected, until: seq - 1 });
+      expected = seq + 1;
+    }
+    let head = null;
+    if (bySeq.size) {
+      const last = Math.max.apply(null, Array.from(bySeq.keys()));
+      head = { seq: last, hash: bySeq.get(last)[0].hash };
+    }
+    let state = null;
+    chain.slice().sort(function (a, b) { return a.header.seq - b.header.seq; }).forEach(function (c) {
+      if (OVERSIGHT_KINDS.indexOf(c.header.kind) >= 0 && c.header.state !== null) state = c.header.state;
+    });
+    return { verdicts: verdicts, headers: headers, findings: findings, head: head, state: state,
+      ok: findings.length === 0 };
+  }
+
+  /* -- the key proof of a case filed under v1 (§17.2) -- */
+
+  function keyProof(reporterBoxSecretKey, reporterBoxPublicKey, reporterSignPublicKey, oversightBoxPk) {
+    needSodium();
+    const shared = sodium.crypto_box_beforenm(oversightBoxPk, reporterBoxSecretKey);
+    try {
+      return sodium.crypto_generichash(32, concat([ascii("lanthorn/v2/key-proof\n"),
+        reporterBoxPublicKey, reporterSignPublicKey, oversightBoxPk]), shared);
+    } finally {
+      wipe(shared);
+    }
+  }
+
+  /* -- signed requests, v2 (§18) -- */
+
+  const HOST = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$/;
+
+  function canonicalHost(host) {
+    const lowered = typeof host === "string" ? host.toLowerCase() : "";
+    if (lowered.length > 255 || !HOST.test(lowered)) {
+      throw problem("bad_argument", "host must be the Host header as sent, e.g. portal.example:8443");
+    }
+    return lowered;
+  }
+
+  /** The exact text a v2 request signs: eight lines joined with "\n" (§18.1). */
+  function canonicalRequestV2(method, host, target, keyId, timestamp, nonce, body) {
+    const v1 = canonicalRequest(method, target, timestamp, nonce, body).split("\n");
+    bytesArg(keyId, "keyId", 32);
+    return ["lanthorn/v2/request", v1[1], canonicalHost(host), v1[2], b64u(keyId)]
+      .concat(v1.slice(3)).join("\n");
+  }
+
+  /**
+   * The five headers of a v2 request to `host` (the page's own, location.host, by default).
+   * `fixed` ({timestamp, nonce}) is for known-answer tests only.
+   */
+  async function signRequestV2(method, host, pathWithQuery, body, signSecretKey, keyId, fixed) {
+    await ready;
+    bytesArg(keyId, "keyId", 32);
+    const timestamp = fixed && fixed.timestamp !== undefined
+      ? fixed.timestamp : Math.floor(Date.now() / 1000);
+    const nonce = fixed && fixed.nonce !== undefined
+      ? fixed.nonce : sodium.randombytes_buf(NONCE_BYTES);
+    const canonical = canonicalRequestV2(method, host, pathWithQuery, keyId, timestamp, nonce, body);
+    return {
+      "Lanthorn-Key": b64u(keyId),
+      "Lanthorn-Timestamp": String(timestamp),
+      "Lanthorn-Nonce": b64u(nonce),
+      "Lanthorn-Signature": b64u(signCanonical(canonical, signSecretKey)),
+      "Lanthorn-Protocol": "2",
+    };
+  }
+
   /* ---- The portal's JSON API (§2.6) ---- */
 
   async function call(path, init) {
@@ -750,6 +1245,8 @@
         box_pk: b64u(bytesArg(report.boxPublicKey, "boxPublicKey", 32)),
         sign_pk: b64u(bytesArg(report.signPublicKey, "signPublicKey", 32)),
         blob_ids: Array.from(report.blobIds || []),
+        signed: report.signed,
+        signature: b64u(bytesArg(report.signature, "signature", 64)),
       }),
     });
     if (typeof data.case !== "string") throw problem("bad_response", "no case in the answer");
@@ -757,7 +1254,8 @@
   }
 
   async function signedCall(method, path, body, keys) {
-    const headers = await signRequest(method, path, body, keys.signSecretKey, keys.lookupId);
+    const headers = await signRequestV2(
+      method, global.location.host, path, body, keys.signSecretKey, keys.lookupId);
     const init = { method: method, headers: headers };
     if (body.length) {
       headers["Content-Type"] = "application/json";
@@ -768,13 +1266,8 @@
 
   /* ---- Reporting and follow-up ---- */
 
-  function oversightKeyOf(config) {
-    kdfOf(config);
-    try {
-      return fromB64u(config.oversight_public_key, 32);
-    } catch (e) {
-      throw problem("bad_config", "the portal's oversight_public_key is not 32 bytes of b64u");
-    }
+  function oversightKeyOf(config, pinned) {
+    return oversightOf(config, pinned).current.boxPk;
   }
 
   function limitOf(config, name) {
@@ -804,8 +1297,8 @@
     return name.replace(/[. ]/g, "") ? name : "attachment";
   }
 
-  function sealWithinLimit(doc, config) {
-    const sealed = sealDocument(doc, oversightKeyOf(config));
+  function sealWithinLimit(doc, config, boxPk) {
+    const sealed = sealDocument(doc, boxPk);
     if (sealed.length > limitOf(config, "document_bytes")) {
       throw problem("too_large", "This is more text than the portal accepts in one go. " +
         "Send long text as an attached file.", { size: sealed.length, part: "document" });
@@ -886,14 +1379,18 @@
 
   /**
    * Send a report: encrypt and upload `files`, make a receipt, derive its keys, seal the
-   * report to the oversight key and post it. Returns {receipt, case} only once the portal
-   * has stored it. onProgress(doneBytes, totalBytes, stage) with stage "encrypting",
-   * "uploading", "deriving" (the key derivation takes a moment) or "sending".
+   * v2 report to the oversight box key, sign it as the first item of its case (SEQ 0) and
+   * post it. Returns {receipt, case} only once the portal has stored it. `pin`, if given,
+   * is the oversight fingerprint this client trusts (keys that do not lead to it are
+   * refused before anything is sealed). onProgress(doneBytes, totalBytes, stage) with
+   * stage "encrypting", "uploading", "deriving" (the key derivation takes a moment) or
+   * "sending".
    */
   async function submitReport(options) {
+    await ready;
     const config = options.config;
     const onProgress = options.onProgress || function () {};
-    oversightKeyOf(config);
+    const boxPk = oversightKeyOf(config, options.pin);
     const fields = reportFields(options.fields);
     const attachments = await attach(options.files, config, onProgress);
     const total = attachments.reduce(function (n, a) { return n + a.size; }, 0);
@@ -904,12 +1401,17 @@
       const receipt = newReceipt();
       const keys = await deriveKeys(receipt, config);
       try {
-        const report = Object.assign({ v: 1, type: "report" }, fields, {
+        const report = Object.assign({ v: 2, type: "report" }, fields, {
           attachments: attachments,
           reply_box_pk: b64u(keys.boxPublicKey),
+          reply_sign_pk: b64u(keys.signPublicKey),
           sent_on: todayUtc(),
         });
-        const sealed = sealWithinLimit(report, config);
+        const sealed = sealWithinLimit(report, config, boxPk);
+        const item = signItem(keys.signSecretKey, {
+          kind: "report", caseKey: report.reply_box_pk, after: null,
+          sentOn: report.sent_on, sealed: sealed,
+        });
         onProgress(total, total, "sending");
         const created = await postReport({
           sealed: sealed,
@@ -917,6 +1419,8 @@
           boxPublicKey: keys.boxPublicKey,
           signPublicKey: keys.signPublicKey,
           blobIds: attachments.map(function (a) { return a.blob_id; }),
+          signed: item.signed,
+          signature: item.signature,
         });
         return { receipt: receipt, case: created.case };
       } catch (e) {
@@ -940,74 +1444,175 @@
     return { keys: await deriveKeys(checked.digits, config), owned: true };
   }
 
+  function binaryField(value) {
+    try {
+      return fromB64u(value);
+    } catch (e) {
+      return new Uint8Array(1); // never a valid signature, nor any sealed document's hash
+    }
+  }
+
+  // One thread item of the API as checkThread takes it: anything malformed stays, in a
+  // form that fails verification, so it is reported, never skipped.
+  function entryOf(item) {
+    return {
+      signed: !("signed" in item) ? null : (typeof item.signed === "string" ? item.signed : ""),
+      signature: binaryField(item.signature),
+      sealed: typeof item.sealed === "string" ? binaryField(item.sealed) : null,
+      id: typeof item.id === "string" ? item.id : "",
+      from: item.from === "oversight" ? "oversight" : "reporter",
+    };
+  }
+
   /**
-   * GET /api/v1/thread, signed with the receipt's keys. Replies from the oversight body
-   * are opened ({document}); the reporter's own items cannot be (document null). A reply
-   * that does not open has document null and unreadable true.
+   * GET /api/v1/thread with a v2 signed request, and check all of it before anything is
+   * shown (docs/protocol.md §19.4). `options.pin` is a fingerprint the client trusts
+   * (a kiosk's); keys that do not lead to it throw `unexpected_oversight_key`, a broken
+   * list of rollovers `bad_rollover`. Returns:
+   *   {case, state, findings, ok, head, legacy, oversight, items}
+   * where `state` is the state the verified oversight items set (never the portal's
+   * word), `head` the verified chain's head, `legacy` true for a case filed under v1,
+   * and each of `items` is {position, verdict, kind, from, on, seq, document}.
+   * `verdict` is "ok", "vouched" or "legacy" for what may be shown, anything else
+   * ("forged", "moved", "replay", "unvouched", "unreadable") for what must not be:
+   * `document` is set only for an oversight item that verified and opened.
    */
-  async function readThread(receipt, config) {
+  async function readThread(receipt, config, options) {
+    await ready;
+    const oversight = oversightOf(config, options && options.pin);
     const held = await keysFor(receipt, config);
     const keys = held.keys;
     try {
       const data = await signedCall("GET", "/api/v1/thread", EMPTY, keys);
-      const items = (Array.isArray(data.items) ? data.items : []).map(function (item) {
+      const listed = Array.isArray(data.items) ? data.items.filter(isPlainObject) : [];
+      const entries = listed.map(entryOf);
+      const where = {
+        caseKey: b64u(keys.boxPublicKey),
+        reporterKey: b64u(keys.signPublicKey),
+        oversight: oversight,
+        knownHead: options && options.knownHead,
+      };
+      // Open every authentic oversight item: its words, and the history it vouches for.
+      const first = checkThread(entries, where);
+      const documents = [], refused = {};
+      first.verdicts.forEach(function (verdict, i) {
+        const header = first.headers[i];
+        if (verdict !== "ok" || OVERSIGHT_KINDS.indexOf(header.kind) < 0 || !entries[i].sealed) return;
+        try {
+          documents[i] = openItem(entries[i].sealed, keys.boxPublicKey, keys.boxSecretKey, header);
+        } catch (e) {
+          refused[i] = e.code === "item_rejected" ? e.kind : "unreadable";
+        }
+      });
+      const check = checkThread(entries, Object.assign({},
+        where, { history: historyOf(documents.filter(Boolean)) }));
+      const findings = check.findings.slice();
+      const items = entries.map(function (entry, i) {
+        let verdict = check.verdicts[i];
+        if (verdict === "ok" && refused[i]) {
+          verdict = refused[i];
+          findings.push({ kind: verdict, position: i, seq: check.headers[i].seq });
+        }
+        const header = verdict === "ok" ? check.headers[i] : null;
         const out = {
-          id: item.id,
-          from: item.from,
-          on: item.on,
-          blob_ids: Array.isArray(item.blob_ids) ? item.blob_ids.slice() : [],
+          position: i,
+          verdict: verdict,
+          kind: header ? header.kind : null,
+          from: header ? (OVERSIGHT_KINDS.indexOf(header.kind) >= 0 ? "oversight" : "reporter")
+            : entry.from,
+          on: header ? header.sentOn : (typeof listed[i].on === "string" ? listed[i].on : ""),
+          seq: header ? header.seq : null,
+          id: entry.id,
+          blob_ids: Array.isArray(listed[i].blob_ids) ? listed[i].blob_ids.slice() : [],
           document: null,
         };
-        if (item.from === "oversight" && typeof item.sealed === "string") {
+        if (verdict === "ok" && documents[i]) out.document = documents[i];
+        if (verdict === "vouched" && entry.from === "oversight" && entry.sealed) {
           try {
-            out.document = openReply(
-              fromB64u(item.sealed), keys.boxPublicKey, keys.boxSecretKey);
+            out.document = openLegacyReply(entry.sealed, keys.boxPublicKey, keys.boxSecretKey);
           } catch (e) {
-            out.unreadable = true;
+            out.verdict = "unreadable";
+            findings.push({ kind: "unreadable", position: i });
           }
         }
         return out;
       });
-      return { case: data.case, status: data.status, items: items };
+      return {
+        case: data.case,
+        state: check.state,
+        findings: findings,
+        ok: findings.length === 0,
+        head: check.head,
+        legacy: entries.length > 0 && entries[0].signed === null,
+        oversight: oversight,
+        items: items,
+      };
     } finally {
       if (held.owned) forgetKeys(keys);
     }
   }
 
   /**
-   * POST /api/v1/thread/messages: a message (text and files) sealed to the oversight
-   * body. Returns {id}. onProgress as for submitReport.
+   * POST /api/v1/thread/messages: a v2 message (text and files) sealed to the oversight
+   * body and signed after the head of the thread as this client verified it; on 409
+   * `thread_moved_on` the thread is read again and the message signed anew (§16.1).
+   * In a case filed under v1 the message carries this receipt's key proof (§17.2).
+   * Returns {id}. `options`: {pin, onProgress}; a function there is onProgress, as before.
    */
-  async function sendMessage(receipt, config, text, files, onProgress) {
+  async function sendMessage(receipt, config, text, files, options) {
+    await ready;
+    const opts = typeof options === "function" ? { onProgress: options } : (options || {});
     if (typeof text !== "string") throw problem("bad_argument", "a message is text");
     const message = text.trim();
     const list = Array.from(files || []);
     if (!message && !list.length) throw problem("empty", "Write a message or attach a file.");
-    oversightKeyOf(config);
+    const boxPk = oversightKeyOf(config, opts.pin);
     const held = await keysFor(receipt, config);
+    const keys = held.keys;
     try {
-      const attachments = await attach(list, config, onProgress);
-      const sealed = sealWithinLimit({
-        v: 1,
+      let thread = await readThread(keys, config, { pin: opts.pin });
+      const attachments = await attach(list, config, opts.onProgress);
+      const doc = {
+        v: 2,
         type: "message",
+        case_key: b64u(keys.boxPublicKey),
         text: message,
         attachments: attachments,
         sent_on: todayUtc(),
-      }, config);
-      const body = json({
-        sealed: b64u(sealed),
-        blob_ids: attachments.map(function (a) { return a.blob_id; }),
-      });
-      const data = await signedCall("POST", "/api/v1/thread/messages", body, held.keys);
-      return { id: data.id };
+      };
+      if (thread.legacy) {
+        doc.reply_sign_pk = b64u(keys.signPublicKey);
+        doc.key_proof = b64u(keyProof(keys.boxSecretKey, keys.boxPublicKey, keys.signPublicKey, boxPk));
+      }
+      const sealed = sealWithinLimit(doc, config, boxPk);
+      for (let attempt = 1; ; attempt++) {
+        const item = signItem(keys.signSecretKey, {
+          kind: "message", caseKey: doc.case_key, after: thread.head,
+          sentOn: doc.sent_on, sealed: sealed,
+        });
+        const body = json({
+          sealed: b64u(sealed),
+          blob_ids: attachments.map(function (a) { return a.blob_id; }),
+          signed: item.signed,
+          signature: b64u(item.signature),
+        });
+        try {
+          const data = await signedCall("POST", "/api/v1/thread/messages", body, keys);
+          return { id: data.id, seq: item.header.seq };
+        } catch (e) {
+          if (e.code !== "thread_moved_on" || attempt >= 3) throw e;
+          thread = await readThread(keys, config, { pin: opts.pin });
+        }
+      }
     } finally {
-      if (held.owned) forgetKeys(held.keys);
+      if (held.owned) forgetKeys(keys);
     }
   }
 
   const LanthornProtocol = Object.freeze({
-    version: 1,
+    version: 2,
     ready: ready,
+    KDF_FLOOR: KDF_FLOOR,
     BUCKETS: BUCKETS,
     BLOB_CHUNK: BLOB_CHUNK,
     b64u: b64u,
@@ -1034,6 +1639,23 @@
     submitReport: submitReport,
     readThread: readThread,
     sendMessage: sendMessage,
+    fingerprintDigest: fingerprintDigest,
+    fingerprint: fingerprint,
+    normalizeFingerprint: normalizeFingerprint,
+    parseRollover: parseRollover,
+    resolveOversightKeys: resolveOversightKeys,
+    oversightOf: oversightOf,
+    parseItem: parseItem,
+    itemCanonical: itemCanonical,
+    itemHash: itemHash,
+    signItem: signItem,
+    verifyItem: verifyItem,
+    openItem: openItem,
+    historyOf: historyOf,
+    checkThread: checkThread,
+    keyProof: keyProof,
+    canonicalRequestV2: canonicalRequestV2,
+    signRequestV2: signRequestV2,
   });
   Object.defineProperty(global, "LanthornProtocol", { value: LanthornProtocol, enumerable: true });
 })(globalThis);

@@ -139,9 +139,15 @@
         failed.hidden = false;
         // Too much text for one sealed document: said in the reader's language, as the
         // server path says it. Other reasons are the protocol library's own words.
-        var tooMuch = error && error.code === "too_large" && error.part === "document";
+        var code = error && error.code;
+        var tooMuch = code === "too_large" && error.part === "document";
+        // Protocol v2: a weaker key derivation than Lanthorn fixes (§19.5), or oversight
+        // keys whose rollovers do not verify (§12.4): said in the reader's language.
+        var refused = code === "weak_kdf" ? form.getAttribute("data-weak-kdf")
+          : code === "bad_rollover" || code === "unexpected_oversight_key"
+            ? form.getAttribute("data-keys-refused") : "";
         failed.querySelector(".sealing-reason").textContent = tooMuch
-          ? form.getAttribute("data-too-much") : (error && error.message) || "";
+          ? form.getAttribute("data-too-much") : refused || (error && error.message) || "";
         button.disabled = false;
       });
   });

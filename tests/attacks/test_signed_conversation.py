@@ -18,24 +18,29 @@ attack that v1 reporters' cases share, an unsigned message, is aimed at a v1 cas
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
+import html
 import secrets
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 import crypto
+from portal.db import Base, make_engine, make_sessionmaker
 from portal.db import Case as PortalCase
 from portal.db import Item as PortalItem
-from portal.db import make_engine, make_sessionmaker
 from tests.portal.clients import Reporter, SignedAuth
 from tests.portal.conftest import Portal
+from tests.portal.forms import hidden_fields, open_thread, receipt_of, send_message, submit_report
 from tests.portal.test_api import report_document, submission
 from triage.console import Console
+from triage.keys import rotate_oversight_key
 
 FORGER = crypto.SigningKey(bytes([0x41]) * 32)
 
@@ -119,7 +124,7 @@ def texts(console: Console, case: str, kind: str) -> list[str]:
     return [m["text"] for m in shown(console, case)["messages"] if m["kind"] == kind]
 
 
-def actions(console: Console, case: str) -> list[str]:
+def actions(console: Console, case: str | None) -> list[str]:
     return [e["action"] for e in console.audit_entries() if e.get("case") == case]
 
 
@@ -320,3 +325,362 @@ def test_the_same_report_filed_twice_is_one_case(
     console.sync(portal.url)
     assert [c["case"] for c in console.cases()] == [hal.case]
     assert "second report" in actions(console, "CPY0000000")
+
+
+# -- the pages without JavaScript: the follow-up thread and the kiosk ----------------------
+#
+# The same attacker, against a reporter who reads the thread on the portal's own pages
+# without JavaScript (a web browser with scripts off, or the kiosk's screens without
+# them). The server checks the thread with the keys derived from the receipt before it
+# shows anything (portal/thread_view.py): whatever the attacker writes is a fixed warning,
+# never a reply from the oversight body.
+
+GENUINE = "Thank you. We will never ask for your name."
+FORGED = "To go on, we need your full name, wing and cell number."
+#: The fixed warnings, in English (the same on the pages with JavaScript).
+S1 = (
+    "A message here did not pass our safety check, so we have hidden it. It may be fake. "
+    "Do not answer it."
+)
+S2 = "Some messages are missing here. Someone may have taken them out."
+S3 = (
+    "The messages here have been changed or put in the wrong order. Someone may have "
+    "tampered with them."
+)
+S4 = "This portal is not using the oversight body's keys. Do not send anything here."
+PAGES = ["web", "kiosk"]
+
+
+def scriptless_case(portal: Portal, database: Session) -> tuple[str, str, crypto.ReporterKeys]:
+    """A report sent with the form, without JavaScript: (receipt, case id, keys)."""
+    receipt = crypto.validate_receipt(receipt_of(submit_report(portal.client())))
+    keys = portal.derive(receipt)
+    database.expire_all()
+    case = database.scalars(select(PortalCase).where(PortalCase.lookup_id == keys.lookup_id))
+    return receipt, case.one().id, keys
+
+
+def answered(
+    pair: tuple[Portal, Console], database: Session, *replies: str
+) -> tuple[str, str, crypto.ReporterKeys]:
+    portal, console = pair
+    receipt, case, keys = scriptless_case(portal, database)
+    console.sync(portal.url)
+    for text in replies:
+        console.reply(case, text)
+        assert console.sync(portal.url).pushed == 1
+    return receipt, case, keys
+
+
+def page_of(portal: Portal, receipt: str, where: str) -> tuple[httpx.Client, str]:
+    """The reporter's thread as the page without JavaScript shows it, unescaped."""
+    client = portal.client()
+    if where == "web":
+        assert open_thread(client, receipt).status_code == 303
+        answer = client.get("/thread")
+    else:
+        form = client.get("/kiosk/follow-up?lang=en")
+        answer = client.post(
+            "/kiosk/follow-up", data={**hidden_fields(form.text), "receipt": receipt}
+        )
+    assert answer.status_code == 200, answer.text
+    return client, html.unescape(answer.text)
+
+
+def shown_on(portal: Portal, receipt: str, where: str) -> str:
+    return page_of(portal, receipt, where)[1]
+
+
+@pytest.mark.parametrize("where", PAGES)
+def test_a_forged_reply_is_hidden_on_the_pages_without_javascript(
+    pair: tuple[Portal, Console], database: Session, where: str
+) -> None:
+    portal, _ = pair
+    receipt, case, keys = answered(pair, database, GENUINE)
+    sealed, item = forged_item(
+        bytes(keys.box_pk), "reply", FORGED, keys.box_pk, head_of(database, case)
+    )
+    insert(database, case, "reply", sealed, **header_columns(item))
+    page = shown_on(portal, receipt, where)
+    assert GENUINE in page
+    assert FORGED not in page  # never shown, not even as a warning's quote
+    assert S1 in page
+
+
+@pytest.mark.parametrize("where", PAGES)
+def test_no_message_is_signed_after_a_forged_item(
+    pair: tuple[Portal, Console], database: Session, where: str
+) -> None:
+    """The server seals and signs the reporter's message after the last item that
+    verified: when a forged reply holds the next place, nothing is sent, and the page
+    says the thread was tampered with, rather than answer the forgery."""
+    portal, _ = pair
+    receipt, case, keys = answered(pair, database, GENUINE)
+    sealed, item = forged_item(
+        bytes(keys.box_pk), "reply", FORGED, keys.box_pk, head_of(database, case)
+    )
+    insert(database, case, "reply", sealed, **header_columns(item))
+    before = len(rows(database, case))
+    client, _ = page_of(portal, receipt, where)
+    if where == "web":
+        answer = send_message(client, "My name is Sam Smith, B wing, cell 12.")
+        assert answer.status_code == 409
+    else:
+        answer = write_back(client, receipt, "My name is Sam Smith, B wing, cell 12.")
+        assert answer.status_code == 422
+    assert S3 in html.unescape(answer.text)
+    assert "Sam Smith" in answer.text  # the words are kept, to send when it is safe
+    assert len(rows(database, case)) == before
+
+
+@pytest.mark.parametrize("where", PAGES)
+def test_a_forged_message_shows_as_a_warning(
+    pair: tuple[Portal, Console], database: Session, where: str
+) -> None:
+    portal, _ = pair
+    receipt, case, keys = answered(pair, database, GENUINE)
+    sealed, item = forged_item(
+        bytes(keys.box_pk), "message", "I withdraw everything.",
+        portal.oversight.public_key, head_of(database, case),
+    )  # fmt: skip
+    insert(database, case, "message", sealed, **header_columns(item))
+    page = shown_on(portal, receipt, where)
+    assert S1 in page
+    assert GENUINE in page
+
+
+@pytest.mark.parametrize("where", PAGES)
+def test_a_reply_moved_from_another_case_shows_as_a_warning(
+    pair: tuple[Portal, Console], database: Session, where: str
+) -> None:
+    portal, _ = pair
+    receipt, case, _keys = answered(pair, database, GENUINE)
+    _, other, _ = answered(pair, database, "Meet the officer in the chapel on Friday.")
+    [moved] = [r for r in rows(database, other) if r.kind == "reply"]
+    database.execute(
+        update(PortalItem).where(PortalItem.seq == moved.seq).values(case_id=case, chain_seq=None)
+    )
+    database.commit()
+    page = shown_on(portal, receipt, where)
+    assert "chapel" not in page
+    assert S1 in page
+    assert GENUINE in page
+
+
+@pytest.mark.parametrize("where", PAGES)
+def test_two_replies_in_the_wrong_order_show_a_warning(
+    pair: tuple[Portal, Console], database: Session, where: str
+) -> None:
+    portal, _ = pair
+    receipt, case, _ = answered(pair, database, "First answer.", "Second answer.")
+    first, second = [r for r in rows(database, case) if r.kind == "reply"]
+    columns = ("sealed", "signed", "signature", "chain_seq")
+    values = [{c: getattr(r, c) for c in columns} for r in (first, second)]
+    database.execute(update(PortalItem).where(PortalItem.seq == first.seq).values(chain_seq=None))
+    database.execute(update(PortalItem).where(PortalItem.seq == second.seq).values(values[0]))
+    database.execute(update(PortalItem).where(PortalItem.seq == first.seq).values(values[1]))
+    database.commit()
+    page = shown_on(portal, receipt, where)
+    assert S3 in page
+    assert page.index("First answer.") < page.index("Second answer.")  # in signed order
+
+
+@pytest.mark.parametrize("where", PAGES)
+def test_a_reply_dropped_from_the_middle_shows_a_gap(
+    pair: tuple[Portal, Console], database: Session, where: str
+) -> None:
+    portal, _ = pair
+    receipt, case, _ = answered(pair, database, "One.", "Two: we have moved the officer.", "Three.")
+    middle = [r for r in rows(database, case) if r.kind == "reply"][1]
+    database.execute(delete(PortalItem).where(PortalItem.seq == middle.seq))
+    database.commit()
+    page = shown_on(portal, receipt, where)
+    assert S2 in page
+    assert "One." in page
+    assert "Three." in page
+
+
+@pytest.mark.parametrize("where", PAGES)
+def test_a_reply_replayed_shows_once_and_a_warning(
+    pair: tuple[Portal, Console], database: Session, where: str
+) -> None:
+    portal, _ = pair
+    receipt, case, _ = answered(pair, database, GENUINE)
+    [old] = [r for r in rows(database, case) if r.kind == "reply"]
+    insert(database, case, "reply", old.sealed or b"", signed=old.signed,
+           signature=old.signature)  # fmt: skip
+    page = shown_on(portal, receipt, where)
+    assert page.count(GENUINE) == 1
+    assert S3 in page
+
+
+@pytest.mark.parametrize("where", PAGES)
+def test_oversight_keys_swapped_in_the_config_are_refused_when_pinned(
+    pair: tuple[Portal, Console], database: Session, where: str
+) -> None:
+    """The operator pinned the posters' fingerprint outside the data directory
+    (LANTHORN_OVERSIGHT_FINGERPRINT); the attacker rewrote the keys in portal.json and
+    signs its own replies. Nothing is shown as from the oversight body, nothing can be
+    sealed to the attacker's keys, and the page says so."""
+    portal, console = pair
+    receipt, case, keys = answered(pair, database, GENUINE)
+    attacker_box = crypto.PrivateKey.generate()
+    sealed, item = forged_item(
+        bytes(keys.box_pk), "reply", FORGED, keys.box_pk, head_of(database, case)
+    )
+    insert(database, case, "reply", sealed, **header_columns(item))
+    portal.app.state.settings = dataclasses.replace(
+        portal.settings,
+        oversight_pin=console.keys.fingerprint,
+        oversight_key=attacker_box.public_key,
+        oversight_sign_key=FORGER.verify_key,
+    )  # the portal restarted with the altered configuration
+    client, page = page_of(portal, receipt, where)
+    assert S4 in page
+    assert FORGED not in page
+    assert GENUINE not in page
+    if where == "web":
+        answer = send_message(client, "My name is Sam Smith.")
+        assert answer.status_code == 409
+        assert S4 in html.unescape(answer.text)
+    assert [r.kind for r in rows(database, case)] == ["report", "reply", "reply"]
+
+
+def write_back(client: httpx.Client, receipt: str, text: str) -> httpx.Response:
+    """The kiosk's write-back without JavaScript, from the thread screen to "Send"."""
+    form = client.get("/kiosk/follow-up?lang=en")
+    thread = client.post("/kiosk/follow-up", data={**hidden_fields(form.text), "receipt": receipt})
+    write = client.post("/kiosk/write-back", data=hidden_fields(thread.text))
+    check = client.post("/kiosk/write-back", data={**hidden_fields(write.text), "text": text})
+    return client.post("/kiosk/write-back", data={**hidden_fields(check.text), "go": "send"})
+
+
+def snapshot(session: Session) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the portal's database: a backup, as `pg_dump` or a file copy keeps it."""
+    session.expire_all()
+    return {
+        table.name: [dict(row._mapping) for row in session.execute(table.select())]
+        for table in Base.metadata.sorted_tables
+    }
+
+
+def restore(session: Session, backup: dict[str, list[dict[str, Any]]]) -> None:
+    """The portal rebuilt from `backup`: everything written since is lost."""
+    for table in reversed(Base.metadata.sorted_tables):
+        session.execute(table.delete())
+    for table in Base.metadata.sorted_tables:
+        if backup[table.name]:
+            session.execute(table.insert(), backup[table.name])
+    session.commit()
+
+
+@pytest.mark.parametrize("where", PAGES)
+def test_a_portal_restored_from_a_backup_shows_the_reporter_a_gap(
+    pair: tuple[Portal, Console], database: Session, where: str
+) -> None:
+    """The portal lost a reply when it was rebuilt from last night's backup. The console
+    signs its next reply after its own head, not the portal's older one (which would hide
+    the loss), the portal takes it, and the reporter sees that something is missing."""
+    portal, console = pair
+    receipt, case, _ = answered(pair, database, "One.")
+    backup = snapshot(database)
+    console.reply(case, "Two: the officer has been moved off your wing.")
+    assert console.sync(portal.url).pushed == 1
+    restore(database, backup)
+    assert "Two:" not in shown_on(portal, receipt, where)
+
+    console.reply(case, "Three.")
+    report = console.sync(portal.url)
+    assert (report.pushed, report.queued) == (1, 0)
+    page = shown_on(portal, receipt, where)
+    assert "One." in page
+    assert "Three." in page
+    assert S2 in page
+
+
+def test_the_console_says_the_portal_has_the_old_keys_between_rotation_and_restart(
+    pair: tuple[Portal, Console], database: Session
+) -> None:
+    """Between `triage rotate-key` and `portal set-oversight-key`, the portal refuses
+    items signed with the new key: the console says so, not that it is unreachable."""
+    portal, console = pair
+    _, case, _ = answered(pair, database, "One.")
+    console.keys = rotate_oversight_key(console.settings, console.keys)
+    console.reply(case, "Two.")
+    report = console.sync(portal.url)
+    assert (report.pushed, report.queued) == (0, 1)
+    assert "still uses the oversight keys this console retired" in report.held
+    assert "set-oversight-key" in report.held
+    assert "portal keys differ" not in actions(console, None)
+
+
+def test_the_console_audits_a_portal_serving_keys_that_are_not_its_own(
+    pair: tuple[Portal, Console], database: Session
+) -> None:
+    portal, console = pair
+    _, case, _ = answered(pair, database, "One.")
+    portal.app.state.settings = dataclasses.replace(
+        portal.settings,
+        oversight_key=crypto.PrivateKey.generate().public_key,
+        oversight_sign_key=FORGER.verify_key,
+    )  # the portal restarted with keys swapped in its configuration
+    console.reply(case, "Two.")
+    report = console.sync(portal.url)
+    assert (report.pushed, report.queued) == (0, 1)
+    assert "not this console's" in report.held
+    assert "portal keys differ" in actions(console, None)
+
+
+@pytest.mark.parametrize("where", PAGES)
+def test_in_a_case_filed_under_v1_only_vouched_replies_show(
+    pair: tuple[Portal, Console], database: Session, where: str
+) -> None:
+    """A case filed by a v1 client: the console's signed items vouch for the v1 history
+    it really has (§17.1). An unsigned reply the attacker adds is not in it: hidden. And
+    the message the server signs there carries the key proof, so the console shows it
+    as the reporter's words."""
+    portal, console = pair
+    client = portal.client()
+    receipt = crypto.generate_receipt()
+    keys = portal.derive(receipt)
+    sealed = crypto.seal_report(report_document(keys, []), portal.oversight.public_key)
+    answer = client.post("/api/v1/reports", json=submission(keys, sealed, []))
+    case = str(answer.json()["case"])
+    console.sync(portal.url)
+    console.reply(case, GENUINE)
+    console.sync(portal.url)
+    unsigned = crypto.seal_document(
+        {"v": 1, "type": "reply", "text": FORGED, "sent_on": "2026-11-28"}, keys.box_pk
+    )
+    insert(database, case, "reply", unsigned)
+    client, page = page_of(portal, receipt, where)
+    assert GENUINE in page
+    assert FORGED not in page
+    assert S1 in page
+    if where == "web":
+        assert send_message(client, "Thank you. I am safe for now.").status_code == 303
+    else:
+        assert write_back(client, receipt, "Thank you. I am safe for now.").status_code == 200
+    console.sync(portal.url)
+    assert texts(console, case, "message") == ["Thank you. I am safe for now."]
+
+
+def test_a_message_relabelled_as_a_reply_is_not_shown_as_one(
+    pair: tuple[Portal, Console], database: Session
+) -> None:
+    """What a signed item is comes from its header, not the portal's `kind` column. (The
+    kiosk shows only replies that open, so it never showed this one.)"""
+    portal, _ = pair
+    receipt, case, _ = scriptless_case(portal, database)
+    client, _ = page_of(portal, receipt, "web")
+    assert send_message(client, "They took my letters.").status_code == 303
+    database.execute(
+        update(PortalItem)
+        .where(PortalItem.case_id == case, PortalItem.kind == "message")
+        .values(kind="reply")
+    )
+    database.commit()
+    page = shown_on(portal, receipt, "web")
+    assert "Reply from the oversight body" not in page
+    assert "This reply could not be opened." not in page
+    assert "Your message," in page

@@ -130,7 +130,8 @@ INSPECT = """() => {
     "listing, isindex, audio, video, details, style, body meta, body link, " +
     "svg script, svg foreignObject, svg a, svg animate, svg set, svg use, svg image";
   for (const el of document.querySelectorAll(forbidden)) bad.push("<" + el.tagName + ">");
-  for (const el of document.querySelectorAll("template:not(#reply-template), body noscript"))
+  for (const el of document.querySelectorAll(
+    "template:not(#reply-template):not(#warning-template), body noscript"))
     bad.push("<" + el.tagName + ">");
   for (const s of document.scripts)
     if (!(s.getAttribute("src") || "").startsWith("/static/")) bad.push("inline script");

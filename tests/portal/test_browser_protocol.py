@@ -162,8 +162,9 @@ def oversight() -> crypto.PrivateKey:
 def fake_config(oversight: crypto.PrivateKey, **limits: int) -> dict[str, Any]:
     """What GET /api/v1/config says, with cheap Argon2id, for tests without a portal."""
     return {
-        "protocol": 1,
+        "protocol": 2,
         "oversight_public_key": b64u(bytes(oversight.public_key)),
+        "oversight_sign_key": b64u(bytes(crypto.SigningKey(bytes(oversight)).verify_key)),
         "receipt_salt": b64u(bytes(range(16))),
         "kdf": CHEAP_KDF.as_json(),
         "limits": {"document_bytes": crypto.MAX_SEALED_BYTES, **limits},
@@ -248,9 +249,9 @@ def test_kdf_vectors(js: Js, vectors: dict[str, Any], index: int) -> None:
     [
         ("1234567890123456789", {}, "bad_receipt"),
         ("١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩٠", {}, "bad_receipt"),
-        ("12345678901234567890", {"alg": "argon2i13"}, "bad_config"),
-        ("12345678901234567890", {"p": 2}, "bad_config"),
-        ("12345678901234567890", {"m_kib": 4}, "bad_config"),
+        ("12345678901234567890", {"alg": "argon2i13"}, "weak_kdf"),
+        ("12345678901234567890", {"p": 2}, "weak_kdf"),
+        ("12345678901234567890", {"m_kib": 4}, "weak_kdf"),
     ],
 )
 def test_kdf_refuses(js: Js, receipt: str, kdf: dict[str, Any], code: str) -> None:
@@ -811,16 +812,20 @@ def test_report_from_the_browser_reaches_the_console_intact(portal: Portal, repo
         ("notatki B.txt", "application/octet-stream"),
     ]
 
-    # The same report through the HTML form: the same fields, of the same types, but for
-    # what the server's v2 report adds (it signs it; this client does not yet, §9.13).
+    # The same report through the HTML form: the same fields, of the same types; both
+    # are v2 reports, signed as the first item of their case.
     with portal.client() as client:
         response = submit_form_report(client, files=[("a.jpg", b"jpeg", "image/jpeg")])
         assert response.status_code == 201
     form_report = console.open(console.outbox()["items"][1])
-    assert (report["v"], form_report["v"]) == (1, 2)
-    assert list(report) == [k for k in form_report if k != "reply_sign_pk"]
+    assert (report["v"], form_report["v"]) == (2, 2)
+    assert report["reply_sign_pk"] == b64u(bytes(keys.sign_pk)) == item["sign_pk"]
+    header = crypto.parse_item(item["signed"].encode())
+    assert (header.kind, header.seq, b64u(header.signer)) == ("report", 0, item["sign_pk"])
+    assert header.body == hashlib.sha256(crypto.b64u_decode(item["sealed"])).digest()
+    assert list(report) == list(form_report)
     assert {k: type(v) for k, v in report.items() if k != "identity"} == {
-        k: type(v) for k, v in form_report.items() if k not in ("identity", "reply_sign_pk")
+        k: type(v) for k, v in form_report.items() if k != "identity"
     }
     assert list(report["attachments"][0]) == list(form_report["attachments"][0])
     assert report["sent_on"] == form_report["sent_on"]
@@ -850,13 +855,14 @@ def test_the_browser_reads_replies_and_sends_messages(portal: Portal, reporter: 
     )
     thread = got["thread"]
     assert thread["case"] == sent["case"]
-    assert thread["status"]["state"] == "in_review"
+    assert (thread["state"], thread["findings"]) == ("in_review", [])
     mine, reply, status = thread["items"]
-    assert (mine["from"], mine["document"]) == ("reporter", None)
-    assert reply["from"] == "oversight"
-    assert reply["document"]["type"] == "reply"  # a v2 reply, shown as a v1 one was
+    assert [i["verdict"] for i in thread["items"]] == ["ok", "ok", "ok"]
+    assert (mine["from"], mine["kind"], mine["document"]) == ("reporter", "report", None)
+    assert (reply["from"], reply["kind"]) == ("oversight", "reply")
     assert reply["document"]["text"] == "Thank you. We are looking into it."
-    assert (status["from"], status["document"]) == ("oversight", None)  # no words to show
+    assert (status["from"], status["kind"]) == ("oversight", "status")
+    assert got["message"]["seq"] == 3  # signed after the head it verified
 
     (item,) = console.outbox()["items"]
     assert item["id"] == got["message"]["id"]

@@ -59,11 +59,14 @@ def answered_report(portal: Portal, console: Console) -> tuple[str, str]:
     return crypto.validate_receipt(receipt), row["case"]
 
 
-def what_the_officer_reads(portal: Portal, console: Console, case: str) -> list[str]:
-    """The prisoner's messages as the officer reads them. The kiosk does not sign its
-    write-back yet (protocol v1), so the console shows them as unsigned messages."""
+def what_the_officer_reads(
+    portal: Portal, console: Console, case: str, kind: str = "unsigned"
+) -> list[str]:
+    """The prisoner's messages as the officer reads them, of `kind`. Both the kiosk's
+    page and its screens without JavaScript sign the write-back (protocol v2), which the
+    console shows as the reporter's "message"."""
     console.sync(portal.url)
-    return [m["text"] for m in console.show(case)["messages"] if m["kind"] == "unsigned"]
+    return [m["text"] for m in console.show(case)["messages"] if m["kind"] == kind]
 
 
 @needs_chromium
@@ -115,10 +118,14 @@ def test_a_prisoner_writes_back_from_the_kiosk_page_and_the_officer_reads_it(
     page.get_by_role("link", name=_("Finish")).click()
     page.wait_for_url("**/kiosk/exit")
 
-    assert what_the_officer_reads(portal, console, case) == [message]
+    assert what_the_officer_reads(portal, console, case, "message") == [message]
     # Sealed and signed in the page: only ciphertext went, and never the code.
     calls = [(r.method, r.url.removeprefix(portal.url)) for r in sent]
-    assert [c for c in calls if c[1].startswith("/api/")] == [("POST", "/api/v1/thread/messages")]
+    # The thread is read again before "Send" signs after its head (docs/protocol.md §19.4).
+    assert [c for c in calls if c[1].startswith("/api/")] == [
+        ("GET", "/api/v1/thread"),
+        ("POST", "/api/v1/thread/messages"),
+    ]
     assert not [c for c in calls if c[0] == "POST" and not c[1].startswith("/api/")]
     for request in sent:
         body = (request.post_data_buffer or b"") + request.url.encode()
@@ -174,7 +181,9 @@ def test_a_prisoner_writes_back_without_javascript_and_the_officer_reads_it(
     assert "canary-0b7f4e21" in check.text
     assert _("Your message has been sent.") in done.text
     assert set(client.cookies) == {"lanthorn_csrf"}  # no session: nothing held for the code
-    assert what_the_officer_reads(portal, console, case) == [message]
+    # Signed as the reporter's own words (v2), never shown as unsigned.
+    assert what_the_officer_reads(portal, console, case, "message") == [message]
+    assert what_the_officer_reads(portal, console, case) == []
 
 
 def test_writing_back_without_javascript_keeps_what_was_written(
@@ -197,7 +206,7 @@ def test_writing_back_without_javascript_keeps_what_was_written(
     back = client.post("/kiosk/write-back", data={**hidden_fields(checked.text), "go": "back"})
     assert back.status_code == 200
     assert re.search(r"<textarea[^>]*>First try.</textarea>", back.text)
-    assert what_the_officer_reads(portal, console, case) == []  # nothing sent before "Send"
+    assert what_the_officer_reads(portal, console, case, "message") == []  # nothing sent yet
 
 
 def test_a_forged_or_stale_write_back_screen_asks_for_the_code_again(
@@ -219,7 +228,7 @@ def test_a_forged_or_stale_write_back_screen_asks_for_the_code_again(
     polish = words_in("pl")
     assert polish("This screen was open too long. Please type your code again.") in stale.text
     portal.clock.advance(-16 * 60)  # back to the console's time, for its signed requests
-    assert what_the_officer_reads(portal, console, case) == []
+    assert what_the_officer_reads(portal, console, case, "message") == []
 
 
 def test_sending_the_same_write_back_screen_again_sends_nothing_more(
@@ -235,4 +244,4 @@ def test_sending_the_same_write_back_screen_again_sends_nothing_more(
     again = client.post("/kiosk/write-back", data={**hidden_fields(check.text), "go": "send"})
     assert again.status_code == 409
     assert "already sent" in again.text
-    assert what_the_officer_reads(portal, console, case) == ["Only once, please."]
+    assert what_the_officer_reads(portal, console, case, "message") == ["Only once, please."]
