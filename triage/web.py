@@ -31,7 +31,7 @@ from portal.pages import small_form
 from portal.security import Csrf
 from portal.tokens import open_token, purpose_key, seal_token
 
-from . import approvals, notices, once, refusals, signin, statistics, units
+from . import account_news, approvals, notices, once, refusals, signin, statistics, units
 from .case_list import STAGES, Filters, list_cases, parse_page
 from .client import PortalError as PortalUnreachable
 from .console import PUBLIC_STATES, Console
@@ -339,8 +339,9 @@ async def login_submit(request: Request) -> Response:
     session_id = secrets.token_urlsafe(32)
     expires = int(state.clock()) + SESSION_SECONDS
 
-    def save() -> None:
+    def save() -> str:
         with console.sessions() as session:
+            news = account_news.since_last_sign_in(session, found.username)
             session.add(
                 OfficerSession(
                     id_digest=_digest(session_id), username=found.username, expires=expires
@@ -348,9 +349,10 @@ async def login_submit(request: Request) -> Response:
             )
             console.acting_as(f"officer:{found.username}").audit(session, "login")
             session.commit()
+        return account_news.summary(news)
 
-    await run_in_threadpool(save)
-    response = RedirectResponse(LANDING.get(found.role, "/cases"), status_code=303)
+    news = await run_in_threadpool(save)
+    response = see_other(request, LANDING.get(found.role, "/cases"), news or None)
     response.set_cookie(
         SESSION_COOKIE,
         session_id,

@@ -18,7 +18,15 @@ from triage.officers import start_enrolment
 from triage.settings import ConsoleError
 
 from .conftest import Site, case_ids, enrol
-from .officer_pages import PagesRefused, action_fields, enrol_through_pages, sign_in
+from .officer_pages import (
+    PASSWORD,
+    PagesRefused,
+    action_fields,
+    enrol_through_pages,
+    fresh_code,
+    sign_in,
+    token,
+)
 from .page_forms import PostForm, post_forms
 from .test_custody import enrol_again
 
@@ -203,3 +211,37 @@ def _officer_names(site: Site) -> list[str]:
     from triage.officers import officers
 
     return [o.username for o in officers(site.console)]
+
+
+def test_every_officer_hears_of_account_changes_at_their_next_sign_in(site: Site) -> None:
+    """A stolen admin account that asks for an account, and the admin who approves it, are
+    seen by every officer the next time they sign in, not only in the audit log."""
+    tara, secret = enrol(site, "tara", "triage")
+    first = tara.get("/cases").text
+    assert "since you last signed in" not in first  # a first sign-in has nothing to hear
+    ada, _ = enrol(site, "ada", "admin")
+    bea, _ = enrol(site, "bea", "admin")
+    _ask_to_add(ada, "mole", "triage")
+    waiting = bea.get("/officers").text
+    bea.post("/officers", data=_decision(waiting, "approve").hidden)
+    again = site.client()
+    signed_in = again.post(
+        "/login",
+        data={
+            "csrf": token(again.get("/login").text),
+            "username": "tara",
+            "password": PASSWORD,
+            "code": fresh_code(secret),
+        },
+    )
+    landing = again.get(signed_in.headers["location"]).text
+    news = landing[landing.index("Accounts since you last signed in") :].split("</p>")[0]
+    assert "(4 changes)" in news  # the two admins the key holders added, then mole
+    assert "test added ada as admin" in news
+    assert "ada asked to add mole as triage" in news
+    assert "bea approved mole as triage" in news
+    assert news.index("ada asked") < news.index("bea approved")  # in the order they happened
+    # Said once: the page again, and the next sign-in, say nothing more.
+    assert "since you last signed in" not in again.get(signed_in.headers["location"]).text
+    third = sign_in(site.client(), "tara", secret).get("/cases").text
+    assert "since you last signed in" not in third
