@@ -257,7 +257,7 @@ def test_a_forged_reply_on_the_web_follow_up_page_is_hidden_behind_a_warning(
     assert posts == []  # the keys went nowhere: the server's page was never asked for
 
 
-@pytest.mark.parametrize("attack", ["dropped", "replayed"])
+@pytest.mark.parametrize("attack", ["dropped", "replayed", "moved", "swapped"])
 def test_a_thread_tampered_with_on_the_web_follow_up_page_is_flagged(
     pair: tuple[Portal, Console],
     database: Session,  # noqa: F811 - the fixture imported above
@@ -269,19 +269,41 @@ def test_a_thread_tampered_with_on_the_web_follow_up_page_is_flagged(
     replies = [r for r in rows(database, who.case) if r.kind == "reply"]
     if attack == "dropped":
         database.execute(delete(PortalItem).where(PortalItem.seq == replies[1].seq))
-    else:
+    elif attack == "replayed":
         old = replies[0]
         insert(database, who.case, "reply", old.sealed or b"", signed=old.signed,
                signature=old.signature)  # fmt: skip
+    elif attack == "moved":  # another case's reply, written into this one
+        _, other = answered(portal, console, ELSEWHERE)
+        [moved] = [r for r in rows(database, other.case) if r.kind == "reply"]
+        database.execute(
+            update(PortalItem)
+            .where(PortalItem.seq == moved.seq)
+            .values(case_id=who.case, chain_seq=None)
+        )
+    else:  # the first two replies swapped, each in the other's place
+        first, second = replies[:2]
+        columns = ("sealed", "signed", "signature", "chain_seq")
+        values = [{c: getattr(r, c) for c in columns} for r in (first, second)]
+        database.execute(
+            update(PortalItem).where(PortalItem.seq == first.seq).values(chain_seq=None)
+        )
+        database.execute(update(PortalItem).where(PortalItem.seq == second.seq).values(values[0]))
+        database.execute(update(PortalItem).where(PortalItem.seq == first.seq).values(values[1]))
     database.commit()
     read_on_the_web(kiosk, portal, receipt)
     expect(kiosk.locator("#checked-thread")).to_be_visible()
     if attack == "dropped":
         assert replies_on_the_web(kiosk) == [GENUINE, THIRD]
         assert S2 in warnings_shown(kiosk)
-    else:
+    elif attack == "moved":
         assert replies_on_the_web(kiosk) == [GENUINE, SECOND, THIRD]
+        assert ELSEWHERE not in kiosk.content()
+        assert S1 in warnings_shown(kiosk)
+    else:
         assert S3 in warnings_shown(kiosk)
+        if attack == "replayed":
+            assert replies_on_the_web(kiosk) == [GENUINE, SECOND, THIRD]
 
 
 def test_a_message_sent_from_a_checked_thread_is_signed_after_its_head(
