@@ -127,7 +127,7 @@ INSPECT = """() => {
     }
   }
   const forbidden = "iframe, object, embed, frame, frameset, base, math, marquee, xmp, " +
-    "listing, isindex, audio, video, details, style, body meta, body link, " +
+    "listing, isindex, video, details, style, body meta, body link, " +
     "svg script, svg foreignObject, svg a, svg animate, svg set, svg use, svg image";
   for (const el of document.querySelectorAll(forbidden)) bad.push("<" + el.tagName + ">");
   for (const el of document.querySelectorAll(
@@ -135,6 +135,16 @@ INSPECT = """() => {
     bad.push("<" + el.tagName + ">");
   for (const s of document.scripts)
     if (!(s.getAttribute("src") || "").startsWith("/static/")) bad.push("inline script");
+  // The kiosk's own Listen clips (portal/kiosk_audio.py): only from /static/audio/, never
+  // playing by themselves. Any other sound would be someone else's.
+  for (const el of document.querySelectorAll("audio")) {
+    const sources = [el.getAttribute("src"),
+      ...[...el.querySelectorAll("source")].map((x) => x.getAttribute("src"))]
+      .filter((x) => x !== null);
+    if (el.hasAttribute("autoplay") || sources.length === 0 ||
+        !sources.every((x) => x.startsWith("/static/audio/")))
+      bad.push("<AUDIO> " + sources.join(" "));
+  }
   for (const img of document.images)
     if (!(img.getAttribute("src") || "").startsWith("/static/")) bad.push("img " + img.src);
   const markers = Object.keys(window).filter((k) => k.startsWith("__x_"));
