@@ -160,7 +160,14 @@ def test_postgres_stopped_mid_load_gives_503_with_retry_after_then_recovers(
     assert console.sync(portal.url).set_aside == []
     intake = check_intake(console, everything)
     assert intake.problems == []
-    assert intake.unanswered == []
+    # A report whose COMMIT reached PostgreSQL as it stopped can be stored while its
+    # answer is a 503: the connection died before the server's "committed" came back,
+    # and the portal cannot tell (an in-doubt commit). At most the load's one request in
+    # flight at the stop, and never one the reporter was told was kept (seen under load).
+    assert len(intake.unanswered) <= 1
+    for canary in intake.unanswered:
+        [sent] = [s for s in load.sent if s.canary == canary]
+        assert sent.statuses[-1] == 503, sent.statuses
     assert intake.reports == sum(s.accepted for s in everything)
     with httpx.Client(base_url=portal.url, timeout=60) as follow_up:
         for sent in everything:
