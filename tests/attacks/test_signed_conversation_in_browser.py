@@ -106,6 +106,26 @@ def warnings_shown(page: Page) -> list[str]:
     return [t.strip() for t in page.locator("[role=alert]:visible").all_inner_texts()]
 
 
+def move_into(writer: Session, case: str, other: str) -> None:
+    """The database writer moves case `other`'s reply into `case`, outside its chain."""
+    [moved] = [r for r in rows(writer, other) if r.kind == "reply"]
+    writer.execute(
+        update(PortalItem).where(PortalItem.seq == moved.seq).values(case_id=case, chain_seq=None)
+    )
+    writer.commit()
+
+
+def swap_first_replies(writer: Session, case: str) -> None:
+    """The database writer swaps the case's first two replies, each into the other's place."""
+    first, second = [r for r in rows(writer, case) if r.kind == "reply"][:2]
+    columns = ("sealed", "signed", "signature", "chain_seq")
+    values = [{c: getattr(r, c) for c in columns} for r in (first, second)]
+    writer.execute(update(PortalItem).where(PortalItem.seq == first.seq).values(chain_seq=None))
+    writer.execute(update(PortalItem).where(PortalItem.seq == second.seq).values(values[0]))
+    writer.execute(update(PortalItem).where(PortalItem.seq == first.seq).values(values[1]))
+    writer.commit()
+
+
 def test_a_forged_reply_is_hidden_behind_a_warning(
     pair: tuple[Portal, Console],
     database: Session,  # noqa: F811 - the fixture imported above
@@ -131,13 +151,7 @@ def test_a_reply_moved_from_another_case_is_hidden_behind_a_warning(
     portal, console = pair
     receipt, who = answered(portal, console, GENUINE)
     _, other = answered(portal, console, ELSEWHERE)
-    [moved] = [r for r in rows(database, other.case) if r.kind == "reply"]
-    database.execute(
-        update(PortalItem)
-        .where(PortalItem.seq == moved.seq)
-        .values(case_id=who.case, chain_seq=None)
-    )
-    database.commit()
+    move_into(database, who.case, other.case)
     read_at_kiosk(kiosk, portal, receipt, pin(portal))
     assert answers_shown(kiosk) == [GENUINE]
     assert ELSEWHERE not in kiosk.content()
@@ -151,13 +165,7 @@ def test_two_replies_swapped_are_flagged(
 ) -> None:
     portal, console = pair
     receipt, who = answered(portal, console, GENUINE, SECOND)
-    first, second = [r for r in rows(database, who.case) if r.kind == "reply"]
-    columns = ("sealed", "signed", "signature", "chain_seq")
-    values = [{c: getattr(r, c) for c in columns} for r in (first, second)]
-    database.execute(update(PortalItem).where(PortalItem.seq == first.seq).values(chain_seq=None))
-    database.execute(update(PortalItem).where(PortalItem.seq == second.seq).values(values[0]))
-    database.execute(update(PortalItem).where(PortalItem.seq == first.seq).values(values[1]))
-    database.commit()
+    swap_first_replies(database, who.case)
     read_at_kiosk(kiosk, portal, receipt, pin(portal))
     assert S3 in warnings_shown(kiosk)
 
@@ -275,21 +283,9 @@ def test_a_thread_tampered_with_on_the_web_follow_up_page_is_flagged(
                signature=old.signature)  # fmt: skip
     elif attack == "moved":  # another case's reply, written into this one
         _, other = answered(portal, console, ELSEWHERE)
-        [moved] = [r for r in rows(database, other.case) if r.kind == "reply"]
-        database.execute(
-            update(PortalItem)
-            .where(PortalItem.seq == moved.seq)
-            .values(case_id=who.case, chain_seq=None)
-        )
-    else:  # the first two replies swapped, each in the other's place
-        first, second = replies[:2]
-        columns = ("sealed", "signed", "signature", "chain_seq")
-        values = [{c: getattr(r, c) for c in columns} for r in (first, second)]
-        database.execute(
-            update(PortalItem).where(PortalItem.seq == first.seq).values(chain_seq=None)
-        )
-        database.execute(update(PortalItem).where(PortalItem.seq == second.seq).values(values[0]))
-        database.execute(update(PortalItem).where(PortalItem.seq == first.seq).values(values[1]))
+        move_into(database, who.case, other.case)
+    else:
+        swap_first_replies(database, who.case)
     database.commit()
     read_on_the_web(kiosk, portal, receipt)
     expect(kiosk.locator("#checked-thread")).to_be_visible()
