@@ -15,6 +15,8 @@ import pytest
 from tests.portal.forms import csrf_token, open_thread
 from tests.triage.conftest import token
 from tests.triage.officer_pages import fresh_code
+from triage import notices
+from triage.notices import COOKIE as NOTICE_COOKIE
 
 from .conftest import Desk
 from .forms import (
@@ -150,7 +152,11 @@ def _check(header: str) -> None:
     [(name, morsel)] = cookie.items()
     assert morsel["httponly"], header
     assert str(morsel["samesite"]).lower() == "strict", header
-    assert morsel["path"] == "/", header
+    if name == NOTICE_COOKIE:  # sent only to the one page that shows the notice
+        assert morsel["path"].startswith("/"), header
+        assert int(morsel["max-age"]) <= notices.SECONDS, header  # and 0 once it is shown
+    else:
+        assert morsel["path"] == "/", header
 
 
 @pytest.mark.parametrize("app", ["portal", "console"])
