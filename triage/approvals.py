@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from .console import Console
 from .db import AccountRequest, Officer, OfficerSession
@@ -87,6 +89,41 @@ def _no_pending(session: object, username: str) -> None:
         )
 
 
+#: The audit action that records each kind of request.
+_ASKED = {"add": "ask to add officer", "role": "ask to change role"}
+
+
+def _file(
+    console: Console,
+    session: Session,
+    kind: str,
+    requester: str,
+    username: str,
+    role: str,
+    unit: str | None,
+    **detail: Any,
+) -> int:
+    """Store a pending request of `kind` and audit it (with `detail`), in `session`; its
+    number."""
+    _no_pending(session, username)
+    row = AccountRequest(
+        kind=kind,
+        username=username,
+        role=role,
+        unit=unit,
+        requester=requester,
+        on=console._today(),
+        state="pending",
+    )
+    session.add(row)
+    session.flush()
+    console.audit(
+        session, _ASKED[kind], officer=username, role=role, unit=unit, request=row.id, **detail
+    )
+    session.commit()
+    return row.id
+
+
 def ask_to_add(console: Console, requester: str, username: str, role: str, unit: str | None) -> int:
     """Ask for a new officer; nothing exists until a second admin approves."""
     check_officer(console, username, role, unit)
@@ -94,23 +131,7 @@ def ask_to_add(console: Console, requester: str, username: str, role: str, unit:
     with console.sessions() as session:
         if session.get(Officer, username) is not None:
             raise ConsoleError(f"there is already an officer called {username!r}")
-        _no_pending(session, username)
-        row = AccountRequest(
-            kind="add",
-            username=username,
-            role=role,
-            unit=unit,
-            requester=requester,
-            on=console._today(),
-            state="pending",
-        )
-        session.add(row)
-        session.flush()
-        console.audit(
-            session, "ask to add officer", officer=username, role=role, unit=unit, request=row.id
-        )
-        session.commit()
-        return row.id
+        return _file(console, session, "add", requester, username, role, unit)
 
 
 def ask_to_change(
@@ -125,29 +146,7 @@ def ask_to_change(
             raise ConsoleError(f"there is no active officer called {username!r}")
         if (officer.role, officer.unit) == (role, unit):
             raise ConsoleError(f"{username} already has that role")
-        _no_pending(session, username)
-        row = AccountRequest(
-            kind="role",
-            username=username,
-            role=role,
-            unit=unit,
-            requester=requester,
-            on=console._today(),
-            state="pending",
-        )
-        session.add(row)
-        session.flush()
-        console.audit(
-            session,
-            "ask to change role",
-            officer=username,
-            role=role,
-            unit=unit,
-            was=officer.role,
-            request=row.id,
-        )
-        session.commit()
-        return row.id
+        return _file(console, session, "role", requester, username, role, unit, was=officer.role)
 
 
 def own(console: Console, request_id: int, admin: str) -> bool:
