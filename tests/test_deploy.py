@@ -480,10 +480,21 @@ class Upstream:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return free_ports(1)[0]
+
+
+def free_ports(count: int, taken: tuple[int, ...] = ()) -> list[int]:
+    """`count` distinct loopback ports, none of them in `taken` (ports chosen earlier and
+    not yet listened on, which the kernel would otherwise hand out again)."""
+    with contextlib.ExitStack() as held:
+        ports: list[int] = []
+        while len(ports) < count:
+            sock = held.enter_context(socket.socket())
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+            if port not in taken:
+                ports.append(port)
+        return ports
 
 
 @dataclass
@@ -513,7 +524,10 @@ def running_nginx(
     """
     nginx = tool("nginx")
     tmp_path.mkdir(exist_ok=True)
-    tls, onion, redirect = free_port(), onion or free_port(), free_port()
+    if onion is None:
+        tls, onion, redirect = free_ports(3, (upstream_port,))
+    else:
+        tls, redirect = free_ports(2, (upstream_port, onion))
     error_log = tmp_path / "site-error.log"
     wrapper, cert = nginx_files(
         tmp_path,
@@ -846,7 +860,7 @@ def test_the_portal_serves_through_nginx_without_writable_executable_memory(
         check=True,
         capture_output=True,
     )
-    port, onion_port = free_port(), free_port()
+    port, onion_port = free_ports(2)
     # The console below signs for the onion listener's address, as nginx passes it on.
     hosts = {"LANTHORN_HOSTS": f"127.0.0.1:{onion_port}"}
     portal = subprocess.Popen(
