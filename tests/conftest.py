@@ -62,6 +62,14 @@ def database_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+#: For a module whose subject is what a browser shows or plays (layout, accessibility,
+#: pictures, sound), not what is stored: the database engine cannot change a page's markup
+#: or a clip, so such a module runs on SQLite alone. What those pages store is tested on both
+#: engines by the journeys in tests/portal/test_kiosk.py, test_report_in_browser.py and
+#: tests/attacks/.
+ONE_ENGINE = pytest.mark.parametrize("database_backend", ["sqlite"], indirect=True)
+
+
 @pytest.fixture
 def new_database_url(database_backend: str, tmp_path: Path) -> Iterator[Callable[[], str]]:
     """Make empty databases on the test's backend: a file for SQLite, a schema for PostgreSQL.

@@ -12,12 +12,12 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 
 from portal.pages import TEXT_CHARS
-from tests.conftest import needs_chromium
+from tests.conftest import ONE_ENGINE, needs_chromium
 
 from .conftest import Portal, PortalFactory
 from .forms import receipt_of, report_request, submit_report
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, ONE_ENGINE]
 
 WCAG = {
     "runOnly": {

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page
 
 from portal.kiosk import CHOICES, ICONS, STEPS
-from tests.conftest import needs_chromium
+from tests.conftest import ONE_ENGINE, needs_chromium
 
 from .conftest import Portal
 from .forms import csrf_token
@@ -89,6 +89,7 @@ def test_every_answer_has_a_picture_in_one_place() -> None:
     assert set(STEPS) >= CHOICES.keys()
 
 
+@ONE_ENGINE
 @pytest.mark.parametrize("language", ["en", "ar"])
 def test_every_kiosk_answer_shows_a_served_silent_picture(
     kiosk_portal: Portal, language: str
@@ -138,6 +139,7 @@ def test_every_picture_is_only_shapes(path: Path) -> None:
                 assert value in ("none", "currentColor"), f"{name}={value} in {path.name}"
 
 
+@ONE_ENGINE
 @needs_chromium
 @pytest.mark.parametrize(("language", "direction"), [("English", "ltr"), ("العربية", "rtl")])
 def test_pictures_load_under_the_csp_at_the_start_side(

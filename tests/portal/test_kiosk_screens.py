@@ -14,13 +14,13 @@ from playwright.sync_api import Error as PlaywrightError
 
 import crypto
 from portal.i18n import LANGUAGES, load_catalogues
-from tests.conftest import needs_chromium
+from tests.conftest import ONE_ENGINE, needs_chromium
 
 from .conftest import Portal
 from .forms import receipt_of, submit_report
 from .test_kiosk import settle, settled_content, shot
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, ONE_ENGINE]
 CATALOGUES = load_catalogues()
 POLISH = CATALOGUES["pl"].gettext
 #: The kiosk's screen: a wing kiosk stands upright, 1080 pixels wide and 1200 high.
