@@ -1,21 +1,21 @@
 """Telling officers by email that there is something to read, without saying what.
 
-An officer chooses, on their Notifications page (triage/notify_pages.py), an address, an
-optional OpenPGP key and what to be told of: new reports, urgent ones only, and a daily
-digest of deadlines due by tomorrow and missed. What they receive is counts and the
-console's address (triage/mailer.py): "2 new reports, 1 marked urgent", never a case, a
-category, a prison, a name or any text.
+An officer chooses, on their Notifications page (triage/notify_pages.py; the choices
+are kept by triage/notify_choices.py), an address, an optional OpenPGP key and what to
+be told of: new reports, urgent ones only, and a daily digest of deadlines due by
+tomorrow and missed. What they receive is counts and the console's address
+(triage/mailer.py): "2 new reports, 1 marked urgent", never a case, a category, a
+prison, a name or any text.
 
 Nothing is lost when the relay is down. A sync queues a `Notification` row per officer in
 the same transaction that stores the reports it counts (`queue_reports`, one line in the
-sync); `deliver` sends what is queued, one message per officer and kind however many
-syncs queued it, and deletes the rows only once the relay took the message. A failure is
-kept on the rows in fixed words, shown on the officer's page, audited once, and tried
-again at the next delivery. A sync never waits for the relay: the web console delivers
-from its own background task (`loop`), `lanthorn triage sync` after it has synced.
+sync); `tick` sends what is queued, one message per officer and kind however many syncs
+queued it, and deletes the rows only once the relay took the message. A failure is kept
+on the rows in fixed words, shown on the officer's page, audited once, and tried again
+at the next round. A sync never waits for the relay: the web console delivers from its
+own background task (`loop`), `lanthorn triage sync` after it has synced.
 
-The address and key are sealed under the vault key (purpose "notify"); the audit log
-records each choice, each message sent (to which officer, which counts, encrypted or
+The audit log records each message sent (to which officer, which counts, encrypted or
 not) and each that could not be, never the address.
 """
 
@@ -25,10 +25,8 @@ import asyncio
 import contextlib
 import datetime
 import fcntl
-import json
 import logging
 import os
-import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,9 +37,8 @@ from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
-from . import mailer, openpgp, workflow
+from . import mailer, notify_choices, openpgp, workflow
 from .db import Case, CaseEvent, Notification, NotificationChoice, Officer, get_state, set_state
-from .settings import ConsoleError
 
 if TYPE_CHECKING:  # the console imports this module: it queues notifications as it syncs
     from .console import Console
@@ -51,31 +48,8 @@ EVERY = 30
 #: Who the audit log says sent a notification.
 SENDER = "console:notify"
 LOCK_FILE = "notify.lock"
-#: Roles told of new reports (investigators see only what is routed to their unit).
-NEW_REPORT_ROLES = ("triage",)
-DEADLINE_ROLES = ("triage", "investigator")
-_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9.-]{1,252}\.[A-Za-z0-9-]{2,63}")
 _DIGEST_STATE = "deadline_digest_on"
 log = logging.getLogger("lanthorn.console")
-
-
-@dataclass(frozen=True)
-class Choices:
-    """An officer's choices, opened: where, with which key, and of what to tell them."""
-
-    address: str
-    key: openpgp.PublicKey | None
-    new_reports: bool
-    urgent_reports: bool
-    deadlines: bool
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """Notifications queued for an officer and not yet taken by the relay."""
-
-    count: int
-    failure: str | None
 
 
 @dataclass
@@ -85,111 +59,7 @@ class Delivery:
     failure: str | None = None
 
 
-# -- an officer's choices ------------------------------------------------------------------
-
-
-def choices(console: Console, username: str) -> Choices | None:
-    with console.sessions() as session:
-        row = session.get(NotificationChoice, username)
-        return None if row is None else _opened(console, row)
-
-
-def _opened(console: Console, row: NotificationChoice) -> Choices:
-    sealed = json.loads(console.keys.open("notify", row.sealed))
-    key = sealed.get("key")
-    return Choices(
-        address=sealed["address"],
-        key=openpgp.PublicKey(key, sealed["fingerprint"]) if key else None,
-        new_reports=row.new_reports,
-        urgent_reports=row.urgent_reports,
-        deadlines=row.deadlines,
-    )
-
-
-def choose(
-    console: Console,
-    username: str,
-    *,
-    address: str,
-    key: str,
-    new_reports: bool,
-    urgent_reports: bool,
-    deadlines: bool,
-) -> Choices:
-    """Save `username`'s own choices (the page passes the signed-in officer, never a
-    name from the form); refuse an address or key that cannot be used, saying why."""
-    address = address.strip()
-    if len(address) > 254 or not _ADDRESS.fullmatch(address):
-        raise ConsoleError("give one email address, like name@oversight.example")
-    checked = openpgp.check_key(key, console._today()) if key.strip() else None
-    with console.sessions() as session:
-        officer = session.get(Officer, username)
-        if officer is None or not officer.active:
-            raise ConsoleError("only an active officer can be notified")
-        if officer.role not in DEADLINE_ROLES:
-            raise ConsoleError("notifications are for officers who work on cases")
-        if officer.role not in NEW_REPORT_ROLES:
-            new_reports = urgent_reports = False
-        sealed = {"address": address, "key": None, "fingerprint": None}
-        if checked is not None:
-            sealed |= {"key": checked.armored, "fingerprint": checked.fingerprint}
-        row = session.get(NotificationChoice, username) or NotificationChoice(username=username)
-        row.sealed = console.keys.seal("notify", json.dumps(sealed).encode())
-        row.new_reports, row.urgent_reports, row.deadlines = new_reports, urgent_reports, deadlines
-        session.merge(row)
-        console.audit(
-            session,
-            "notification choices",
-            officer=username,
-            new_reports=new_reports,
-            urgent_reports=urgent_reports,
-            deadlines=deadlines,
-            encrypted=checked is not None,
-        )
-        session.commit()
-    return Choices(address, checked, new_reports, urgent_reports, deadlines)
-
-
-def stop(console: Console, username: str) -> bool:
-    """Forget `username`'s address and key and drop what waits for them."""
-    with console.sessions() as session:
-        row = session.get(NotificationChoice, username)
-        if row is None:
-            return False
-        session.execute(delete(Notification).where(Notification.username == username))
-        session.delete(row)
-        console.audit(session, "notifications stopped", officer=username)
-        session.commit()
-    return True
-
-
-def queue_test(console: Console, username: str) -> None:
-    with console.sessions() as session:
-        if session.get(NotificationChoice, username) is None:
-            raise ConsoleError("save an address first")
-        session.add(_row(console, username, "test", 0, 0))
-        session.commit()
-
-
-def waiting(console: Console, username: str) -> Waiting:
-    with console.sessions() as session:
-        rows = session.scalars(select(Notification).where(Notification.username == username)).all()
-        failures = [row.failure for row in rows if row.failure]
-        return Waiting(len(rows), failures[-1] if failures else None)
-
-
 # -- queueing ------------------------------------------------------------------------------
-
-
-def _row(console: Console, username: str, kind: str, a: int, b: int) -> Notification:
-    return Notification(
-        username=username,
-        kind=kind,
-        new_or_due=a,
-        urgent_or_missed=b,
-        queued_at=int(console.clock()),
-        attempts=0,
-    )
 
 
 def queue_reports(console: Console, session: Session, cases: list[dict[str, Any]]) -> None:
@@ -203,13 +73,13 @@ def queue_reports(console: Console, session: Session, cases: list[dict[str, Any]
         .join(Officer, Officer.username == NotificationChoice.username)
         .where(
             Officer.active,
-            Officer.role.in_(NEW_REPORT_ROLES),
+            Officer.role.in_(notify_choices.NEW_REPORT_ROLES),
             or_(NotificationChoice.new_reports, NotificationChoice.urgent_reports),
         )
     ).all()
     for username, every in wanted:
         if every or urgent:
-            session.add(_row(console, username, "reports", len(cases), urgent))
+            session.add(notify_choices.new_row(console, username, "reports", len(cases), urgent))
 
 
 def queue_deadlines(console: Console) -> int:
@@ -228,7 +98,11 @@ def queue_deadlines(console: Console) -> int:
         wanted = session.execute(
             select(Officer.username, Officer.role, Officer.unit)
             .join(NotificationChoice, NotificationChoice.username == Officer.username)
-            .where(Officer.active, Officer.role.in_(DEADLINE_ROLES), NotificationChoice.deadlines)
+            .where(
+                Officer.active,
+                Officer.role.in_(notify_choices.DEADLINE_ROLES),
+                NotificationChoice.deadlines,
+            )
         ).all()
         counts = _deadline_counts(session, today) if wanted else {}
         for username, role, unit in wanted:
@@ -236,7 +110,7 @@ def queue_deadlines(console: Console) -> int:
             due = sum(counts.get(u, (0, 0))[0] for u in scope)
             missed = sum(counts.get(u, (0, 0))[1] for u in scope)
             if due or missed:
-                session.add(_row(console, username, "deadlines", due, missed))
+                session.add(notify_choices.new_row(console, username, "deadlines", due, missed))
                 queued += 1
         set_state(session, _DIGEST_STATE, today.isoformat())
         session.commit()
@@ -320,7 +194,7 @@ def _deliver(console: Console) -> Delivery:
     with console.sessions() as session:
         rows = session.scalars(select(Notification).order_by(Notification.seq)).all()
         chosen = {
-            row.username: _opened(console, row)
+            row.username: notify_choices.opened(console, row)
             for row in session.scalars(select(NotificationChoice))
         }
         active = set(session.scalars(select(Officer.username).where(Officer.active)))

@@ -12,13 +12,13 @@ from starlette.routing import Route
 
 from portal.pages import small_form
 
-from . import notify, openpgp
+from . import notify, notify_choices, openpgp
 from .console import Console
 from .notices import Notice
 from .settings import ConsoleError
 from .web import officer, perform, render
 
-ROLES = notify.DEADLINE_ROLES
+ROLES = notify_choices.DEADLINE_ROLES
 #: The form carries an armored public key (openpgp.MAX_KEY_CHARS), URL-encoded.
 FORM_BYTES = 56 * 1024
 
@@ -27,8 +27,8 @@ async def notifications_page(
     request: Request, *, error: str = "", kept: dict[str, str] | None = None, status: int = 200
 ) -> Response:
     console, me = await officer(request, *ROLES)
-    chosen = await run_in_threadpool(notify.choices, console, me.username)
-    waiting = await run_in_threadpool(notify.waiting, console, me.username)
+    chosen = await run_in_threadpool(notify_choices.choices, console, me.username)
+    waiting = await run_in_threadpool(notify_choices.waiting, console, me.username)
     mail = request.app.state.settings.mail
     return render(
         request,
@@ -38,7 +38,7 @@ async def notifications_page(
             "waiting": waiting,
             "relay": mail.host if mail.enabled else "",
             "encrypts": openpgp.gpg_found(),
-            "offers_new": me.role in notify.NEW_REPORT_ROLES,
+            "offers_new": me.role in notify_choices.NEW_REPORT_ROLES,
             "typed": kept,
             **({"notice": Notice(error, error=True)} if error else {}),
         },
@@ -55,7 +55,7 @@ async def notifications_submit(request: Request) -> Response:
     async def work(acting: Console) -> str:
         if action == "save":
             chosen = await run_in_threadpool(
-                lambda: notify.choose(
+                lambda: notify_choices.choose(
                     acting,
                     me.username,
                     address=form.get("address", ""),
@@ -72,13 +72,13 @@ async def notifications_submit(request: Request) -> Response:
             )
             return f"Saved. Notifications go to {chosen.address}, {how}."
         if action == "test":
-            await run_in_threadpool(notify.queue_test, acting, me.username)
+            await run_in_threadpool(notify_choices.queue_test, acting, me.username)
             return (
                 f"A test message is queued: it leaves within {notify.EVERY} seconds. "
                 "If it does not come, this page says why."
             )
         if action == "stop":
-            if not await run_in_threadpool(notify.stop, acting, me.username):
+            if not await run_in_threadpool(notify_choices.stop, acting, me.username):
                 raise ConsoleError("you have no notifications to stop")
             return "Stopped: the console has forgotten your address and sends you nothing."
         raise ConsoleError("that is not something this page can do")

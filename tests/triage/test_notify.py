@@ -27,7 +27,7 @@ import pytest
 from portal.categories import CATEGORIES
 from tests.portal.conftest import Portal
 from tests.portal.forms import submit_report
-from triage import mailer, notify
+from triage import mailer, notify, notify_choices
 from triage.console import Console
 from triage.db import NotificationChoice
 from triage.officers import add_officer
@@ -70,7 +70,8 @@ def use(console: Console, settings: MailSettings) -> None:
 def wants(console: Console, username: str, role: str = "triage", **chosen: Any) -> None:
     add_officer(console, username, role, None)
     options = {"new_reports": True, "urgent_reports": False, "deadlines": False, "key": ""}
-    notify.choose(console, username, address=f"{username}@oversight.example", **(options | chosen))
+    address = f"{username}@oversight.example"
+    notify_choices.choose(console, username, address=address, **(options | chosen))
 
 
 def canary_report(portal: Portal, console: Console, secret: str, *, urgent: bool) -> str:
@@ -202,7 +203,7 @@ def test_nothing_is_queued_or_sent_while_no_relay_is_configured(
     portal, console = pair
     wants(console, "tara")
     canary_report(portal, console, "plain", urgent=True)
-    assert notify.waiting(console, "tara").count == 0
+    assert notify_choices.waiting(console, "tara").count == 0
     assert notify.tick(console).sent == 0
 
 
@@ -223,7 +224,7 @@ def test_starttls_is_required_and_a_relay_without_it_gets_nothing(
     assert first.failure == "the relay does not offer STARTTLS, so nothing was sent"
     assert second.waiting == 1
     assert len(audit(console, "notification not sent")) == 1  # once, not at every retry
-    assert notify.waiting(console, "tara").failure == first.failure
+    assert notify_choices.waiting(console, "tara").failure == first.failure
 
 
 def test_notifications_go_over_starttls_to_a_relay_the_console_trusts(
@@ -336,7 +337,7 @@ def test_a_key_that_cannot_be_used_is_refused_saying_why(
         key = "tara's key, from memory"
     try:
         with pytest.raises(ConsoleError, match=refusal):
-            notify.choose(
+            notify_choices.choose(
                 console,
                 "tara",
                 address=TARA,
@@ -347,7 +348,7 @@ def test_a_key_that_cannot_be_used_is_refused_saying_why(
             )
     finally:
         stop_agent(tmp_path / "gpg")
-    assert notify.choices(console, "tara") is None
+    assert notify_choices.choices(console, "tara") is None
 
 
 # -- a relay that is down -------------------------------------------------------------------
@@ -374,7 +375,7 @@ def test_a_relay_that_is_down_breaks_no_sync_and_loses_nothing(
     assert body_of(received).startswith("2 new reports, 1 marked urgent.\n")
     [sent] = audit(console, "notification sent")
     assert (sent["new"], sent["urgent"], sent["attempts"]) == (2, 1, 3)
-    assert notify.waiting(console, "tara").count == 0
+    assert notify_choices.waiting(console, "tara").count == 0
 
 
 # -- the daily digest -----------------------------------------------------------------------
@@ -430,10 +431,10 @@ def test_each_officer_sets_their_own_address_and_no_one_elses(site: Site) -> Non
     assert "when an urgent report arrives" in page.text
     answer = _save(tara, address=TARA, new_reports="yes", username="uma", officer="uma", key="")
     assert answer.status_code == 303
-    chosen = notify.choices(site.console, "tara")
+    chosen = notify_choices.choices(site.console, "tara")
     assert chosen is not None
     assert (chosen.address, chosen.new_reports) == (TARA, True)
-    assert notify.choices(site.console, "uma") is None
+    assert notify_choices.choices(site.console, "uma") is None
     with site.console.sessions() as session:
         row = session.get(NotificationChoice, "tara")
         assert row is not None
@@ -455,7 +456,7 @@ def test_the_page_is_csrf_protected_and_refuses_bad_input_saying_why(site: Site)
         stop_agent(site.console.settings.data_dir / "gpg-test")
     assert refused.status_code == 422
     assert "it cannot encrypt" in refused.text
-    assert notify.choices(site.console, "tara") is None
+    assert notify_choices.choices(site.console, "tara") is None
 
 
 def test_officers_who_read_no_case_have_no_notifications_page(site: Site) -> None:
@@ -465,3 +466,19 @@ def test_officers_who_read_no_case_have_no_notifications_page(site: Site) -> Non
     page = investigator.get("/notifications").text
     assert "each morning" in page
     assert "> when new reports arrive" not in page  # the choice: they see no new reports
+
+
+def test_an_officer_can_send_themself_a_test_message(site: Site) -> None:
+    port = free_port()
+    use(site.console, mail(port))
+    tara, _ = enrol(site, "tara", "triage")
+    assert _save(tara, address=TARA, deadlines="yes").status_code == 303
+    page = tara.get("/notifications").text
+    fields = action_fields(page[page.index('value="test"') - 400 :], "/notifications")
+    asked = tara.post("/notifications", data={**fields, "action": "test"})
+    assert asked.status_code == 303
+    with relay(port) as inbox:
+        assert notify.tick(site.console).sent == 1
+    [received] = inbox.received
+    assert received.recipients == [TARA]
+    assert body_of(received).startswith("A test: notifications from the console reach you.\n")
