@@ -28,7 +28,7 @@ from portal.app import ContainErrorsMiddleware, make_templates
 from portal.errors import PortalError
 from portal.security import Csrf, SecurityHeadersMiddleware
 
-from . import case_pages, custody, labels, refusals, signin, unit_pages, web
+from . import case_pages, custody, labels, notify, notify_pages, refusals, signin, unit_pages, web
 from .notices import Notices
 from .officers import PASSWORDS
 from .settings import ConsoleError, TriageSettings
@@ -67,11 +67,15 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(web.sync_loop(app)) if sync_every and portal_url else None
+        tasks = []
+        if sync_every and portal_url:
+            tasks.append(asyncio.create_task(web.sync_loop(app)))
+        if settings.mail.enabled:  # email notifications, sent from here (triage/notify.py)
+            tasks.append(asyncio.create_task(notify.loop(app)))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -86,6 +90,7 @@ def create_app(
             *case_pages.routes,
             *custody.routes,
             *unit_pages.routes,
+            *notify_pages.routes,
             Mount("/static", StaticFiles(directory=HERE / "static")),
         ],
         middleware=[Middleware(SecurityHeadersMiddleware), Middleware(ContainErrorsMiddleware)],
@@ -105,6 +110,7 @@ def create_app(
     app.state.console = None
     app.state.portal_url = portal_url
     app.state.sync_every = sync_every
+    app.state.notify_every = notify.EVERY
     app.state.hasher = hasher
     app.state.password_gate = signin.PasswordGate()  # Argon2id checks at once, and waiting
     app.state.remembered = signin.Remembered()  # sign-in failures of names not officers

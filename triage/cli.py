@@ -21,7 +21,7 @@ from typing import Any
 import crypto
 from portal.categories import CATEGORIES
 
-from . import labels, maintenance, referral, units
+from . import labels, maintenance, notify, referral, units
 from .client import PortalError
 from .console import Console, default_officer, prepare_database
 from .keys import (
@@ -206,6 +206,13 @@ def sync(console: Console, portal_url: str) -> int:
         )
         for line in report.files_to_fetch:
             print(f"    {line}")
+    # The officers who asked are told (counts only), and the day's deadline digest goes
+    # out when it is time: the unattended sync timer is then all a console needs.
+    told = notify.tick(console)
+    if told.sent or told.waiting:
+        print(f"{told.sent} notifications sent, {told.waiting} waiting for the mail relay.")
+    if told.failure:
+        print(f"  not sent: {told.failure}; the next sync tries again.")
     return 0
 
 

@@ -32,7 +32,7 @@ from portal.blobstore import BlobStore, is_blob_id
 from portal.categories import CATEGORIES
 from portal.db import DatabaseUnavailable, migrate_or_explain
 
-from . import labels, once, sealed_audit, workflow
+from . import labels, notify, once, sealed_audit, workflow
 from .client import PortalClient, PortalError
 from .db import (
     AuditRow,
@@ -379,6 +379,7 @@ class Console:
             for case_id, key in batch.established.items():
                 session.execute(update(Case).where(Case.id == case_id).values(reply_sign_pk=key))
             self.audit_many(session, batch.audit)
+            notify.queue_reports(self, session, batch.cases)  # counts only, sent later
             session.commit()
         self._check_chains({row["case_id"] for row in batch.headers})
 

@@ -23,6 +23,8 @@ __all__ = [
     "Header",
     "IdentityRequest",
     "Item",
+    "Notification",
+    "NotificationChoice",
     "Officer",
     "OfficerSession",
     "Outgoing",
@@ -248,6 +250,38 @@ class AccountRequest(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending")  # approved | refused
     decided_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
     decided_on: Mapped[datetime.date | None] = mapped_column(Date, nullable=True)
+
+
+class NotificationChoice(Base):
+    """What an officer wants to be told by email, and where (triage/notify.py). The
+    address and the OpenPGP key name a person who works for the oversight body: they are
+    vault-sealed together (`sealed`, JSON); only which events they chose is plain."""
+
+    __tablename__ = "notification_choices"
+
+    username: Mapped[str] = mapped_column(ForeignKey("officers.username"), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)  # {"address", "key", "fingerprint"}
+    new_reports: Mapped[bool] = mapped_column(Boolean, default=False)
+    urgent_reports: Mapped[bool] = mapped_column(Boolean, default=False)
+    deadlines: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Notification(Base):
+    """A notification waiting to be sent: counts only, never a case (triage/notify.py).
+    Queued in the transaction that stores what it counts; deleted once the relay took it
+    (the audit log keeps that it was sent). `failure` says, in fixed words, why the last
+    attempt did not reach the relay."""
+
+    __tablename__ = "notifications"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(ForeignKey("officers.username"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # reports | deadlines | test
+    new_or_due: Mapped[int] = mapped_column(Integer)  # new reports | deadlines due by tomorrow
+    urgent_or_missed: Mapped[int] = mapped_column(Integer)  # of which urgent | deadlines missed
+    queued_at: Mapped[int] = mapped_column(Integer)  # seconds since 1970, UTC
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failure: Mapped[str | None] = mapped_column(String(120), nullable=True)
 
 
 class OfficerSession(Base):
