@@ -118,6 +118,9 @@ CONSOLE_FORMS = [
          {"action": "add", "unit": "chaplaincy", "name": "Chaplaincy"}),
     Form("/units/routing", "routing", "urlencoded", "admin",
          {"category": "other", "unit0": "governor", "unit1": "", "unit2": "", "unit3": ""}),
+    Form("/notifications", "notifications", "urlencoded", "triage",
+         {"action": "save", "address": "tess@oversight.example", "key": "",
+          "new_reports": "yes", "urgent_reports": "", "deadlines": ""}),
 ]  # fmt: skip
 
 
