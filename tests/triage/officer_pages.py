@@ -24,14 +24,18 @@ _USED_LOCK = threading.Lock()
 
 def fresh_code(secret: str) -> str:
     """A TOTP code for signing in, of a time step these helpers have not used yet for
-    `secret`: a code signs in once (triage/signin.py), so a second sign-in within the same
-    30 seconds takes the next step's code, which the console accepts a step early; past
-    that, this waits for the next step (a wait, never an assertion)."""
+    `secret`: a code signs in once (triage/signin.py), and the console accepts the step
+    before now and the one after (clock drift), so three sign-ins within 30 seconds take
+    the last step's code, then now's, then the next one's; past that, this waits for the
+    next step (a wait, never an assertion). The last step's code is used only while the
+    current step has 10 s to run, so that it is still accepted when it arrives."""
     totp = pyotp.TOTP(secret)
     while True:
         with _USED_LOCK:
-            now = int(time.time()) // totp.interval
-            step = max(now, _USED.get(secret, now - 1) + 1)
+            clock = time.time()
+            now = int(clock) // totp.interval
+            earliest = now - 1 if totp.interval - clock % totp.interval > 10 else now
+            step = max(earliest, _USED.get(secret, earliest - 1) + 1)
             if step <= now + 1:
                 _USED[secret] = step
                 return str(totp.generate_otp(step))
