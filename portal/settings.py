@@ -166,7 +166,7 @@ class PortalSettings:
     unclaimed_bytes: int = 4 * crypto.stored_size(2 * GIB)
     unclaimed_bytes_per_hour: int = 8 * crypto.stored_size(2 * GIB)
     disk_reserve_bytes: int = GIB
-    #: How slowly a request body may arrive (portal/bodies.py): nothing for
+    #: How slowly a request body may arrive (foundation/bodies.py): nothing for
     #: `body_idle_seconds`, or under `body_min_rate` bytes a second over a window of
     #: `body_rate_window` seconds spent waiting for it, and it is cut off (408). nginx's
     #: `client_body_timeout` (30 s) acts first; these are the portal's own backstop.

@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from portal.errors import Forbidden, NotFound
-from portal.pages import small_form
+from foundation.errors import Forbidden, NotFound
+from foundation.forms import small_form
 
 from . import custody, labels, links, notices, once, referral, refusals, strip, units, workflow
 from .console import PUBLIC_STATES, Console

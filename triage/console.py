@@ -28,9 +28,9 @@ from sqlalchemy import Connection, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 import crypto
-from portal.blobstore import BlobStore, is_blob_id
-from portal.categories import CATEGORIES
-from portal.db import DatabaseUnavailable, migrate_or_explain
+from foundation.blobstore import BlobStore, is_blob_id
+from foundation.categories import CATEGORIES
+from foundation.database import DatabaseUnavailable, migrate_or_explain
 
 from . import labels, once, sealed_audit, workflow
 from .client import PortalClient, PortalError

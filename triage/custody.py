@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.errors import Forbidden
-from portal.pages import small_form
+from foundation.errors import Forbidden
+from foundation.forms import small_form
 
 from . import refusals
 from .console import Console

@@ -25,11 +25,11 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 import crypto
-from portal.categories import CATEGORIES
-from portal.errors import Forbidden, NotFound, PortalError
-from portal.pages import small_form
-from portal.security import Csrf
-from portal.tokens import open_token, purpose_key, seal_token
+from foundation.categories import CATEGORIES
+from foundation.csrf import Csrf
+from foundation.errors import Forbidden, NotFound, WebError
+from foundation.forms import small_form
+from foundation.tokens import open_token, purpose_key, seal_token
 
 from . import account_news, approvals, notices, once, refusals, signin, statistics, units
 from .case_list import STAGES, Filters, list_cases, parse_page
@@ -56,7 +56,7 @@ LANDING = {"auditor": "/audit", "admin": "/officers", "custodian": "/custody"}
 log = logging.getLogger("lanthorn.console")
 
 
-class Redirect(PortalError):
+class Redirect(WebError):
     status = 303
 
     def __init__(self, location: str) -> None:
@@ -140,7 +140,7 @@ async def officer(request: Request, *roles: str) -> tuple[Console, Officer]:
     if "\x00" in request.scope["path"] or any(
         "\x00" in name + value for name, value in request.query_params.multi_items()
     ):
-        raise PortalError("This address cannot be read.")
+        raise WebError("This address cannot be read.")
     session_id = request.cookies.get(SESSION_COOKIE, "")
     now = int(request.app.state.clock())
 
@@ -571,7 +571,7 @@ async def sync_now(request: Request) -> Response:
     form = await small_form(request, "sync")  # its CSRF token and one-time value
     url = request.app.state.portal_url or await run_in_threadpool(_remembered_url, console)
     if not url:
-        raise PortalError("No portal address yet: run `lanthorn triage sync --portal URL` once.")
+        raise WebError("No portal address yet: run `lanthorn triage sync --portal URL` once.")
 
     async def work(acting: Console) -> Notice | str:
         try:

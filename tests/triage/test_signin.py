@@ -34,7 +34,7 @@ import pyotp
 import pytest
 from argon2 import PasswordHasher
 
-from portal.cli import UVICORN_OPTIONS
+from foundation.serving import UVICORN_OPTIONS
 from tests.portal.conftest import Portal
 from tests.serving import serving
 from triage import signin
