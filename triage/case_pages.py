@@ -21,9 +21,10 @@ from foundation.errors import Forbidden, NotFound
 from foundation.forms import small_form
 
 from . import custody, labels, links, notices, once, referral, refusals, strip, units, workflow
-from .console import PUBLIC_STATES, Console
+from .console import Console
 from .db import Case
 from .notices import Notice, see_other
+from .replies import PUBLIC_STATES
 from .settings import ConsoleError
 from .web import _audit, _case_for, _push, perform, render
 

@@ -34,7 +34,7 @@ from foundation.tokens import open_token, purpose_key, seal_token
 from . import account_news, approvals, notices, once, refusals, signin, statistics, units
 from .case_list import STAGES, Filters, list_cases, parse_page
 from .client import PortalError as PortalUnreachable
-from .console import PUBLIC_STATES, Console
+from .console import Console
 from .db import Case, Item, Officer, OfficerSession, Unit, get_state
 from .keys import threshold, unseal
 from .notices import Notice, see_other
@@ -47,6 +47,7 @@ from .officers import (
     officers,
     start_enrolment,
 )
+from .replies import PUBLIC_STATES
 from .settings import ConsoleError
 
 SESSION_COOKIE = "lanthorn_console"
