@@ -30,7 +30,22 @@ from foundation.errors import ContainErrorsMiddleware, WebError
 from foundation.headers import SecurityHeadersMiddleware
 from foundation.templates import make_templates
 
-from . import case_pages, custody, labels, refusals, signin, unit_pages, web
+from . import (
+    audit_pages,
+    case_pages,
+    custody,
+    downloads,
+    labels,
+    list_pages,
+    login_pages,
+    officer_pages,
+    pages,
+    refusals,
+    signin,
+    sync_pages,
+    unit_pages,
+    unseal_pages,
+)
 from .notices import Notices
 from .officers import PASSWORDS
 from .settings import ConsoleError, TriageSettings
@@ -77,7 +92,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(web.sync_loop(app)) if sync_every and portal_url else None
+        task = asyncio.create_task(sync_pages.sync_loop(app)) if sync_every and portal_url else None
         try:
             yield
         finally:
@@ -92,7 +107,13 @@ def create_app(
     labels.register(templates.env)  # words for the console's values (triage/labels.py)
     app = Starlette(
         routes=[
-            *web.routes,
+            *login_pages.routes,
+            *unseal_pages.routes,
+            *list_pages.routes,
+            *downloads.routes,
+            *sync_pages.routes,
+            *officer_pages.routes,
+            *audit_pages.routes,
             *case_pages.routes,
             *custody.routes,
             *unit_pages.routes,
@@ -103,7 +124,7 @@ def create_app(
             Middleware(ContainErrorsMiddleware, answer=_server_error, log=log),
         ],
         exception_handlers={
-            web.Redirect: web.redirect_handler,
+            pages.Redirect: pages.redirect_handler,
             WebError: _console_error,
             ConsoleError: _console_error,
             HTTPException: _console_error,

@@ -14,8 +14,8 @@ from foundation.forms import small_form
 from . import units
 from .console import Console
 from .notices import Notice
+from .pages import officer, perform, render
 from .settings import ConsoleError
-from .web import officer, perform, render
 
 ORDINALS = ("First", "Second", "Third", "Fourth")
 
