@@ -492,7 +492,7 @@ def cli_reference() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.family == "demo":
-        from triage.demo import demo_code, run_demo
+        from lanthorn_demo import demo_code, run_demo
 
         return demo_code() if args.code else run_demo(args.data, args.port)
     if args.family == "portal":

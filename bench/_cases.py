@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from portal.categories import CATEGORIES
+from foundation.categories import CATEGORIES
 from triage.console import Console
 from triage.db import Case, Item
 from triage.units import DEFAULT_ROUTING, DEFAULT_UNITS

@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 
 import crypto  # noqa: E402
+from foundation.serving import UVICORN_OPTIONS  # noqa: E402
 from portal.app import create_app  # noqa: E402
-from portal.cli import UVICORN_OPTIONS  # noqa: E402
 from portal.settings import PortalSettings, Secret  # noqa: E402
 from portal.throttle import ReceiptThrottle  # noqa: E402
 from tests.attacks.test_receipts import simulate_guessing, wrong_receipt  # noqa: E402

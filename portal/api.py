@@ -16,21 +16,13 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 import crypto
+from foundation.blobstore import is_blob_id, is_stored_form_size
+from foundation.bodies import declared_length, limited_stream, read_body, refuse_if_declared_over
+from foundation.errors import BadRequest, NotFound, Unacceptable, UnsupportedMediaType
 
 from . import store
-from .blobstore import is_blob_id, is_stored_form_size
-from .bodies import (
-    b64u_field,
-    blob_ids_field,
-    declared_length,
-    limited_stream,
-    parse_json_object,
-    read_body,
-    refuse_if_declared_over,
-    string_field,
-)
 from .db import Case, Item
-from .errors import BadRequest, NotFound, Unacceptable, UnsupportedMediaType
+from .json_fields import b64u_field, blob_ids_field, parse_json_object, string_field
 from .openapi import openapi_document
 from .pages import in_session
 from .pages import today as _today

@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
@@ -20,20 +19,25 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from foundation.blobstore import BlobStore
+from foundation.bodies import BodyPace
+from foundation.csrf import Csrf
+from foundation.database import make_engine, make_sessionmaker
+from foundation.errors import ContainErrorsMiddleware, WebError
+from foundation.headers import SecurityHeadersMiddleware
+from foundation.languages import N_
+from foundation.templates import make_templates
 
 from . import api, kiosk_audio, thread_view, web
-from .blobstore import BlobStore
-from .bodies import BodyPace
-from .db import make_engine, make_sessionmaker
-from .errors import ClientGone, PortalError, Unavailable
-from .i18n import N_, current_language, load_catalogues
+from .errors import ClientGone, Unavailable
+from .i18n import current_language, load_catalogues
 from .i18n import install as install_translations
 from .kdf_queue import QUEUE_VARIABLE, SharedKdfGate
 from .migrations import upgrade
 from .pages import page_language
 from .purge import Purger
-from .security import Csrf, KdfGate, SecurityHeadersMiddleware
+from .security import KdfGate
 from .settings import PortalSettings
 from .signed import DatabaseNonceStore
 from .sri import sri
@@ -73,7 +77,7 @@ def render_error(
 
 
 async def portal_error(request: Request, exc: Exception) -> Response:
-    if not isinstance(exc, PortalError):  # pragma: no cover - registered for PortalError
+    if not isinstance(exc, WebError):  # pragma: no cover - registered for WebError
         return await server_error(request, exc)
     response = render_error(request, exc.status, exc.code, exc.message, getattr(exc, "extra", None))
     retry_after = getattr(exc, "retry_after", None)
@@ -138,48 +142,9 @@ async def server_error(request: Request, exc: Exception) -> Response:
     )
 
 
-class ContainErrorsMiddleware:
-    """Answers an unexpected exception with the 500 page and lets it go no further.
-
-    Starlette's outermost middleware re-raises after rendering a 500, so that the server
-    logs the traceback; a traceback carries exception messages, and a message (a database
-    error quoting its parameters, say) can carry what a reporter sent. Here only the
-    exception's type is logged.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:
-            log.error("internal error: %s", type(exc).__name__)
-            if not started:
-                response = await server_error(Request(scope), exc)
-                await response(scope, receive, send)
-
-
-def make_templates(directory: Path) -> Jinja2Templates:
-    """Templates with autoescaping always on: reporter text is attacker input."""
-    templates = Jinja2Templates(
-        env=Environment(
-            loader=FileSystemLoader(directory),
-            autoescape=select_autoescape(default=True),
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-    )
+def portal_templates() -> Jinja2Templates:
+    """The portal's templates, with `sri()` for the scripts of pages that seal in the browser."""
+    templates = make_templates(HERE / "templates")
     templates.env.globals["sri"] = sri  # integrity="{{ sri('lanthorn-protocol.js') }}"
     return templates
 
@@ -209,7 +174,7 @@ def create_app(
         await app.state.kdf_gate.close()
         engine.dispose()
 
-    templates = make_templates(HERE / "templates")
+    templates = portal_templates()
     install_translations(templates.env, load_catalogues())
     # The oversight keys' fingerprint (§12.2), for people to compare with the posters: on
     # the about page and the receipt advice, left to right in every language.
@@ -223,11 +188,11 @@ def create_app(
         ],
         middleware=[
             Middleware(SecurityHeadersMiddleware),
-            Middleware(ContainErrorsMiddleware),
+            Middleware(ContainErrorsMiddleware, answer=server_error, log=log),
             Middleware(GateMiddleware),
         ],
         exception_handlers={
-            PortalError: portal_error,
+            WebError: portal_error,
             ClientGone: client_gone,
             HTTPException: http_error,
             OperationalError: database_unavailable,  # refused, dropped, shutting down

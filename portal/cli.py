@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -10,16 +9,14 @@ import logging
 import os
 import resource
 import secrets
-import socket
 import sys
 from pathlib import Path
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
 import crypto
+from foundation.blobstore import BlobStore
+from foundation.database import DatabaseUnavailable, migrate_or_explain
+from foundation.serving import OVER_LIMIT_CONNECTIONS, UVICORN_OPTIONS, uvicorn_log_config
 
-from .blobstore import BlobStore
-from .db import DatabaseUnavailable, migrate_or_explain
 from .kdf_queue import QUEUE_VARIABLE, shared_queue
 from .migrations import upgrade
 from .settings import (
@@ -221,40 +218,6 @@ def set_oversight_key_command(data: str | None, oversight_key: str) -> int:
     return 0
 
 
-def uvicorn_log_config() -> dict[str, object]:
-    """Server logs without addresses, user agents or request lines: access log off."""
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
-        "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "plain"},
-        },
-        "loggers": {
-            "uvicorn": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
-            "uvicorn.error": {"level": "WARNING"},
-            "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
-            "lanthorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-        },
-    }
-
-
-def _no_delay(transport: asyncio.Transport) -> None:
-    """Nagle's algorithm off. With `--workers` above 1, uvicorn binds the listening socket
-    itself without naming TCP, so asyncio does not set TCP_NODELAY and each reply on a
-    kept-alive connection waits ~40 ms for the client's delayed acknowledgement (uvicorn
-    issue #3149)."""
-    sock = transport.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-#: Connections past uvicorn's `limit_concurrency` that a worker still takes, to answer
-#: each with 503 (uvicorn does, once the request's headers are in). Past these, a new
-#: connection is closed at once, unanswered: uvicorn alone would take every connection
-#: offered and hold it, so enough of them would use up the process's file descriptors.
-OVER_LIMIT_CONNECTIONS = 16
 #: What a worker holds whatever its load: standard streams, the event loop, the listening
 #: socket, the Argon2id queue's connection, libraries' files (about 10 at rest), with room.
 BASE_DESCRIPTORS = 64
@@ -295,32 +258,6 @@ def raise_descriptor_limit(settings: PortalSettings) -> str:
         "lower LANTHORN_CONNECTIONS_PER_WORKER; until then, a crowd of connections can make "
         "the portal fail."
     )
-
-
-class NoDelayHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP/1.1 protocol on httptools (llhttp, in C) with Nagle's algorithm off
-    (uvicorn's pure-Python h11 parser took a tenth of the portal's CPU per API report),
-    and a hard cap on connections: `limit_concurrency` + `OVER_LIMIT_CONNECTIONS`."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        limit = self.limit_concurrency
-        if limit is not None and len(self.connections) >= limit + OVER_LIMIT_CONNECTIONS:
-            self.transport = transport  # for connection_lost, which closes it again
-            transport.abort()
-            return
-        _no_delay(transport)
-        super().connection_made(transport)
-
-
-#: How uvicorn runs the portal: no access log (it would record addresses and times), and
-#: no Server or Date header. Tests serve the portal with the same options.
-UVICORN_OPTIONS: dict[str, object] = {
-    "access_log": False,
-    "server_header": False,
-    "date_header": False,
-    "proxy_headers": False,
-    "http": NoDelayHttpToolsProtocol,
-}
 
 
 def uvicorn_options(settings: PortalSettings) -> dict[str, object]:

@@ -21,13 +21,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import crypto
+from foundation.categories import STATUS_TEXT
+from foundation.csrf import cookie_secure
+from foundation.errors import BadRequest, Unacceptable
+from foundation.forms import small_form
+from foundation.languages import N_
+from foundation.tokens import open_token, seal_token
 
 from . import once, store, thread_view
 from .admission import FOLLOW_UP
-from .categories import STATUS_TEXT
 from .db import ReporterSession
-from .errors import AlreadySent, BadRequest, Busy, Unacceptable
-from .i18n import N_
+from .errors import AlreadySent, Busy
 from .pages import (
     CHOOSE_AGAIN,
     RECEIPT_PROBLEMS,
@@ -38,14 +42,12 @@ from .pages import (
     redirect,
     render,
     sealing_scripts,
-    small_form,
     text_limit,
     today,
     too_long,
     with_database,
 )
-from .security import cookie_secure, derive, retry_later
-from .tokens import open_token, seal_token
+from .security import derive, retry_later
 from .upload_budget import UploadsPaused
 from .uploads import FILES_NOT_TAKEN, commit_uploads, forget_uploads, read_form
 

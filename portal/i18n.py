@@ -3,7 +3,8 @@
 Catalogues live in `portal/translations/<lang>/LC_MESSAGES/messages.po` and are compiled
 in memory at start-up. Message ids are the English sentences themselves, so a string a
 catalogue lacks falls back to English, never to a raw id. The language of the page being
-rendered is a context variable, set by the page before it renders.
+rendered is a context variable, set by the page before it renders. The languages
+themselves, and the `N_` marker, are in `foundation/languages.py` (the console names them).
 """
 
 from __future__ import annotations
@@ -18,33 +19,11 @@ from babel.support import NullTranslations, Translations
 from jinja2 import Environment
 from markupsafe import escape
 
+from foundation.languages import LANGUAGES, RTL
+
 HERE = Path(__file__).parent / "translations"
 
-#: Languages a kiosk offers, each named in its own script; `dir` for right-to-left ones.
-LANGUAGES: dict[str, str] = {
-    "en": "English",
-    "cy": "Cymraeg",
-    "pl": "Polski",
-    "ro": "Română",
-    "sq": "Shqip",
-    "lt": "Lietuvių",
-    "es": "Español",
-    "pt": "Português",
-    "ar": "العربية",
-    "ur": "اردو",
-    "pa": "ਪੰਜਾਬੀ",
-    "so": "Soomaali",
-    "vi": "Tiếng Việt",
-    "bn": "বাংলা",
-}
-RTL = frozenset({"ar", "ur"})
-
 current_language: ContextVar[str] = ContextVar("current_language", default="en")
-
-
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
 
 
 def load_catalogues(directory: Path = HERE) -> dict[str, NullTranslations]:

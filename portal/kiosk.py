@@ -21,15 +21,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import crypto
+from foundation.categories import KIOSK_CATEGORIES, KIOSK_PLACES, KIOSK_STATUS, KIOSK_WHEN
+from foundation.errors import Unacceptable
+from foundation.forms import small_form
+from foundation.languages import LANGUAGES, N_, RTL
+from foundation.tokens import open_token, purpose_key, seal_token
 
 from . import once, store, thread_view
 from .admission import FOLLOW_UP
-from .categories import KIOSK_CATEGORIES, KIOSK_PLACES, KIOSK_STATUS, KIOSK_WHEN
-from .errors import AlreadySent, Busy, Unacceptable
-from .i18n import LANGUAGES, N_, RTL
-from .pages import render, sealing_scripts, small_form, today, with_database
+from .errors import AlreadySent, Busy
+from .pages import render, sealing_scripts, today, with_database
 from .security import derive, retry_later
-from .tokens import open_token, purpose_key, seal_token
 from .web import file_report, receipt_page
 
 STEPS = ("category", "place", "when", "urgent", "describe", "check")

@@ -26,8 +26,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .categories import KIOSK_CATEGORIES, KIOSK_PLACES, KIOSK_STATUS, KIOSK_WHEN
-from .i18n import LANGUAGES
+from foundation.categories import KIOSK_CATEGORIES, KIOSK_PLACES, KIOSK_STATUS, KIOSK_WHEN
+from foundation.languages import LANGUAGES
 
 HERE = Path(__file__).parent
 MANIFEST = HERE / "audio-manifest.json"

@@ -18,11 +18,11 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 import crypto
+from foundation.blobstore import BlobStore, PendingBlob
+from foundation.bodies import receive_body, refuse_if_declared_over
+from foundation.errors import BadRequest, TooLarge
+from foundation.languages import N_
 
-from .blobstore import BlobStore, PendingBlob
-from .bodies import receive_body, refuse_if_declared_over
-from .errors import BadRequest, TooLarge
-from .i18n import N_
 from .upload_budget import UploadsPaused
 
 MAX_FIELDS = 50
@@ -337,7 +337,7 @@ async def parse_form(
 
     A file part's file is closed when the part ends (`PendingBlob.commit` reopens it), so
     a form holds at most one open file at a time. `hold_text(n)` is called for each `n`
-    bytes of text kept in memory. The body is read by `portal.bodies.receive_body`: one
+    bytes of text kept in memory. The body is read by `foundation.bodies.receive_body`: one
     that stalls or trickles is cut off (408).
 
     On any error every pending blob is deleted and the error propagates (413 while

@@ -22,7 +22,9 @@ from pathlib import Path
 
 from babel.support import NullTranslations
 
-from .i18n import LANGUAGES, N_, RTL, load_catalogues
+from foundation.languages import LANGUAGES, N_, RTL
+
+from .i18n import load_catalogues
 
 #: Each page's file name, the statuses nginx answers with it, and its words: a heading
 #: and what to do. nginx sends no body when it gives up on a slow client (its 408s close

@@ -32,12 +32,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 import crypto
+from foundation.errors import BadRequest
+from foundation.languages import N_
+from foundation.tokens import open_token, purpose_key, seal_token
 
 from . import store
-from .errors import AlreadySent, BadRequest
-from .i18n import N_
+from .errors import AlreadySent
 from .pages import in_session, render, today
-from .tokens import open_token, purpose_key, seal_token
 
 __all__ = [
     "FIELD",

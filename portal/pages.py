@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl
 
 from babel.numbers import format_decimal
 from starlette.concurrency import run_in_threadpool
@@ -14,14 +13,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 import crypto
+from foundation.csrf import cookie_secure
+from foundation.languages import LANGUAGES, N_
 
-from .bodies import read_body
-from .errors import BadRequest
-from .i18n import LANGUAGES, N_, current_language
-from .security import BROWSER_CRYPTO_CSP, KIOSK_CRYPTO_CSP, KIOSK_CSP, cookie_secure
+from .i18n import current_language
+from .security import BROWSER_CRYPTO_CSP, KIOSK_CRYPTO_CSP, KIOSK_CSP
 from .store import utc_day
 
-SMALL_FORM_BYTES = 16 * 1024
 #: What a page that seals in the browser loads, in order, each with Subresource Integrity.
 _SEALING_LIBRARY = (
     "vendor/libsodium/libsodium-sumo.js",
@@ -157,29 +155,3 @@ def render(
 
 def redirect(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
-
-
-async def small_form(
-    request: Request, purpose: str, limit: int = SMALL_FORM_BYTES
-) -> dict[str, str]:
-    """An application/x-www-form-urlencoded form of a few fields, read into memory, whose
-    CSRF token must be the one issued for `purpose` (403 otherwise): no form is read
-    without that check."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != (
-        "application/x-www-form-urlencoded"
-    ):
-        raise BadRequest("This form must be sent as a normal web form.")
-    body = await read_body(request, limit, "This form")
-    try:
-        pairs = parse_qsl(
-            body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=20
-        )
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequest("The form could not be read. Please send it again.") from None
-    # No browser sends a NUL from a form, and PostgreSQL refuses one in text (an error,
-    # so a 500, wherever a field reaches a query): refuse it here, for every form.
-    if any("\x00" in name or "\x00" in value for name, value in pairs):
-        raise BadRequest("The form could not be read. Please send it again.")
-    form = dict(pairs)
-    request.app.state.csrf.check(request, purpose, form.get("csrf"))
-    return form

@@ -25,7 +25,8 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import sessionmaker
 
-from .blobstore import BlobStore
+from foundation.blobstore import BlobStore
+
 from .db import Blob, Item, Nonce, ReporterSession
 from .once import KEEP_DAYS
 from .settings import PortalSettings

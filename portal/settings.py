@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import crypto
+from foundation.secret import Secret
 
 from .admission import FOLLOW_UP, FOLLOW_UPS_WAITING_PER_SLOT, REPORT, REPORTS_WAITING_PER_SLOT
 
@@ -27,21 +28,6 @@ GIB = 1024**3
 
 class SettingsError(Exception):
     """The portal cannot start with this configuration; the message says how to fix it."""
-
-
-class Secret:
-    """Bytes that never show up in a `repr`, a log line or a traceback."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: bytes) -> None:
-        self._value = value
-
-    def reveal(self) -> bytes:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
 
 
 @dataclass(frozen=True)
@@ -166,7 +152,7 @@ class PortalSettings:
     unclaimed_bytes: int = 4 * crypto.stored_size(2 * GIB)
     unclaimed_bytes_per_hour: int = 8 * crypto.stored_size(2 * GIB)
     disk_reserve_bytes: int = GIB
-    #: How slowly a request body may arrive (portal/bodies.py): nothing for
+    #: How slowly a request body may arrive (foundation/bodies.py): nothing for
     #: `body_idle_seconds`, or under `body_min_rate` bytes a second over a window of
     #: `body_rate_window` seconds spent waiting for it, and it is cut off (408). nginx's
     #: `client_body_timeout` (30 s) acts first; these are the portal's own backstop.

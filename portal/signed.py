@@ -16,9 +16,10 @@ from sqlalchemy.orm import sessionmaker
 from starlette.requests import Request
 
 import crypto
+from foundation.errors import Unauthorized
 
 from .db import Case, Nonce
-from .errors import SIGNATURE_REFUSED, Unauthorized
+from .errors import SIGNATURE_REFUSED
 from .pages import with_database
 from .store import find_case, utc_day
 

@@ -20,10 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import crypto
+from foundation.blobstore import is_blob_id
+from foundation.errors import Conflict, NotFound, Unacceptable
 
-from .blobstore import is_blob_id
 from .db import Blob, Case, Counter, Item, SentForm
-from .errors import AlreadySent, Conflict, NotFound, Unacceptable
+from .errors import AlreadySent
 from .settings import Limits
 
 STATES = crypto.PUBLIC_STATES

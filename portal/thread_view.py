@@ -24,10 +24,10 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 import crypto
+from foundation.languages import N_
 
 from . import store
 from .db import Case, Item
-from .i18n import N_
 from .settings import PortalSettings
 
 #: The fixed warnings (the same msgids as the pages with JavaScript: V2 strings S1–S5).

@@ -22,7 +22,7 @@ import shutil
 import time
 from collections.abc import Callable
 
-from .errors import PortalError
+from foundation.errors import WebError
 
 HOUR = 3600.0
 PAUSED = (
@@ -31,7 +31,7 @@ PAUSED = (
 )
 
 
-class UploadsPaused(PortalError):
+class UploadsPaused(WebError):
     """503: an upload bound is reached; `Retry-After` says when to try again."""
 
     status = 503

@@ -7,7 +7,7 @@ form, which is multipart, or `POST /api/v1/blobs`), each holding at most one ope
 and holds at most `body_buffer_bytes` of request bodies in memory (form text, JSON
 bodies) for all its requests together. Past either, the request is refused at once
 with 503 and `Retry-After`, and nothing of it is kept. How long a slow upload can hold
-its place is bounded by `portal.bodies.BodyPace`.
+its place is bounded by `foundation.bodies.BodyPace`.
 
 A request's share is given back when it ends, whatever the outcome: `GateMiddleware`
 keeps its `Holdings` in the ASGI scope and releases them after the response. The counts
@@ -19,8 +19,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from foundation.languages import N_
+
 from .errors import UploadsBusy
-from .i18n import N_
 
 BUSY = N_(
     "The portal is receiving as many reports and files as it can just now. Nothing you "

@@ -15,8 +15,9 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from foundation.languages import N_
+
 from . import store
-from .i18n import N_
 from .multipart import ParsedForm, parse_form
 from .pages import in_session, today
 

@@ -14,12 +14,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import crypto
+from foundation.categories import CATEGORIES, CHANNEL_VALUES, CHANNELS
+from foundation.errors import Conflict, NotFound, Unacceptable
+from foundation.forms import small_form
+from foundation.languages import LANGUAGES, N_
+from foundation.tokens import open_token, purpose_key, seal_token
 
 from . import followup, once, store
 from .admission import REPORT
-from .categories import CATEGORIES, CHANNEL_VALUES, CHANNELS
-from .errors import AlreadySent, Busy, ClientGone, Conflict, NotFound, Unacceptable
-from .i18n import LANGUAGES, N_
+from .errors import AlreadySent, Busy, ClientGone
 from .pages import (
     CHOOSE_AGAIN,
     TEXT_CHARS,
@@ -31,13 +34,11 @@ from .pages import (
     receipt_problem,
     render,
     sealing_scripts,
-    small_form,
     text_limit,
     today,
     too_long,
 )
 from .security import derive, retry_later
-from .tokens import open_token, purpose_key, seal_token
 from .upload_budget import UploadsPaused
 from .uploads import FILES_NOT_TAKEN, commit_uploads, forget_uploads, read_form
 

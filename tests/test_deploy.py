@@ -31,10 +31,11 @@ import httpx
 import pytest
 
 import crypto
+from foundation.headers import SECURITY_HEADERS
+from foundation.languages import LANGUAGES, RTL
 from portal import nginx_pages
 from portal.cli import descriptors_needed
-from portal.i18n import LANGUAGES, RTL, load_catalogues
-from portal.security import SECURITY_HEADERS
+from portal.i18n import load_catalogues
 from portal.settings import Limits, PortalSettings
 from portal.uploads import FORM_OVERHEAD
 

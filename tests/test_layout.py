@@ -30,7 +30,7 @@ def test_crypto_pulls_in_no_web_framework_or_database() -> None:
     code = (
         "import sys, crypto; print(sorted({m.split('.')[0] for m in sys.modules} & "
         "{'starlette', 'sqlalchemy', 'httpx', 'uvicorn', 'jinja2', 'psycopg', 'portal', "
-        "'triage'}))"
+        "'triage', 'foundation'}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -49,6 +49,41 @@ def test_only_the_private_module_touches_libsodium_bindings() -> None:
         }
         if path.name != "_sodium.py":
             assert not any(m.startswith("nacl.bindings") or m == "nacl" for m in imported), path
+
+
+def _imported_packages(package: str) -> dict[str, set[str]]:
+    """Each module of `package` (a folder of the repository), with the top-level packages it
+    imports, by its syntax tree: imports inside functions count too."""
+    found = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {
+            (node.module or "").split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 0
+        } | {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+@pytest.mark.parametrize(
+    ("package", "never"),
+    [
+        ("portal", {"triage"}),
+        ("triage", {"portal"}),
+        ("foundation", {"portal", "triage"}),
+    ],
+)
+def test_neither_app_imports_the_other(package: str, never: set[str]) -> None:
+    """The portal and the console share only `foundation` (and `crypto`): a reader of the
+    sealed console never meets the public portal's code, nor the portal the console's."""
+    reaching = {module: names & never for module, names in _imported_packages(package).items()}
+    assert {module: names for module, names in reaching.items() if names} == {}
 
 
 def test_public_surface_is_pinned() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -24,16 +25,35 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from portal.app import ContainErrorsMiddleware, make_templates
-from portal.errors import PortalError
-from portal.security import Csrf, SecurityHeadersMiddleware
+from foundation.csrf import Csrf
+from foundation.errors import ContainErrorsMiddleware, WebError
+from foundation.headers import SecurityHeadersMiddleware
+from foundation.templates import make_templates
 
-from . import case_pages, custody, labels, notify, notify_pages, refusals, signin, unit_pages, web
+from . import (
+    audit_pages,
+    case_pages,
+    custody,
+    downloads,
+    labels,
+    list_pages,
+    login_pages,
+    notify,
+    notify_pages,
+    officer_pages,
+    pages,
+    refusals,
+    signin,
+    sync_pages,
+    unit_pages,
+    unseal_pages,
+)
 from .notices import Notices
 from .officers import PASSWORDS
 from .settings import ConsoleError, TriageSettings
 
 HERE = Path(__file__).parent
+log = logging.getLogger("lanthorn.console")
 
 
 def _render_error(request: Request, status: int, message: str) -> Response:
@@ -46,13 +66,20 @@ def _render_error(request: Request, status: int, message: str) -> Response:
 async def _console_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, ConsoleError):
         return _render_error(request, 422, str(exc))
-    if isinstance(exc, PortalError):
+    if isinstance(exc, WebError):
         if exc.status == 403:  # every refusal is audited, whichever page refused
             await refusals.audit_refusal(request, exc.code)
         return _render_error(request, exc.status, exc.message)
     if isinstance(exc, HTTPException):
         return _render_error(request, exc.status_code, "There is no page here.")
     return _render_error(request, 500, "Something went wrong.")  # pragma: no cover
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """What an unexpected exception is answered with (`ContainErrorsMiddleware`)."""
+    return _render_error(
+        request, 500, "Something went wrong on our side. Nothing you sent was kept."
+    )
 
 
 def create_app(
@@ -69,7 +96,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tasks = []
         if sync_every and portal_url:
-            tasks.append(asyncio.create_task(web.sync_loop(app)))
+            tasks.append(asyncio.create_task(sync_pages.sync_loop(app)))
         if settings.mail.enabled:  # email notifications, sent from here (triage/notify.py)
             tasks.append(asyncio.create_task(notify.loop(app)))
         try:
@@ -86,17 +113,26 @@ def create_app(
     labels.register(templates.env)  # words for the console's values (triage/labels.py)
     app = Starlette(
         routes=[
-            *web.routes,
+            *login_pages.routes,
+            *unseal_pages.routes,
+            *list_pages.routes,
+            *downloads.routes,
+            *sync_pages.routes,
+            *officer_pages.routes,
+            *audit_pages.routes,
             *case_pages.routes,
             *custody.routes,
             *unit_pages.routes,
             *notify_pages.routes,
             Mount("/static", StaticFiles(directory=HERE / "static")),
         ],
-        middleware=[Middleware(SecurityHeadersMiddleware), Middleware(ContainErrorsMiddleware)],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(ContainErrorsMiddleware, answer=_server_error, log=log),
+        ],
         exception_handlers={
-            web.Redirect: web.redirect_handler,
-            PortalError: _console_error,
+            pages.Redirect: pages.redirect_handler,
+            WebError: _console_error,
             ConsoleError: _console_error,
             HTTPException: _console_error,
         },

@@ -44,7 +44,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 import crypto
-from portal.blobstore import BlobStore
+from foundation.blobstore import BlobStore
 
 from .archive import PUBLIC_FILES, ArchiveWriter, BackupError
 from .console import Console

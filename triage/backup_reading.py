@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import crypto
-from portal.blobstore import is_blob_id
+from foundation.blobstore import is_blob_id
 
 from .archive import ArchiveReader, BackupError, read_header
 from .backup import (

@@ -4,7 +4,7 @@ reporter is and, once a custodian approved it, see it (triage/custody.py), and e
 a referral package (investigators too, for their unit).
 
 Every action answers with a redirect to the case page (POST/redirect/GET) and is done
-once however often its form is sent (triage/once.py, `web.perform`); a refused one shows
+once however often its form is sent (triage/once.py, `pages.perform`); a refused one shows
 the page again with the reason and what was typed."""
 
 from __future__ import annotations
@@ -17,15 +17,17 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from portal.errors import Forbidden, NotFound
-from portal.pages import small_form
+from foundation.errors import Forbidden, NotFound
+from foundation.forms import small_form
 
 from . import custody, labels, links, notices, once, referral, refusals, strip, units, workflow
-from .console import PUBLIC_STATES, Console
+from .console import Console
 from .db import Case
 from .notices import Notice, see_other
+from .pages import audit, case_for, perform, render
+from .replies import PUBLIC_STATES
 from .settings import ConsoleError
-from .web import _audit, _case_for, _push, perform, render
+from .sync_pages import push_now
 
 
 async def case_page(
@@ -37,7 +39,7 @@ async def case_page(
 ) -> Response:
     """The case. `kept`: what an officer typed into a form that was refused (with its
     `action`), shown back in that form with the reason in `notice`."""
-    console, me, case = await _case_for(request, "triage", "investigator")
+    console, me, case = await case_for(request, "triage", "investigator")
     notice = notice or notices.current(request)
     reveal = (  # after Reveal, this once; only for the officer a custodian approved
         notice is not None
@@ -98,14 +100,14 @@ CASE_ACTIONS = {
 
 
 async def case_action(request: Request) -> Response:
-    console, me, case = await _case_for(request, "triage", "admin")
+    console, me, case = await case_for(request, "triage", "admin")
     action = request.path_params["action"]
     if action not in CASE_ACTIONS:
         raise NotFound("There is no such action.")
     if action == "reveal" and not await run_in_threadpool(
         custody.may_reveal, console, case.id, me.username
     ):
-        await run_in_threadpool(_audit, console, "denied", case.id, request.url.path)
+        await run_in_threadpool(audit, console, "denied", case.id, request.url.path)
         refusals.audited(request)
         raise Forbidden(
             "The reporter's identity opens only for an officer whose request a custodian "
@@ -136,7 +138,7 @@ async def case_action(request: Request) -> Response:
                 reveal=case.id,
             )
         await run_in_threadpool(_act_on_case, acting, case.id, action, form)
-        _, queued = await run_in_threadpool(_push, console)
+        _, queued = await run_in_threadpool(push_now, console)
         if queued and console.held_because:
             return f"{CASE_ACTIONS[action]} and queued, not sent: {console.held_because}."
         if queued:
@@ -190,11 +192,11 @@ async def referral_export(request: Request) -> Response:
     on a case routed to it. The package is built in memory, or in the console's data
     directory when it is larger (originals), and removed once sent. The form is spent
     with the export's audit entry: sent again, it makes no second package."""
-    console, me, case = await _case_for(request, "triage", "investigator")
+    console, me, case = await case_for(request, "triage", "investigator")
     form = await small_form(request, "case-referral")
     unit = form.get("unit", "")
     if me.role == "investigator" and unit != me.unit:
-        await run_in_threadpool(_audit, console, "refused referral", case.id, unit)
+        await run_in_threadpool(audit, console, "refused referral", case.id, unit)
         refusals.audited(request)
         raise Forbidden("Investigators export referrals for their own unit only.")
     location = f"/cases/{case.id}"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import crypto
-from portal.categories import CATEGORIES
+from foundation.categories import CATEGORIES
 
 from . import labels, maintenance, notify, referral, units
 from .client import PortalError
@@ -159,7 +159,7 @@ def serve(
 ) -> int:
     import uvicorn
 
-    from portal.cli import UVICORN_OPTIONS, uvicorn_log_config
+    from foundation.serving import UVICORN_OPTIONS, uvicorn_log_config
 
     from .app import create_app
 

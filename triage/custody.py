@@ -24,15 +24,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.errors import Forbidden
-from portal.pages import small_form
+from foundation.errors import Forbidden
+from foundation.forms import small_form
 
 from . import refusals
 from .console import Console
 from .db import IdentityRequest, Officer
 from .notices import Notice
+from .pages import audit, officer, perform, render
 from .settings import ConsoleError
-from .web import _audit, officer, perform, render
 
 MAX_REASON = 1000
 #: How many decided requests the custodians' page lists (newest first).
@@ -229,7 +229,7 @@ async def custody_submit(request: Request) -> Response:
         lambda: any(a.id == request_id for a in _made_by(console, me.username))
     )
     if mine:
-        await run_in_threadpool(_audit, console, "denied", None, request.url.path)
+        await run_in_threadpool(audit, console, "denied", None, request.url.path)
         refusals.audited(request)
         raise Forbidden(
             "You made this request: another custodian decides it. The attempt has been recorded."

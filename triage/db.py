@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from portal.db import make_engine as make_engine
-from portal.db import make_sessionmaker as make_sessionmaker
+from foundation.database import make_engine as make_engine
+from foundation.database import make_sessionmaker as make_sessionmaker
 
 __all__ = [
     "AccountRequest",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from portal.categories import CATEGORIES, KIOSK_WHEN, STATUS_TEXT
-from portal.i18n import LANGUAGES, RTL
+from foundation.categories import CATEGORIES, KIOSK_WHEN, STATUS_TEXT
+from foundation.languages import LANGUAGES, RTL
 
 from .workflow import OUTCOMES, RECORDABLE
 
@@ -22,7 +22,7 @@ CHANNELS = {
     "third_party": "Third party: someone reporting for a person inside",
     "kiosk": "Wing kiosk: a prisoner",
 }
-#: The status the reporter sees, in the words they see it in (portal/categories.py).
+#: The status the reporter sees, in the words they see it in (foundation/categories.py).
 STATUSES: dict[str, str] = dict(STATUS_TEXT)
 #: Where the case is in the oversight body's own work.
 STAGES = {
@@ -60,7 +60,7 @@ ROLES = {
     "auditor": "Auditor",
     "custodian": "Custodian (approves identity requests)",
 }
-#: The portal's languages (portal/i18n.py names each in its own script), in English.
+#: The portal's languages (foundation/languages.py names each in its own script), in English.
 LANGUAGE_IN_ENGLISH = {
     "en": "English",
     "cy": "Welsh",

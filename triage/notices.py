@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from portal.security import cookie_secure
+from foundation.csrf import cookie_secure
 
 COOKIE = "lanthorn_console_notice"
 #: A notice not shown within this many seconds is dropped.

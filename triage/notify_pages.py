@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.pages import small_form
+from foundation.forms import small_form
 
 from . import notify, notify_choices, openpgp
 from .console import Console
 from .notices import Notice
+from .pages import officer, perform, render
 from .settings import ConsoleError
-from .web import officer, perform, render
 
 ROLES = notify_choices.DEADLINE_ROLES
 #: The form carries an armored public key (openpgp.MAX_KEY_CHARS), URL-encoded.

@@ -25,7 +25,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.errors import BadRequest
+from foundation.errors import BadRequest
 
 from .db import SpentForm
 

@@ -40,7 +40,7 @@ from typing import IO, Any, BinaryIO
 from sqlalchemy import select
 
 import crypto
-from portal.categories import CATEGORIES
+from foundation.categories import CATEGORIES
 
 from . import labels
 from . import units as units_module

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from .console import Console
 from .db import OfficerSession
 
-#: The console's session cookie (triage/web.py).
+#: The console's session cookie (triage/pages.py).
 SESSION_COOKIE = "lanthorn_console"
 
 log = logging.getLogger("lanthorn.console")
@@ -59,7 +59,7 @@ def _signed_in(request: Request, session: Session) -> str | None:
     session_id = request.cookies.get(SESSION_COOKIE, "")
     if not session_id:
         return None
-    digest = hashlib.blake2b(session_id.encode(), digest_size=32).digest()  # as triage/web.py
+    digest = hashlib.blake2b(session_id.encode(), digest_size=32).digest()  # as triage/pages.py
     row = session.get(OfficerSession, digest)
     if row is None or row.expires < int(request.app.state.clock()):
         return None

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 import crypto
-from portal.blobstore import BlobStore, PendingBlob
+from foundation.blobstore import BlobStore, PendingBlob
 
 from .archive import PUBLIC_FILES, ArchiveReader, BackupError
 from .backup import Contents, Passphrases, Progress, console_tables, quiet

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select, update
 
-from portal.blobstore import is_blob_id
+from foundation.blobstore import is_blob_id
 
 from . import workflow
 from .db import Case, CaseEvent, Concern, Item, Outgoing, SetAside

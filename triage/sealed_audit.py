@@ -4,7 +4,7 @@ An audit entry is canonical JSON (crypto/audit.py). Its free-text details — th
 officer gave for an assessment, a routing or a referral, a note, a summary — are written
 as `{"sealed": "<base64url>"}`: the JSON of the text, padded to a multiple of 64 bytes
 (so the stored length says little about what was written), sealed with the vault key's
-"content" box like every other thing an officer writes (triage/console.py `_seal`).
+"content" box like every other thing an officer writes (`Console._seal`, triage/console.py).
 
 The chain's digests cover the entry *as stored*, sealed form included: the chain is
 checked without opening anything, a changed ciphertext breaks it at that entry, and

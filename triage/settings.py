@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import crypto
-from portal.settings import Secret
+from foundation.secret import Secret
 
 
 class ConsoleError(Exception):

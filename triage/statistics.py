@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.categories import CATEGORIES
+from foundation.categories import CATEGORIES
 
 from .db import Case, CaseEvent, Item
 from .workflow import OUTCOMES

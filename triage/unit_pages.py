@@ -8,14 +8,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.categories import CATEGORIES
-from portal.pages import small_form
+from foundation.categories import CATEGORIES
+from foundation.forms import small_form
 
 from . import units
 from .console import Console
 from .notices import Notice
+from .pages import officer, perform, render
 from .settings import ConsoleError
-from .web import officer, perform, render
 
 ORDINALS = ("First", "Second", "Third", "Fourth")
 

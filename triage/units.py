@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.categories import CATEGORIES
+from foundation.categories import CATEGORIES
 
 from .console import Console
 from .db import Case, Officer, RoutingEntry, Unit

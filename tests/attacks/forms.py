@@ -20,7 +20,7 @@ from sqlalchemy import MetaData, select
 from sqlalchemy.engine import Engine
 from starlette.routing import Route
 
-from portal.security import CSRF_COOKIE
+from foundation.csrf import CSRF_COOKIE
 
 Pairs = list[tuple[str, bytes]]
 #: (field name, file name, content, content type)

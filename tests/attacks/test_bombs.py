@@ -14,7 +14,7 @@ import zlib
 
 import pytest
 
-from portal.blobstore import is_stored_form_size
+from foundation.blobstore import is_stored_form_size
 from tests.portal.forms import submit_report
 
 from .conftest import Desk, case_ids

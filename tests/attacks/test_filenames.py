@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.blobstore import is_blob_id
+from foundation.blobstore import is_blob_id
 from tests.portal.conftest import Portal
 from tests.portal.forms import submit_report
 

@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.types import Message
 
 import crypto
-from portal.blobstore import BlobStore
-from portal.errors import PortalError
+from foundation.blobstore import BlobStore
+from foundation.errors import WebError
 from portal.multipart import MAX_FILES, ParsedForm, parse_form
 from tests.conftest import run_coroutine
 
@@ -68,7 +68,7 @@ def test_any_body_parses_or_is_a_4xx_and_leaves_nothing(
         root = Path(tmp)
         try:
             form = parse(root, chunked(content, cuts), content_type)
-        except PortalError as exc:
+        except WebError as exc:
             refused = exc.status
         else:
             refused = 0
@@ -109,7 +109,7 @@ def test_a_well_formed_form_parses_to_what_was_sent_however_chunked(
         root = Path(tmp)
         try:
             form = parse(root, chunked(body, cuts), content_type)
-        except PortalError:
+        except WebError:
             assert any(breaks_header(name) for name, _ in files)
             assert list(root.iterdir()) == []
             return
@@ -132,7 +132,7 @@ def test_file_names_are_bare_printable_and_short(name: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             form = parse(Path(tmp), [body], content_type)
-        except PortalError:
+        except WebError:
             assert breaks_header(name)
             return
         try:

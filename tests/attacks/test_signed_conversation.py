@@ -32,7 +32,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 import crypto
-from portal.db import Base, make_engine, make_sessionmaker
+from foundation.database import make_engine, make_sessionmaker
+from portal.db import Base
 from portal.db import Case as PortalCase
 from portal.db import Item as PortalItem
 from tests.portal.clients import Reporter, SignedAuth

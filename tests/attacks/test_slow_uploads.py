@@ -34,8 +34,8 @@ import httpx
 import pytest
 
 import crypto
-from portal.cli import OVER_LIMIT_CONNECTIONS
-from portal.security import CSRF_COOKIE
+from foundation.csrf import CSRF_COOKIE
+from foundation.serving import OVER_LIMIT_CONNECTIONS
 from tests.portal.clients import OCTETS, stored_blob
 from tests.portal.conftest import Portal, PortalFactory
 from tests.portal.forms import (

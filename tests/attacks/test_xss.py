@@ -410,10 +410,10 @@ def test_no_payload_runs_or_is_injected_on_any_page(site: Site, browser: Browser
 def test_translating_a_variable_never_unescapes_it() -> None:
     """Jinja2 treats what `_()` returns as safe HTML: `_(variable)` must still escape any
     text that is not one of the catalogue's own messages, in every language."""
-    from portal.app import HERE, make_templates
+    from portal.app import portal_templates
     from portal.i18n import current_language, install, load_catalogues
 
-    templates = make_templates(HERE / "templates")
+    templates = portal_templates()
     install(templates.env, load_catalogues())
     page = templates.env.from_string("<p>{{ _(words) }}</p><p>{{ _(known) }}</p>")
     for lang in ("en", "pl", "ar"):

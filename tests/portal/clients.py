@@ -99,7 +99,7 @@ class ConsoleClient:
             if response.status_code != 409 or after != "known":
                 break
             # A test console that takes the portal's word for the head (a reporter's item
-            # it has not read, say); the triage console never does (triage/console.py).
+            # it has not read, say); the triage console never does (triage/chains.py).
             moved = response.json()["head"]
             head = crypto.Head(moved["seq"], bytes.fromhex(moved["hash"]))
         return response

@@ -16,8 +16,8 @@ import pytest
 from starlette.requests import Request
 from starlette.types import Message
 
-from portal.bodies import BodyPace, receive_body
-from portal.errors import Disconnected, TooSlow
+from foundation.bodies import BodyPace, receive_body
+from foundation.errors import Disconnected, TooSlow
 from tests.conftest import run_coroutine
 
 

@@ -32,8 +32,9 @@ from starlette.staticfiles import StaticFiles
 
 import crypto
 from crypto.kdf import SIGN_LABEL, subkey
+from foundation.headers import SECURITY_HEADERS, SecurityHeadersMiddleware
 from portal.multipart import clean_filename
-from portal.security import BROWSER_CRYPTO_CSP, SECURITY_HEADERS, SecurityHeadersMiddleware
+from portal.security import BROWSER_CRYPTO_CSP
 from portal.sri import STATIC, sri
 from tests.attacks.strategies import FILE_NAMES
 from tests.conftest import CHEAP_KDF, VECTORS, needs_chromium

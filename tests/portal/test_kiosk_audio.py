@@ -25,8 +25,9 @@ import textstat
 from playwright.sync_api import Browser, Page, expect
 
 import crypto
+from foundation.languages import LANGUAGES
 from portal import kiosk_audio
-from portal.i18n import LANGUAGES, load_catalogues
+from portal.i18n import load_catalogues
 from tests.conftest import ONE_ENGINE, needs_chromium
 
 from .conftest import Portal

@@ -13,7 +13,8 @@ from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
 import crypto
-from portal.i18n import LANGUAGES, load_catalogues
+from foundation.languages import LANGUAGES
+from portal.i18n import load_catalogues
 from tests.conftest import ONE_ENGINE, needs_chromium
 
 from .conftest import Portal

@@ -16,7 +16,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 import crypto
-from portal.i18n import RTL, load_catalogues
+from foundation.languages import RTL
+from portal.i18n import load_catalogues
 from tests.conftest import needs_chromium
 from tests.triage.conftest import console_settings, pair  # noqa: F401 - fixtures used here
 from triage.console import Console

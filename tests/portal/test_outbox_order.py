@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import delete
 
 import crypto
+from foundation.database import make_engine, make_sessionmaker
 from portal.cli import migrate
-from portal.db import Blob, Case, Item, make_engine, make_sessionmaker
+from portal.db import Blob, Case, Item
 from portal.settings import Limits
 from portal.store import acknowledge, create_case, outbox
 

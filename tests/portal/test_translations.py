@@ -9,7 +9,8 @@ import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
-from portal.i18n import HERE, LANGUAGES, RTL
+from foundation.languages import LANGUAGES, RTL
+from portal.i18n import HERE
 
 from .conftest import Portal
 from .forms import csrf_token, submit_report

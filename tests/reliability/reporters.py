@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 import crypto
-from portal.categories import CHANNEL_VALUES
+from foundation.categories import CHANNEL_VALUES
 from tests.portal.clients import SignedAuth, stored_blob
 from tests.portal.forms import REPORT_FIELDS, open_thread, receipt_of, send_message
 

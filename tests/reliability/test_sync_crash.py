@@ -17,8 +17,8 @@ import httpx
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from foundation.serving import UVICORN_OPTIONS
 from portal.app import create_app
-from portal.cli import UVICORN_OPTIONS
 from portal.settings import PortalSettings, Secret
 from tests.conftest import CHEAP_KDF
 from tests.portal.clients import ConsoleClient

@@ -17,8 +17,8 @@ import pytest
 from argon2 import PasswordHasher
 
 import crypto
+from foundation.serving import UVICORN_OPTIONS
 from portal.app import create_app
-from portal.cli import UVICORN_OPTIONS
 from portal.settings import PortalSettings, Secret
 from tests.conftest import CHEAP_KDF
 from tests.portal.conftest import Clock, Portal, answer_to

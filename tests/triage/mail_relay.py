@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import shutil
 import socket
 import ssl
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,3 +150,16 @@ def stop_agent(home: Path) -> None:
         check=False,
         capture_output=True,
     )
+
+
+@contextlib.contextmanager
+def keyring() -> Iterator[Path]:
+    """A GnuPG home of its own at a short path, removed afterwards with its agent stopped.
+    gpg-agent's socket lives in it, and a socket's path holds at most 107 bytes: pytest's
+    folders under its workers are longer, and gpg then cannot make a key at all."""
+    home = Path(tempfile.mkdtemp(prefix="gpg-"))
+    try:
+        yield home
+    finally:
+        stop_agent(home)
+        shutil.rmtree(home, ignore_errors=True)

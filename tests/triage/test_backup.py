@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import command
 
 import crypto
-from portal.cli import UVICORN_OPTIONS
+from foundation.serving import UVICORN_OPTIONS
 from tests.conftest import CHEAP_KDF, POSTGRES_URL
 from tests.portal.forms import open_thread, receipt_of, send_message, submit_report
 from tests.portal.test_api import file_report, report_document, submission

@@ -17,7 +17,7 @@ from tests.conftest import needs_chromium
 from tests.portal.conftest import Portal
 from tests.portal.forms import open_thread
 from triage.console import Console
-from triage.web import _files
+from triage.downloads import case_files
 
 pytestmark = needs_chromium
 
@@ -101,7 +101,7 @@ def test_a_browser_sealed_report_opens_on_the_console_like_a_server_sealed_one(
         ("photo.jpg", len(PHOTO), "stored")
     ]
     for case in shown:
-        [descriptor] = _files(console, case["case"])
+        [descriptor] = case_files(console, case["case"])
         key = crypto.b64u_decode(descriptor["key"], length=32)
         plain = io.BytesIO()
         with console.blobs.path(descriptor["blob_id"]).open("rb") as stored:

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 import crypto
-from portal.categories import KIOSK_PLACES, KIOSK_WHEN
+from foundation.categories import KIOSK_PLACES, KIOSK_WHEN
+from foundation.languages import LANGUAGES
 from portal.db import Item as PortalItem
-from portal.i18n import LANGUAGES
 from tests.portal.forms import open_thread, receipt_of, send_message, submit_report
 from triage import cli, labels
 

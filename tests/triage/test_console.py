@@ -16,6 +16,7 @@ from portal.db import Item as PortalItem
 from tests.portal.conftest import Portal
 from tests.portal.forms import open_thread, receipt_of, send_message, submit_report
 from tests.portal.test_api import file_report, report_document, submission
+from triage import intake
 from triage.client import PortalError
 from triage.console import Console
 from triage.db import AuditRow, Outgoing
@@ -94,18 +95,18 @@ def test_a_sync_killed_halfway_and_rerun_keeps_every_item_exactly_once(
     for _ in range(3):
         submit_report(portal.client(), files=[("f.bin", os.urandom(70_000), "image/png")])
     calls = {"n": 0}
-    real_take = Console._take
+    real_take = intake.take
 
-    def dying_take(self: Console, *args: object) -> None:
+    def dying_take(acting: Console, *args: object) -> None:
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt  # the operator's Ctrl-C, mid-page, before any ack
-        real_take(self, *args)  # type: ignore[arg-type]
+        real_take(acting, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Console, "_take", dying_take)
+    monkeypatch.setattr(intake, "take", dying_take)
     with pytest.raises(KeyboardInterrupt):
         console.sync(portal.url)
-    monkeypatch.setattr(Console, "_take", real_take)
+    monkeypatch.setattr(intake, "take", real_take)
     # A page is stored in one transaction: the interrupted one left nothing half-stored,
     # and the portal, never acknowledged, still offers all three.
     assert case_ids(console) == []

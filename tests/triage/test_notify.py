@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from portal.categories import CATEGORIES
+from foundation.categories import CATEGORIES
 from tests.portal.conftest import Portal
 from tests.portal.forms import submit_report
 from triage import mailer, notify, notify_choices
@@ -41,10 +41,10 @@ from .mail_relay import (
     OfficerKey,
     Received,
     free_port,
+    keyring,
     make_key,
     relay,
     self_signed,
-    stop_agent,
 )
 from .officer_pages import action_fields
 
@@ -136,9 +136,8 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
 
 @pytest.fixture(scope="module")
 def officer_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfficerKey]:
-    home = tmp_path_factory.mktemp("officer-gpg")
-    yield make_key(home)
-    stop_agent(home)
+    with keyring() as home:
+        yield make_key(home)
 
 
 # -- what a notification says, over a plain relay on localhost ------------------------------
@@ -325,17 +324,19 @@ def test_a_key_that_cannot_be_used_is_refused_saying_why(
 ) -> None:
     _, console = pair
     add_officer(console, "tara", "triage", None)
-    if kind == "signing only":
-        key = make_key(tmp_path / "gpg", encrypts=False).public
-    elif kind == "expired":
-        key = make_key(tmp_path / "gpg", made_on=datetime.date(2020, 1, 1), days=1).public
-    elif kind == "private":
-        key = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nabc\n-----END PGP PRIVATE KEY BLOCK-----"
-    elif kind == "two":
-        key = officer_key.public + "\n" + make_key(tmp_path / "gpg").public
-    else:
-        key = "tara's key, from memory"
-    try:
+    with keyring() as home:
+        if kind == "signing only":
+            key = make_key(home, encrypts=False).public
+        elif kind == "expired":
+            key = make_key(home, made_on=datetime.date(2020, 1, 1), days=1).public
+        elif kind == "private":
+            key = (
+                "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nabc\n-----END PGP PRIVATE KEY BLOCK-----"
+            )
+        elif kind == "two":
+            key = officer_key.public + "\n" + make_key(home).public
+        else:
+            key = "tara's key, from memory"
         with pytest.raises(ConsoleError, match=refusal):
             notify_choices.choose(
                 console,
@@ -346,8 +347,6 @@ def test_a_key_that_cannot_be_used_is_refused_saying_why(
                 urgent_reports=False,
                 deadlines=False,
             )
-    finally:
-        stop_agent(tmp_path / "gpg")
     assert notify_choices.choices(console, "tara") is None
 
 
@@ -449,11 +448,8 @@ def test_the_page_is_csrf_protected_and_refuses_bad_input_saying_why(site: Site)
     bad = _save(tara, address="not an address", new_reports="yes")
     assert bad.status_code == 422
     assert "give one email address" in bad.text
-    signing = make_key(site.console.settings.data_dir / "gpg-test", encrypts=False)
-    try:
-        refused = _save(tara, address=TARA, key=signing.public)
-    finally:
-        stop_agent(site.console.settings.data_dir / "gpg-test")
+    with keyring() as home:
+        refused = _save(tara, address=TARA, key=make_key(home, encrypts=False).public)
     assert refused.status_code == 422
     assert "it cannot encrypt" in refused.text
     assert notify_choices.choices(site.console, "tara") is None

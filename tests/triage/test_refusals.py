@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 from starlette.routing import Route
 
-from portal.security import CSRF_COOKIE
+from foundation.csrf import CSRF_COOKIE
 from tests.portal.forms import submit_report
 
 from .conftest import Site, case_ids, enrol

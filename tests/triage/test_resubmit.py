@@ -15,7 +15,7 @@ import httpx
 import pyotp
 from sqlalchemy import select
 
-from portal.cli import UVICORN_OPTIONS
+from foundation.serving import UVICORN_OPTIONS
 from tests.portal.conftest import Portal
 from tests.portal.forms import open_thread, receipt_of, submit_report
 from tests.serving import serving

@@ -16,14 +16,9 @@ from typing import Any
 import pytest
 
 import crypto
+from foundation.serving import UVICORN_OPTIONS
 from portal.app import create_app
-from portal.cli import (
-    UVICORN_OPTIONS,
-    initialise,
-    read_oversight_keys,
-    read_public_key,
-    set_oversight_key,
-)
+from portal.cli import initialise, read_oversight_keys, read_public_key, set_oversight_key
 from portal.settings import OversightPublicKeys, PortalSettings, SettingsError
 from tests.conftest import CHEAP_KDF
 from tests.portal.conftest import Clock, Portal, answer_to

@@ -34,7 +34,7 @@ import pyotp
 import pytest
 from argon2 import PasswordHasher
 
-from portal.cli import UVICORN_OPTIONS
+from foundation.serving import UVICORN_OPTIONS
 from tests.portal.conftest import Portal
 from tests.serving import serving
 from triage import signin
@@ -411,9 +411,9 @@ def test_once_unsealed_the_unseal_form_checks_no_passphrase(
     pair: tuple[Portal, Console], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, console = pair
-    from triage import web
+    from triage import unseal_pages
 
-    real = web.unseal
+    real = unseal_pages.unseal
     tried: list[list[str]] = []
     holding = threading.Event()
     go = threading.Event()
@@ -425,7 +425,7 @@ def test_once_unsealed_the_unseal_form_checks_no_passphrase(
             go.wait(timeout=2 * PATIENCE)
         return real(settings, passphrases)
 
-    monkeypatch.setattr(web, "unseal", watched_unseal)
+    monkeypatch.setattr(unseal_pages, "unseal", watched_unseal)
     app = create_app(console.settings, hasher=Watched())
     with serving(app, **UVICORN_OPTIONS) as url, httpx.Client(base_url=url) as client:
         page = client.get("/unseal").text

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from portal.security import SECURITY_HEADERS
+from foundation.headers import SECURITY_HEADERS
 from tests.portal.forms import REPORT_FIELDS, submit_report
 from triage.statistics import (
     CaseRow,

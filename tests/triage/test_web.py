@@ -8,7 +8,7 @@ import re
 import httpx
 import pyotp
 
-from portal.cli import UVICORN_OPTIONS
+from foundation.serving import UVICORN_OPTIONS
 from tests.portal.conftest import Portal
 from tests.portal.forms import open_thread, receipt_of, submit_report
 from tests.serving import serving

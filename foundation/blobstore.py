@@ -1,4 +1,5 @@
-"""Stored-form attachment files in `DATA/blobs/`.
+"""Encrypted files in a data directory's `blobs/`: the portal's stored-form attachments,
+and the files the console fetched from it.
 
 A file is written under a temporary name, flushed to disk, and renamed to its id only
 when complete, so a crash never leaves a half blob under a real name. Only ciphertext

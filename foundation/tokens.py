@@ -1,9 +1,10 @@
-"""Small encrypted tokens the portal hands to a browser and reads back.
+"""Small encrypted tokens an app hands to a browser and reads back.
 
 A token is `crypto_secretbox` (via PyNaCl's `SecretBox`) of compact JSON under a key
 derived for one purpose, so a token minted for one form can never be replayed into
 another. They carry things the browser must hold for the reporter between two requests
-(attachments already uploaded, the receipt to check) without the portal storing them.
+(the portal: attachments already uploaded, the receipt to check; the console: an
+enrolment in progress) without the app storing them.
 """
 
 from __future__ import annotations

@@ -1,31 +1,27 @@
-"""Reading request bodies safely: size limits enforced before and while streaming, a
-body that stalls or trickles cut off (408), and JSON fields checked with a message that
-says exactly what is wrong (→ 400).
+"""Reading request bodies safely: size limits enforced before and while streaming, and a
+body that stalls or trickles cut off (408).
 
-Every body the portal reads comes through `receive_body`: the multipart forms
-(portal/multipart.py), the small urlencoded forms and JSON bodies (`read_body`), and the
-API's uploads (`limited_stream`). It reads `request.receive()` itself, with a timeout on
-each read, because a client that sends a few bytes and then nothing would otherwise keep
-its request, and whatever the request holds (an upload slot, an open file, buffered
-text), for as long as the connection stays open.
+Every body either app reads comes through `receive_body`: the portal's multipart forms
+(portal/multipart.py), the small urlencoded forms of both apps (`foundation.forms`), the
+portal's JSON bodies (`read_body`) and the API's uploads (`limited_stream`). It reads
+`request.receive()` itself, with a timeout on each read, because a client that sends a
+few bytes and then nothing would otherwise keep its request, and whatever the request
+holds (an upload slot, an open file, buffered text), for as long as the connection
+stays open.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.requests import Request
 
-import crypto
-
 from .errors import BadRequest, Disconnected, TooLarge, TooSlow
-from .i18n import N_
+from .languages import N_
 
 _DIGITS = re.compile(r"[0-9]{1,20}")
 TOO_SLOW = N_(
@@ -139,42 +135,3 @@ async def read_body(request: Request, limit: int, what: str = "The request body"
             gate.hold_bytes(request, len(chunk))
         parts.append(chunk)
     return b"".join(parts)
-
-
-def parse_json_object(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise BadRequest("The request body is not valid JSON.", code="bad_json") from None
-    if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.", code="bad_json")
-    return data
-
-
-def b64u_field(data: dict[str, Any], name: str, length: int | None = None) -> bytes:
-    value = data.get(name)
-    if not isinstance(value, str):
-        raise BadRequest(f'"{name}" is missing or not a string.', code="bad_field")
-    try:
-        return crypto.b64u_decode(value, length=length)
-    except crypto.CryptoError:
-        size = f" of exactly {length} bytes" if length else ""
-        raise BadRequest(
-            f'"{name}" must be URL-safe base64 without padding{size}.', code="bad_base64"
-        ) from None
-
-
-def string_field(data: dict[str, Any], name: str, max_length: int = 64) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value or len(value) > max_length:
-        raise BadRequest(f'"{name}" is missing or not a short string.', code="bad_field")
-    return value
-
-
-def blob_ids_field(data: dict[str, Any], max_count: int = 100) -> list[str]:
-    value = data.get("blob_ids", [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BadRequest('"blob_ids" must be a list of strings.', code="bad_field")
-    if len(value) > max_count:
-        raise BadRequest(f"At most {max_count} attachments per submission.", code="bad_field")
-    return value

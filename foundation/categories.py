@@ -1,8 +1,11 @@
-"""What a report can be about: docs/design.md §3's routing table, in a reporter's words."""
+"""What a report can be about: docs/design.md §3's routing table, in a reporter's words.
+
+The values inside a sealed report (category, channel, the kiosk's place and time) and the
+words for them: the portal shows them to reporters, the console to officers."""
 
 from __future__ import annotations
 
-from .i18n import N_
+from .languages import N_
 
 CATEGORIES: dict[str, str] = {
     "staff_sexual_misconduct": N_(

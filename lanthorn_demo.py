@@ -1,5 +1,8 @@
 """`lanthorn demo`: a portal and a console on one machine, demo passphrases and logins.
 
+It sets up and runs both apps, so it sits beside `lanthorn_cli.py`, above them: neither
+app imports the other.
+
 The console is initialised with three demo officers' passphrases (any two unseal it) and
 five demo sign-ins (two admins and a custodian, so that the two-person rules can be
 tried); the portal gets the console's public keys. The portal runs as
@@ -21,22 +24,15 @@ import httpx
 import pyotp
 import uvicorn
 
-from portal.cli import (
-    UVICORN_OPTIONS,
-    initialise,
-    read_oversight_keys,
-    read_public_key,
-    set_oversight_key,
-    uvicorn_log_config,
-)
+from foundation.serving import UVICORN_OPTIONS, uvicorn_log_config
+from portal.cli import initialise, read_oversight_keys, read_public_key, set_oversight_key
 from portal.settings import CONFIG_FILE
-
-from .app import create_app
-from .console import Console, prepare_database
-from .keys import OVERSIGHT_FILE, VAULT_FILE, key_ceremony, unseal
-from .officers import enrol_for_demo, officers
-from .seed import seed_demo
-from .settings import TriageSettings
+from triage.app import create_app
+from triage.console import Console, prepare_database
+from triage.keys import OVERSIGHT_FILE, VAULT_FILE, key_ceremony, unseal
+from triage.officers import enrol_for_demo, officers
+from triage.seed import seed_demo
+from triage.settings import TriageSettings
 
 DEMO_PASSPHRASES = (
     "demo officer one lantern",
