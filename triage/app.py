@@ -45,6 +45,7 @@ from . import (
     refusals,
     signin,
     sync_pages,
+    template_pages,
     unit_pages,
     unseal_pages,
 )
@@ -124,6 +125,7 @@ def create_app(
             *custody.routes,
             *unit_pages.routes,
             *notify_pages.routes,
+            *template_pages.routes,
             Mount("/static", StaticFiles(directory=HERE / "static")),
         ],
         middleware=[

@@ -17,10 +17,24 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from foundation.categories import CATEGORIES
 from foundation.errors import Forbidden, NotFound
 from foundation.forms import small_form
 
-from . import custody, labels, links, notices, once, referral, refusals, strip, units, workflow
+from . import (
+    custody,
+    labels,
+    links,
+    notes,
+    notices,
+    once,
+    referral,
+    refusals,
+    strip,
+    timeline,
+    units,
+    workflow,
+)
 from .console import Console
 from .db import Case
 from .notices import Notice, see_other
@@ -48,7 +62,26 @@ async def case_page(
     )
     shown = await run_in_threadpool(lambda: console.show(case.id, reveal_identity=reveal))
     unit = me.unit if me.role == "investigator" else None  # links only within their unit
-    typed = kept or {}
+    typed = dict(kept or {})
+    language = labels.language(shown["lang"])
+    deadlines = await run_in_threadpool(console.deadlines, case.id)
+    asked = await run_in_threadpool(custody.for_case, console, case.id)
+    all_units = await run_in_threadpool(units.units, console, include_retired=True)
+    written = await run_in_threadpool(notes.case_notes, console, case.id)
+    entries = await run_in_threadpool(
+        timeline.build, console, case.id, shown, deadlines, written, asked, all_units, CATEGORIES
+    )
+    # Reply templates in the reporter's language; "Use this template" (a GET form,
+    # no script needed) puts the chosen one's text in the reply box.
+    offered = (
+        await run_in_threadpool(notes.templates, console, language["code"])
+        if me.role == "triage" and language["code"]
+        else []
+    )
+    chosen = request.query_params.get("template", "")
+    used = next((t for t in offered if str(t.id) == chosen), None)
+    if used is not None and kept is None:
+        typed = {"action": "reply", "text": used.text}
 
     def value(action: str, name: str, default: str = "") -> str:
         return typed.get(name, default) if typed.get("action") == action else default
@@ -60,8 +93,11 @@ async def case_page(
             "case": case,
             "shown": shown,
             "when": labels.occurred(shown, datetime.date.fromisoformat(shown["reached_portal_on"])),
-            "language": labels.language(shown["lang"]),
-            "deadlines": await run_in_threadpool(console.deadlines, case.id),
+            "language": language,
+            "deadlines": deadlines,
+            "timeline": entries,
+            "reply_templates": offered,
+            "used_template": used,
             "concerns": await run_in_threadpool(links.concerns, console, case.id, unit),
             "suggestions": await run_in_threadpool(links.suggestions, console, case.id, unit),
             "concern_kinds": links.KINDS,
@@ -69,7 +105,7 @@ async def case_page(
             "severities": workflow.SEVERITIES,
             "recordable": workflow.RECORDABLE,
             "today": console._today(),
-            "units": await run_in_threadpool(units.units, console, include_retired=True),
+            "units": all_units,
             "route_to": await run_in_threadpool(units.units, console),  # active units only
             "suggested": await run_in_threadpool(units.suggested, console, case.category),
             "states": PUBLIC_STATES,
@@ -77,7 +113,7 @@ async def case_page(
             "typed": value,
             "can_act": me.role == "triage",
             "can_refer": me.role in ("triage", "investigator"),
-            "asked": await run_in_threadpool(custody.for_case, console, case.id),
+            "asked": asked,
             "stripped_formats": strip.FORMATS,
         },
         status=status,
@@ -96,6 +132,7 @@ CASE_ACTIONS = {
     "close": "Case closed",
     "status": "Status saved",
     "route": "Case routed",
+    "note": "Note saved (officers only; the reporter never sees it)",
 }
 
 
@@ -138,6 +175,8 @@ async def case_action(request: Request) -> Response:
                 reveal=case.id,
             )
         await run_in_threadpool(_act_on_case, acting, case.id, action, form)
+        if action == "note":  # nothing goes to the portal
+            return CASE_ACTIONS[action]
         _, queued = await run_in_threadpool(push_now, console)
         if queued and console.held_because:
             return f"{CASE_ACTIONS[action]} and queued, not sent: {console.held_because}."
@@ -183,6 +222,8 @@ def _act_on_case(console: Console, case_id: str, action: str, form: dict[str, st
         console.set_public_status(case_id, form.get("state", ""))
     elif action == "route":
         _route(console, case_id, form.get("unit", ""), form.get("reason", ""))
+    elif action == "note":
+        notes.add_note(console, case_id, form.get("text", ""))
 
 
 async def referral_export(request: Request) -> Response:
@@ -270,6 +311,7 @@ def _route(console: Console, case_id: str, unit: str, reason: str) -> None:
         if case is None:
             raise ConsoleError("there is no such case")
         case.unit, case.workflow = unit, "routed"
+        console._event(session, case_id, "routed", {"unit": unit, "reason": reason.strip()[:500]})
         console.audit(session, "route", case_id, unit=unit, reason=reason.strip()[:500])
         session.commit()
 

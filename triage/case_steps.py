@@ -49,6 +49,12 @@ def assess(
         case.category, case.severity, case.urgent = category, severity, urgent
         if case.workflow in ("new", "acknowledged"):
             case.workflow = "assessed"
+        console._event(
+            session,
+            case_id,
+            "assessed",
+            {"category": category, "severity": severity, "urgent": urgent, "reason": reason},
+        )
         console.audit(
             session,
             "assess",

@@ -190,7 +190,14 @@ class Console:
     def _event(self, session: Session, case_id: str, kind: str, detail: Any = None) -> None:
         sealed = None if detail is None else self._seal(detail)
         session.add(
-            CaseEvent(case_id=case_id, kind=kind, on=self._today(), officer=self.who, detail=sealed)
+            CaseEvent(
+                case_id=case_id,
+                kind=kind,
+                on=self._today(),
+                officer=self.who,
+                detail=sealed,
+                at=int(self.clock()),
+            )
         )
 
     # -- what the console does, each in the module of its concern ------------------------

@@ -18,6 +18,7 @@ __all__ = [
     "Base",
     "Case",
     "CaseEvent",
+    "CaseNote",
     "Concern",
     "Finding",
     "Header",
@@ -28,6 +29,7 @@ __all__ = [
     "Officer",
     "OfficerSession",
     "Outgoing",
+    "ReplyTemplate",
     "RoutingEntry",
     "SetAside",
     "SpentForm",
@@ -82,6 +84,9 @@ class CaseEvent(Base):
     on: Mapped[datetime.date] = mapped_column(Date)
     officer: Mapped[str] = mapped_column(String(80))
     detail: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: When, in seconds since 1970 (UTC), to order a day's events in the case's timeline;
+    #: None for events recorded before migration 0015.
+    at: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Concern(Base):
@@ -113,6 +118,36 @@ class Item(Base):
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
     kind: Mapped[str] = mapped_column(String(8))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    on: Mapped[datetime.date] = mapped_column(Date)
+    #: When this console stored it (seconds since 1970, UTC), for the case's timeline;
+    #: None for items stored before migration 0015.
+    at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class CaseNote(Base):
+    """An officer's internal note on a case: never sent to the reporter, shown in the
+    case's timeline. The text is vault-sealed like everything an officer writes."""
+
+    __tablename__ = "case_notes"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    officer: Mapped[str] = mapped_column(String(80))
+    on: Mapped[datetime.date] = mapped_column(Date)
+    at: Mapped[int] = mapped_column(Integer)  # seconds since 1970, UTC
+    text: Mapped[bytes] = mapped_column(LargeBinary)  # vault-sealed
+
+
+class ReplyTemplate(Base):
+    """A reply officers start from, in one language (triage/notes.py). Its title and text
+    are vault-sealed together (`sealed`, JSON); only the language is plain."""
+
+    __tablename__ = "reply_templates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lang: Mapped[str] = mapped_column(String(16), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)  # {"title", "text"}
+    officer: Mapped[str] = mapped_column(String(80))  # who saved it last
     on: Mapped[datetime.date] = mapped_column(Date)
 
 

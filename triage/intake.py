@@ -126,6 +126,7 @@ def take(
             "kind": stored_kind,
             "content": console._seal(content),
             "on": today,
+            "at": int(console.clock()),
         }
     )
     if header is not None:

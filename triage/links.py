@@ -58,6 +58,7 @@ def add_concern(console: Console, case_id: str, kind: str, name: str) -> None:
                 on=datetime.datetime.fromtimestamp(console.clock(), datetime.UTC).date(),
             )
         )
+        console._event(session, case_id, "concern", {"kind": KINDS[kind].lower()})
         console.audit(session, "add concern", case_id, kind=kind)  # never the name
         session.commit()
 

@@ -57,6 +57,9 @@ def show(console: Console, case_id: str, *, reveal_identity: bool = False) -> di
         {
             "kind": item.kind,
             "on": item.on.isoformat(),
+            "seq": item.seq,
+            "at": item.at,
+            "by": content["document"].get("by"),  # a reply's author, since 0015
             "text": content["document"].get("text", content["document"].get("description")),
             "files": [
                 {

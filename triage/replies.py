@@ -66,6 +66,7 @@ def reply_item(
     if session.scalar(purged.limit(1)) is not None:
         raise ConsoleError("this case was purged at the end of its retention period")
     document = {"type": kind, "text": message, "sent_on": console._today().isoformat()}
+    document["by"] = console.who  # kept here only, for the timeline; never sent
     item_id = "reply-" + secrets.token_hex(8)
     session.add(
         Item(
@@ -74,6 +75,7 @@ def reply_item(
             kind="reply",
             content=console._seal({"document": document}),
             on=console._today(),
+            at=int(console.clock()),
         )
     )
     queue(console, session, case.id, kind, message, state, item_id)
@@ -101,6 +103,7 @@ def set_public_status(console: Console, case_id: str, state: str) -> None:
         set_status(console, session, console._case(session, case_id), state)
         if state == "acknowledged":
             console._event(session, case_id, "acknowledged")
+        console._event(session, case_id, "status", {"state": state})
         console.audit(session, "status", case_id, state=state)
         session.commit()
 

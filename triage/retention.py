@@ -30,7 +30,7 @@ from sqlalchemy import delete, select, update
 from foundation.blobstore import is_blob_id
 
 from . import workflow
-from .db import Case, CaseEvent, Concern, Item, Outgoing, SetAside
+from .db import Case, CaseEvent, CaseNote, Concern, Item, Outgoing, SetAside
 
 if TYPE_CHECKING:
     from .console import Console
@@ -153,6 +153,8 @@ def _purge_case(console: Console, expired: Expired, today: datetime.date) -> lis
         session.execute(delete(Outgoing).where(Outgoing.case_id == expired.case))
         # Persons and places of concern would go on linking the case to a name.
         session.execute(delete(Concern).where(Concern.case_id == expired.case))
+        # Officers' internal notes are the case's content too.
+        session.execute(delete(CaseNote).where(CaseNote.case_id == expired.case))
         set_aside = session.scalars(select(SetAside).where(SetAside.case_id == expired.case))
         for row in set_aside:
             row.content = console._seal({"purged_on": today.isoformat()})
