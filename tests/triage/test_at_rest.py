@@ -405,6 +405,21 @@ def test_no_console_operation_leaves_a_report_or_an_officers_words_on_disk_in_th
     act("concern", kind="person", name=f"{secret} officer")
     act("record", what="police_contacted")
     act("route", unit="police_liaison", reason=f"{secret} route")
+    act("note", text=f"{secret} internal note")
+    templates = triage.get("/templates").text
+    saved = triage.post(
+        "/templates",
+        data={
+            **action_fields(templates, "/templates"),
+            "lang": "en",
+            "title": f"{secret} template title",
+            "text": f"{secret} template text",
+        },
+        follow_redirects=True,
+    )
+    assert saved.status_code == 200, saved.text
+    assert f"{secret} internal note" in triage.get(f"/cases/{case_id}").text
+    assert f"{secret} template text" in triage.get(f"/cases/{case_id}?template=1").text
     files = [a for a in console.show(case_id)["messages"][0]["files"] if a["state"] == "stored"]
     for attachment in files:
         download = triage.get(f"/cases/{case_id}/files/{attachment['blob_id']}")

@@ -27,9 +27,10 @@ PURPOSES = {
     "/units/routing": "routing",
     "/cases/{case}/referral": "case-referral",
     "/officers/unlock": "unlock",
+    "/templates": "templates",
 }
 CASE_ACTIONS = ("reveal", "reply", "acknowledge", "assess", "concern", "record", "close")
-CASE_ACTIONS += ("status", "route")
+CASE_ACTIONS += ("status", "route", "note")
 
 
 def addresses(route: Route, case: str) -> list[tuple[str, str]]:
@@ -98,4 +99,7 @@ def test_every_403_on_every_route_for_every_role_is_audited(site: Site) -> None:
     assert ("officer:ada", "POST", f"/cases/{case}/reply") in refused
     assert ("officer:ivy", "GET", f"/cases/{case}") in refused
     assert ("officer:otto", "GET", "/cases") in refused
+    assert ("officer:ivy", "GET", "/templates") in refused  # investigators do not reply
+    assert ("officer:ada", "POST", "/templates") in refused  # nor do admins
+    assert ("officer:ada", "POST", f"/cases/{case}/note") in refused
     assert ("nobody", "POST", "/login") in refused
