@@ -196,7 +196,7 @@ class Console:
                 on=self._today(),
                 officer=self.who,
                 detail=sealed,
-                at=int(self.clock()),
+                at=int(self.clock() * 1000),
             )
         )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from foundation.database import make_engine as make_engine
@@ -84,9 +84,9 @@ class CaseEvent(Base):
     on: Mapped[datetime.date] = mapped_column(Date)
     officer: Mapped[str] = mapped_column(String(80))
     detail: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    #: When, in seconds since 1970 (UTC), to order a day's events in the case's timeline;
-    #: None for events recorded before migration 0015.
-    at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: When, in milliseconds since 1970 (UTC), to order a day's events in the case's
+    #: timeline; None for events recorded before migration 0015.
+    at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class Concern(Base):
@@ -119,9 +119,9 @@ class Item(Base):
     kind: Mapped[str] = mapped_column(String(8))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     on: Mapped[datetime.date] = mapped_column(Date)
-    #: When this console stored it (seconds since 1970, UTC), for the case's timeline;
-    #: None for items stored before migration 0015.
-    at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: When this console stored it (milliseconds since 1970, UTC), for the case's
+    #: timeline; None for items stored before migration 0015.
+    at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class CaseNote(Base):
@@ -134,7 +134,7 @@ class CaseNote(Base):
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
     officer: Mapped[str] = mapped_column(String(80))
     on: Mapped[datetime.date] = mapped_column(Date)
-    at: Mapped[int] = mapped_column(Integer)  # seconds since 1970, UTC
+    at: Mapped[int] = mapped_column(BigInteger)  # milliseconds since 1970, UTC
     text: Mapped[bytes] = mapped_column(LargeBinary)  # vault-sealed
 
 

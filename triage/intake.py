@@ -126,7 +126,7 @@ def take(
             "kind": stored_kind,
             "content": console._seal(content),
             "on": today,
-            "at": int(console.clock()),
+            "at": int(console.clock() * 1000),
         }
     )
     if header is not None:

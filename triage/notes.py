@@ -51,7 +51,7 @@ def add_note(console: Console, case_id: str, text: str) -> None:
                 case_id=case_id,
                 officer=console.who,
                 on=console._today(),
-                at=int(console.clock()),
+                at=int(console.clock() * 1000),
                 text=console._seal(text),
             )
         )

@@ -75,7 +75,7 @@ def reply_item(
             kind="reply",
             content=console._seal({"document": document}),
             on=console._today(),
-            at=int(console.clock()),
+            at=int(console.clock() * 1000),
         )
     )
     queue(console, session, case.id, kind, message, state, item_id)

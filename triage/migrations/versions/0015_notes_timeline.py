@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("case_id", sa.String(16), sa.ForeignKey("cases.id"), nullable=False),
         sa.Column("officer", sa.String(80), nullable=False),
         sa.Column("on", sa.Date, nullable=False),
-        sa.Column("at", sa.Integer, nullable=False),
+        sa.Column("at", sa.BigInteger, nullable=False),
         sa.Column("text", sa.LargeBinary, nullable=False),
     )
     op.create_index("ix_case_notes_case_id", "case_notes", ["case_id"])
@@ -38,9 +38,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_reply_templates_lang", "reply_templates", ["lang"])
     with op.batch_alter_table("items") as batch:
-        batch.add_column(sa.Column("at", sa.Integer, nullable=True))
+        batch.add_column(sa.Column("at", sa.BigInteger, nullable=True))
     with op.batch_alter_table("case_events") as batch:
-        batch.add_column(sa.Column("at", sa.Integer, nullable=True))
+        batch.add_column(sa.Column("at", sa.BigInteger, nullable=True))
 
 
 def downgrade() -> None:
