@@ -22,7 +22,8 @@ from tests.portal.conftest import Portal
 from tests.portal.forms import submit_report
 from triage import strip as strip_module
 from triage.console import Console
-from triage.referral import ReferralError, export_referral, identity_passages
+from triage.redaction import identity_passages
+from triage.referral import ReferralError, export_referral
 from triage.strip import NotStrippable, strip
 
 from .conftest import Site, case_ids, enrol
@@ -241,7 +242,7 @@ def test_a_package_that_would_mislead_is_refused_with_the_reason(
 
 
 def test_a_passage_is_found_across_case_and_line_breaks() -> None:
-    from triage.referral import Redactor
+    from triage.redaction import Redactor
 
     redact = Redactor(["Laundry Cupboard BEHIND the"])
     assert (
@@ -363,7 +364,7 @@ def test_the_command_line_writes_the_package_and_refuses_a_misspelt_passage(
 
 
 def test_the_pdf_draws_every_script_the_kiosk_offers() -> None:
-    from triage.referral import render_pdf
+    from triage.referral_pdf import render_pdf
 
     words = ["ضربني الضابط", "ਅਫ਼ਸਰ ਨੇ ਮਾਰਿਆ", "অফিসার আমাকে", "źdźbło żółć", "Tiếng Việt"]
     bundle = {
