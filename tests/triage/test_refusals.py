@@ -27,6 +27,7 @@ PURPOSES = {
     "/units/routing": "routing",
     "/cases/{case}/referral": "case-referral",
     "/officers/unlock": "unlock",
+    "/cases/bulk": "cases-bulk",
 }
 CASE_ACTIONS = ("reveal", "reply", "acknowledge", "assess", "concern", "record", "close")
 CASE_ACTIONS += ("status", "route")
