@@ -7,9 +7,12 @@ skip nor repeat any other case."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import sqlalchemy as sa
+from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert
@@ -18,7 +21,9 @@ from tests.portal.conftest import Portal
 from triage.case_filters import Cursor, Filters
 from triage.case_list import Page, list_cases
 from triage.console import Console
-from triage.db import Case, Item
+from triage.db import Case, Item, make_engine
+from triage.list_keys import list_key
+from triage.migrations import alembic_config, upgrade
 
 PROPERTIES = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -232,3 +237,46 @@ def test_a_case_added_or_removed_mid_walk_makes_no_other_skip_or_repeat(
     assert set(untouched) <= set(seen), "a case that stayed was skipped"
     if pages > after:  # the change came mid-walk: a case removed before its turn is not shown
         assert not (gone - set(seen[: after * size])) & set(seen)
+
+
+def test_an_upgrade_gives_existing_cases_their_keys_and_a_downgrade_takes_them_back(
+    new_database_url: Callable[[], str],
+) -> None:
+    engine = make_engine(new_database_url())
+    upgrade(engine, "0013")
+    day = datetime.date(2026, 3, 2)
+    with engine.begin() as connection:
+        for case_id, urgent in (("OLD0001", False), ("OLD0002", True), ("OLD0003", False)):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO cases (id, workflow, public_status, category, facility, urgent,"
+                    " received_on, portal_box_pk, reply_box_pk) VALUES (:i, 'new', 'received',"
+                    " 'corruption', 'HMP Example', :u, :d, :k, :k)"
+                ),
+                {"i": case_id, "u": urgent, "d": day, "k": bytes(32)},
+            )
+        connection.execute(
+            sa.text(
+                'INSERT INTO case_events (case_id, kind, "on", officer) VALUES'
+                " ('OLD0003', 'acknowledged', :d, 'officer:tess')"
+            ),
+            {"d": day},
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        rows = {
+            row.id: row
+            for row in connection.execute(
+                sa.text("SELECT id, list_key, due_key, due_on, deadlines FROM cases")
+            )
+        }
+    week, quarter = day + datetime.timedelta(days=7), day + datetime.timedelta(days=91)
+    assert rows["OLD0001"].list_key == list_key(False, day, "OLD0001")
+    assert rows["OLD0002"].list_key < rows["OLD0001"].list_key  # urgent first
+    due = [str(rows[i].due_on) for i in ("OLD0001", "OLD0002", "OLD0003")]  # SQLite: text
+    assert due == [week.isoformat(), day.isoformat(), quarter.isoformat()]
+    assert rows["OLD0003"].due_key == quarter.isoformat() + rows["OLD0003"].list_key
+    assert {row.deadlines for row in rows.values()} == {"open"}
+    command.downgrade(alembic_config(engine), "0013")
+    upgrade(engine)
+    engine.dispose()

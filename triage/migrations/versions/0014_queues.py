@@ -80,12 +80,24 @@ def upgrade() -> None:
 
 def fill_keys(connection: sa.Connection) -> None:
     """Compute every existing case's keys from its events, a batch at a time."""
+    # Typed, so that SQLite's dates come back as dates.
     cases = sa.table(
         "cases",
-        *(sa.column(c) for c in ("id", "urgent", "received_on", "category")),
-        *(sa.column(c) for c in ("list_key", "due_key", "due_on", "deadlines")),
+        sa.column("id", sa.String),
+        sa.column("urgent", sa.Boolean),
+        sa.column("received_on", sa.Date),
+        sa.column("category", sa.String),
+        sa.column("list_key", sa.String),
+        sa.column("due_key", sa.String),
+        sa.column("due_on", sa.Date),
+        sa.column("deadlines", sa.String),
     )
-    events = sa.table("case_events", sa.column("case_id"), sa.column("kind"), sa.column("on"))
+    events = sa.table(
+        "case_events",
+        sa.column("case_id", sa.String),
+        sa.column("kind", sa.String),
+        sa.column("on", sa.Date),
+    )
     done = ""
     while True:
         rows = connection.execute(
