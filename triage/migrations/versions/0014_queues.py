@@ -135,9 +135,10 @@ def fill_keys(connection: sa.Connection) -> None:
 def downgrade() -> None:
     for name in reversed(indexes()):
         op.drop_index(name, "cases")
-    with op.batch_alter_table("cases") as batch:
-        for column in ("deadlines", "due_on", "due_key", "list_key", "lang", "assignee"):
-            batch.drop_column(column)
+    # Not a batch: on SQLite that would copy the table, which the foreign keys to it
+    # refuse; SQLite drops a column in place since 3.35.
+    for column in ("deadlines", "due_on", "due_key", "list_key", "lang", "assignee"):
+        op.drop_column("cases", column)
     for name, first in OLD.items():
         columns = ([first] if first else []) + list(OLD_ORDER)
         columns += [c for c in OLD_FILTERS if c != first] if first else ["workflow"]
