@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text, event, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from foundation.database import make_engine as make_engine
 from foundation.database import make_sessionmaker as make_sessionmaker
 
-from . import list_keys, workflow
+from . import list_keys
 
 __all__ = [
     "AccountRequest",
@@ -86,7 +86,7 @@ class Case(Base):
     #: to filter by, like the category; None for cases stored before migration 0014.
     lang: Mapped[str | None] = mapped_column(String(16), nullable=True)
     #: The list's keyset sort keys and deadline summary (triage/list_keys.py), filled in
-    #: when a case is stored, however it is inserted, and kept by `_keep_list_keys`.
+    #: when a case is stored, however it is inserted, and kept by a flush hook.
     list_key: Mapped[str] = mapped_column(String(64), default=_filled("list_key"))
     due_key: Mapped[str] = mapped_column(String(80), default=_filled("due_key"))
     due_on: Mapped[datetime.date] = mapped_column(Date, default=_filled("due_on"))
@@ -371,29 +371,4 @@ def set_state(session: Any, key: str, value: str) -> None:
         row.value = value
 
 
-@event.listens_for(Session, "before_flush")
-def _keep_list_keys(session: Session, _context: Any, _instances: Any) -> None:
-    """Before a flush: refresh the list keys of every case changed, or with an event
-    recorded, in it, from the case's events stored and about to be (triage/list_keys.py)."""
-    cases = {c.id: c for c in session.dirty if isinstance(c, Case) and session.is_modified(c)}
-    pending: dict[str, list[workflow.Event]] = {}
-    for row in session.new:
-        if isinstance(row, CaseEvent):
-            pending.setdefault(row.case_id, []).append(workflow.Event(row.kind, row.on))
-    if not cases and not pending:
-        return
-    with session.no_autoflush:
-        for case_id in pending.keys() - cases.keys():
-            found = session.get(Case, case_id)
-            if found is not None:
-                cases[case_id] = found
-        stored: dict[str, list[workflow.Event]] = {}
-        query = select(CaseEvent.case_id, CaseEvent.kind, CaseEvent.on).where(
-            CaseEvent.case_id.in_(sorted(cases))
-        )
-        for case_id, kind, on in session.execute(query):
-            stored.setdefault(case_id, []).append(workflow.Event(kind, on))
-    for case_id, case in cases.items():
-        if case.received_on is None or case.category is None:
-            continue  # not a whole case (a test's partial row): nothing to sort by
-        list_keys.refresh(case, stored.get(case_id, []) + pending.get(case_id, []))
+list_keys.keep_up_to_date(Case, CaseEvent)

@@ -22,6 +22,9 @@ import datetime
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
 from . import workflow
 
 #: The `due_on` of a case that owes nothing: sorts after every real deadline.
@@ -78,3 +81,36 @@ def refresh(case: Any, events: Iterable[workflow.Event]) -> None:
         due_on,
         state,
     )
+
+
+def keep_up_to_date(case_table: Any, event_table: Any) -> None:
+    """Before every flush: refresh the keys of each case changed, or with an event
+    recorded, in it, from the case's events stored and about to be (triage/db.py calls
+    this with its `Case` and `CaseEvent`)."""
+
+    @event.listens_for(Session, "before_flush")
+    def _refresh_keys(session: Session, _context: Any, _instances: Any) -> None:
+        cases = {
+            c.id: c for c in session.dirty if isinstance(c, case_table) and session.is_modified(c)
+        }
+        pending: dict[str, list[workflow.Event]] = {}
+        for row in session.new:
+            if isinstance(row, event_table):
+                pending.setdefault(row.case_id, []).append(workflow.Event(row.kind, row.on))
+        if not cases and not pending:
+            return
+        with session.no_autoflush:
+            for case_id in pending.keys() - cases.keys():
+                found = session.get(case_table, case_id)
+                if found is not None:
+                    cases[case_id] = found
+            stored: dict[str, list[workflow.Event]] = {}
+            query = select(event_table.case_id, event_table.kind, event_table.on).where(
+                event_table.case_id.in_(sorted(cases))
+            )
+            for case_id, kind, on in session.execute(query):
+                stored.setdefault(case_id, []).append(workflow.Event(kind, on))
+        for case_id, case in cases.items():
+            if case.received_on is None or case.category is None:
+                continue  # not a whole case (a test's partial row): nothing to sort by
+            refresh(case, stored.get(case_id, []) + pending.get(case_id, []))
