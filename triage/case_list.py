@@ -138,7 +138,9 @@ def _keyset(
             page.reverse()
     total = session.scalar(select(func.count()).select_from(Case).where(*where)) or 0
     position = 0
-    if page:
+    if page and cursor.last:  # in the same transaction: the rest come before it
+        position = max(0, total - len(page))
+    elif page:
         before = select(func.count()).select_from(Case).where(*where, key < page[0][1])
         position = session.scalar(before) or 0
     return [row[0] for row in page], position, total, past_end

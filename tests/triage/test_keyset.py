@@ -23,6 +23,7 @@ from triage.case_list import Page, list_cases
 from triage.console import Console
 from triage.db import Case, Item, make_engine
 from triage.list_keys import list_key
+from triage.search import SearchIndex
 from triage.migrations import alembic_config, upgrade
 
 PROPERTIES = settings(
@@ -146,10 +147,14 @@ def remove(console: Console, ids: list[str]) -> None:
 
 
 def start_over(console: Console, cases: list[Spec]) -> None:
+    """Only `cases` in the console, and a search index built afresh: SQLite hands the
+    numbers of deleted items out again, which an index that follows new items skips."""
     with console.sessions() as session:
         session.execute(delete(Item))
         session.execute(delete(Case))
         session.commit()
+    console.search.close()
+    console.search = SearchIndex(console.sessions, console._open)
     store(console, cases)
 
 

@@ -4,9 +4,11 @@ language, and the stored sort keys and deadline summary of triage/list_keys.py.
 The list pages by keyset on `list_key` (urgent, newest, id) or `due_key` (soonest
 deadline, then the same), so each has an index alone and one after each exact filter's
 column (unit, stage, status, category, prison, assignee, language, urgency), which
-answers a page, its count and its position from the index. The base `list_key` index
-also holds the stage and the deadline columns, for the open-urgent count on the banner
-and the deadline-state filter in list order. Migration 0006's indexes followed the old
+answers a page, its count and its position from the index. The `list_key` indexes carry
+the id and every filter column (`CARRIED`), so that a mix of filters is checked in the
+index; the `due_key` ones only the id (a mix of filters in deadline order reads the
+rows), to keep what each new case costs to index in bounds. "All met" and "none owed"
+have an index of their own. Migration 0006's indexes followed the old
 order, which no query uses any more: they go.
 
 Existing cases get their keys computed here from their events; their language is inside
@@ -51,15 +53,24 @@ OLD_ORDER = ("urgent DESC", "received_on DESC", "id")
 OLD_FILTERS = ("public_status", "workflow", "category", "facility", "unit")
 
 
+#: Carried in every index of the default order, so that any mix of filters, the page's
+#: ids and its counts are read from the index alone (PostgreSQL's index-only scans, and
+#: SQLite's covering indexes): with two filters, one's index is walked and the other
+#: checked in it.
+CARRIED = ("id", *FILTERS, "due_on", "deadlines")
+
+
 def indexes() -> dict[str, list[str]]:
     """Index name → its columns."""
     found = {
-        "ix_cases_list_key": ["list_key", "workflow", "due_on", "deadlines"],
-        "ix_cases_due_key": ["due_key"],
+        "ix_cases_list_key": ["list_key", *CARRIED],
+        "ix_cases_due_key": ["due_key", "id"],
     }
     for column in FILTERS:
         found[f"ix_cases_{column}_list_key"] = [column, "list_key"]
-        found[f"ix_cases_{column}_due_key"] = [column, "due_key"]
+        found[f"ix_cases_{column}_list_key"] += [c for c in CARRIED if c != column]
+        found[f"ix_cases_{column}_due_key"] = [column, "due_key", "id"]
+    found["ix_cases_deadlines_list_key"] = ["deadlines", "list_key", "id"]
     return found
 
 
