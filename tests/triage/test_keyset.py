@@ -23,8 +23,8 @@ from triage.case_list import Page, list_cases
 from triage.console import Console
 from triage.db import Case, Item, make_engine
 from triage.list_keys import list_key
-from triage.search import SearchIndex
 from triage.migrations import alembic_config, upgrade
+from triage.search import SearchIndex
 
 PROPERTIES = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
