@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 import psycopg
 from _cases import ABSENT, RARE, RARE_CASES, Generator, existing_cases, generate
+from _console_list import bare_page, list_section
 from _console_report import SizeResult, Timed, report
 from _console_server import action_fields, enrol, running_console, sign_in, unseal
 from _load import LoadResult, run_load
@@ -51,6 +52,7 @@ from _server import Portal, lanthorn_command, running_portal
 from _timing import per_call, percentile
 
 import crypto
+from triage.case_filters import Cursor, Filters
 from triage.console import Console, prepare_database
 from triage.keys import KEYS_FILE, Unsealed, key_ceremony, seal_keys
 from triage.officers import add_officer
@@ -68,7 +70,6 @@ SEARCHES = {  # label → query; _cases.py plants these words at known rates
     "prefix (`offic` → officer, office, official)": "offic",
     f"no match (`{ABSENT}`)": ABSENT,
 }
-FILTERED = "status=in_review&category=corruption"
 
 
 @dataclass(frozen=True)
@@ -167,16 +168,6 @@ def sample(
     return times
 
 
-def bare_page(console: Console, where: str, offset: int) -> float:
-    """Median time of the page's `SELECT` alone, through the driver, on the same database."""
-    sql = (
-        f"SELECT * FROM cases {where} ORDER BY urgent DESC, received_on DESC, id "  # noqa: S608 - constants
-        f"LIMIT 50 OFFSET {offset}"
-    )
-    with console.engine.connect() as conn:
-        return per_call(lambda: conn.exec_driver_sql(sql).fetchall(), 0.3, 5)
-
-
 def set_floor(index: SearchIndex, query: str) -> float:
     """Median time to intersect Python sets of case numbers for the query's words, built
     in advance from the same index: matching, with nothing else to do."""
@@ -191,58 +182,10 @@ def set_floor(index: SearchIndex, query: str) -> float:
     return per_call(intersect, 0.3, 5)
 
 
-def list_section(
-    result: SizeResult,
-    console: Console,
-    triage: httpx.Client,
-    investigator: httpx.Client,
-    samples: int,
-) -> None:
-    total = result.cases
-    pages = -(-total // 50)
-    middle = pages // 2
-    status = "WHERE public_status = 'in_review' AND category = 'corruption'"
-    mine = f"WHERE unit = '{UNIT}'"
-    rows = [
-        ("first page", triage, "/cases", "", 0, total),
-        ("middle page", triage, f"/cases?page={middle}", "", (middle - 1) * 50, total),
-        ("last page", triage, f"/cases?page={pages}", "", (pages - 1) * 50, total),
-        ("filtered (status and category)", triage, f"/cases?{FILTERED}", status, 0,
-         count_where(console, status)),
-        ("investigator (one unit)", investigator, "/cases", mine, 0,
-         count_where(console, mine)),
-    ]  # fmt: skip
-    for label, client, path, where, offset, count in rows:
-        progress(f"{result.size:,}: GET {path} × {samples}")
-        times = sample(client, path, samples, lambda page: "<table" in page)
-        # The last page is read from the end of the index, as the console reads it.
-        if offset > count // 2:
-            span = min(50, count - offset)
-            reverse = f"{where} ORDER BY urgent ASC, received_on ASC, id DESC LIMIT {span}"
-            limit = bare_reverse(console, reverse, count - offset - span)
-        else:
-            limit = bare_page(console, where, offset)
-        detail = f"{offset // 50 + 1:,} of {-(-count // 50):,} ({count:,} cases)"
-        result.pages.append(Timed(label, times, limit, detail))
-
-
-def count_where(console: Console, where: str) -> int:
-    with console.engine.connect() as conn:
-        sql = f"SELECT count(*) FROM cases {where}"  # noqa: S608 - constants
-        count: int = conn.exec_driver_sql(sql).scalar_one()
-        return count
-
-
-def bare_reverse(console: Console, tail: str, offset: int) -> float:
-    sql = f"SELECT * FROM cases {tail} OFFSET {offset}"  # noqa: S608 - constants
-    with console.engine.connect() as conn:
-        return per_call(lambda: conn.exec_driver_sql(sql).fetchall(), 0.3, 5)
-
-
 def search_section(
     result: SizeResult, console: Console, triage: httpx.Client, samples: int
 ) -> None:
-    first_page = bare_page(console, "", 0)
+    first_page = bare_page(console, Filters(), Cursor())
     for label, query in SEARCHES.items():
         found = console.search.find(query)
         progress(f"{result.size:,}: search {query!r} × {samples}")
@@ -347,7 +290,7 @@ def one_size(
 
             floor = sample(triage, "/static/console.css", settings.list_samples, bool)
             result.floor = percentile(floor, 50)  # the round trip, for scale
-            list_section(result, console, triage, investigator, settings.list_samples)
+            list_section(result, console, triage, investigator, settings.list_samples, sample)
             search_section(result, console, triage, settings.search_samples)
             result.rss_after = rss_bytes(pid) or 0
             result.hwm = peak_rss(pid)

@@ -17,7 +17,7 @@ SMALL_FORM_BYTES = 16 * 1024
 
 
 async def small_form(
-    request: Request, purpose: str, limit: int = SMALL_FORM_BYTES
+    request: Request, purpose: str, limit: int = SMALL_FORM_BYTES, max_fields: int = 20
 ) -> dict[str, str]:
     """An application/x-www-form-urlencoded form of a few fields, read into memory, whose
     CSRF token must be the one issued for `purpose` (403 otherwise): no form is read
@@ -29,7 +29,10 @@ async def small_form(
     body = await read_body(request, limit, "This form")
     try:
         pairs = parse_qsl(
-            body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=20
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            strict_parsing=False,
+            max_num_fields=max_fields,
         )
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("The form could not be read. Please send it again.") from None

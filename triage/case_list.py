@@ -1,83 +1,39 @@
-"""The case list, a page at a time: filters, full-text search, and the urgent count.
+"""The case list, a page at a time by keyset: filters, full-text search, and the urgent count.
 
-Cases are listed urgent first, then newest first, then by id (`ORDER`). Migration 0006
-indexes exactly that order, alone and after each filter's column, with the other filter
-columns inside each index, so a page, its count and the urgent count are read from an
-index, never the table. Page N is found by offset; past the middle of the list the walk
-starts from the end instead, so the deepest page walks half the list's index entries.
+Cases are listed urgent first, then newest first, then by id, or soonest deadline first
+(`Filters.sort`); either order is one stored string per case (triage/list_keys.py), and a
+page is "the 50 cases after (or before) this key", read from an index (migration 0014)
+as quickly on the last page as on the first: nothing is skipped by offset. A link
+carries the key of the row it continues from, so a case added or removed while an
+officer pages through does not make the walk skip or repeat any other. "Cases 51–100
+of 1,234" comes from two counts on the same index.
 
 A search (`Filters.text`) asks the in-memory index (`triage.search`) which cases hold the
 words, then lists those cases in the same order, with the same filters and the same rule
-for investigators (their unit only). Matches are sorted by the database, by id, when
-there are few; when there are many, the filtered list's ids are walked in order and kept
-if they match, which costs about as much as the matches do.
+for investigators (their unit only): the keys of the matching cases are read in order
+(by the database, when there are few; by walking the filtered list's keys, when there are
+many) and the page is cut from them by the same cursor.
 """
 
 from __future__ import annotations
 
-import math
-import urllib.parse
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+import bisect
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .case_filters import STAGES, Cursor, Filters, conditions
 from .console import Console
 from .db import Case
-from .search import MAX_QUERY_CHARS, Progress
+from .search import Progress
+
+__all__ = ["FEW_MATCHES", "PER_PAGE", "STAGES", "Cursor", "Filters", "Page", "list_cases"]
 
 PER_PAGE = 50
-ORDER = (Case.urgent.desc(), Case.received_on.desc(), Case.id)
-REVERSED = (Case.urgent.asc(), Case.received_on.asc(), Case.id.desc())
-#: A case's stage in the workflow (triage/workflow.py and docs/design.md §3), in order.
-STAGES = ("new", "acknowledged", "assessed", "routed", "investigating", "closed")
 #: Up to this many matches are sorted by the database (`WHERE id IN …`).
 FEW_MATCHES = 1000
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What the officer asked for: exact-match filters and search words (all optional)."""
-
-    status: str = ""  # the public status the reporter sees
-    workflow: str = ""
-    category: str = ""
-    facility: str = ""
-    unit: str = ""
-    text: str = ""
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> Filters:
-        limits = {"facility": 200, "text": MAX_QUERY_CHARS}
-        return cls(
-            **{
-                name: " ".join(params.get(key, "").split())[: limits.get(name, 40)]
-                for name, key in _PARAMS.items()
-            }
-        )
-
-    def link(self, page: int | None = None) -> str:
-        """The /cases address of these filters (and a page)."""
-        query = {key: getattr(self, name) for name, key in _PARAMS.items() if getattr(self, name)}
-        if page is not None and page > 1:
-            query["page"] = str(page)
-        return "/cases" + ("?" + urllib.parse.urlencode(query) if query else "")
-
-    def any(self) -> bool:
-        return any(asdict(self).values())
-
-
-#: Filter field → query parameter (the search box is `q`).
-_PARAMS = {
-    "status": "status",
-    "workflow": "workflow",
-    "category": "category",
-    "facility": "facility",
-    "unit": "unit",
-    "text": "q",
-}
 
 
 @dataclass(frozen=True)
@@ -85,156 +41,157 @@ class Page:
     """One page of the list, and where it stands in the whole."""
 
     cases: list[Case]
-    number: int
-    pages: int
+    position: int  # how many cases of the list come before this page
     total: int
-    per_page: int
-    asked: int  # the page asked for: differs from `number` when there is no such page
     open_urgent: int  # urgent cases not closed, visible to this officer, whatever the filters
     filters: Filters = field(default_factory=Filters)
     building: Progress | None = None  # the search index is not ready yet
+    past_end: bool = False  # the cursor pointed past the list's end: this is its last page
 
     @property
     def first(self) -> int:
-        return (self.number - 1) * self.per_page + 1 if self.total else 0
+        return self.position + 1 if self.cases else 0
 
     @property
     def last(self) -> int:
-        return min(self.number * self.per_page, self.total)
+        return self.position + len(self.cases)
 
-    def link(self, number: int) -> str:
-        return self.filters.link(number)
+    @property
+    def has_previous(self) -> bool:
+        return self.position > 0
 
+    @property
+    def has_next(self) -> bool:
+        return self.last < self.total
 
-def parse_page(value: str | None) -> int:
-    """A page number from the address; anything that is not one means the first page."""
-    text = (value or "").strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 9:
-        return 1
-    return max(1, int(text))
+    def key(self, case: Case) -> str:
+        return str(case.due_key if self.filters.sort == "deadline" else case.list_key)
+
+    def link(self, where: str) -> str:
+        """The address of the "first", "previous", "next" or "last" page."""
+        if where == "previous" and self.cases:
+            return self.filters.link(Cursor(before=self.key(self.cases[0])))
+        if where == "next" and self.cases:
+            return self.filters.link(Cursor(after=self.key(self.cases[-1])))
+        return self.filters.link(Cursor(last=True) if where == "last" else None)
 
 
 def list_cases(
     console: Console,
     filters: Filters,
-    page: int = 1,
+    cursor: Cursor | None = None,
     *,
     unit: str | None = None,
     per_page: int = PER_PAGE,
 ) -> Page:
-    """One page of the cases `filters` select, for an officer who sees only `unit`'s
-    cases (investigators) or every case (`unit` None). Audited as "list cases", or as
-    "search" with the number of results (never the words searched for)."""
-    conditions = _conditions(filters, unit)
+    """The page at `cursor` of the cases `filters` select, for an officer who sees only
+    `unit`'s cases (investigators) or every case (`unit` None). Audited as "list cases",
+    or as "search" with the number of results (never the words searched for)."""
+    cursor = cursor or Cursor()
+    where = conditions(filters, unit, console._today())
     found: set[str] | None = None
     if filters.text:
         found = console.search.find(filters.text)
         if found is None:  # still building after unsealing
             with console.sessions() as session:
                 urgent = _open_urgent(session, unit)
-            return Page([], 1, 1, 0, per_page, page, urgent, filters, console.search.progress())
+            return Page([], 0, 0, urgent, filters, console.search.progress())
+    key = filters.key_column()
     with console.sessions() as session:
         if found is None:
-            total = session.scalar(select(func.count()).select_from(Case).where(*conditions))
-            number, pages = _clamp(page, total or 0, per_page)
-            ids = _page_ids(session, conditions, number, per_page, total or 0)
-        elif len(found) <= FEW_MATCHES:
-            conditions.append(Case.id.in_(sorted(found)))
-            total = session.scalar(select(func.count()).select_from(Case).where(*conditions))
-            number, pages = _clamp(page, total or 0, per_page)
-            ids = _page_ids(session, conditions, number, per_page, total or 0)
-        elif not conditions:  # every case is listed, so every match counts
-            total = len(found)
-            number, pages = _clamp(page, total, per_page)
-            ids = _walk(session, [], found, number, per_page, total)
-        else:  # the filters decide which matches count: walk them all
-            ordered = _walk(session, conditions, found, 1, len(found), len(found))
-            total = len(ordered)
-            number, pages = _clamp(page, total, per_page)
-            ids = ordered[(number - 1) * per_page : number * per_page]
-        rows = session.scalars(select(Case).where(Case.id.in_(ids)).order_by(*ORDER)).all()
+            ids, position, total, past_end = _keyset(session, key, where, cursor, per_page)
+        else:
+            keys, matched = matching(session, key, where, found)
+            ids, position, past_end = _cut(keys, matched, cursor, per_page)
+            total = len(keys)
+        rows = session.scalars(select(Case).where(Case.id.in_(ids)).order_by(key)).all()
         urgent = _open_urgent(session, unit)
         if filters.text:
-            console.audit(session, "search", results=total or 0)
+            console.audit(session, "search", results=total)
         else:
             console.audit(session, "list cases")
         session.commit()
-    return Page(list(rows), number, pages, total or 0, per_page, page, urgent, filters)
+    return Page(list(rows), position, total, urgent, filters, None, past_end)
 
 
-def _conditions(filters: Filters, unit: str | None) -> list[Any]:
-    conditions: list[Any] = [] if unit is None else [Case.unit == unit]
-    for name, column in (
-        ("status", Case.public_status),
-        ("workflow", Case.workflow),
-        ("category", Case.category),
-        ("facility", Case.facility),
-        ("unit", Case.unit),
-    ):
-        if getattr(filters, name):
-            conditions.append(column == getattr(filters, name))
-    return conditions
+def _keyset(
+    session: Session, key: Any, where: list[Any], cursor: Cursor, per_page: int
+) -> tuple[list[str], int, int, bool]:
+    """(ids on the page, cases before it, total, past the end) from the database."""
+    ids_and_keys = select(Case.id, key).where(*where)
+    past_end = False
+    if cursor.after:
+        rows = session.execute(ids_and_keys.where(key > cursor.after).order_by(key).limit(per_page))
+        page = list(rows)
+        if not page:  # everything after it was removed, or the key is made up
+            past_end = True
+            cursor = Cursor(last=True)
+    elif cursor.before:
+        query = ids_and_keys.where(key < cursor.before).order_by(key.desc()).limit(per_page)
+        page = list(session.execute(query))[::-1]
+        if not page:
+            cursor = Cursor()
+    if not (cursor.after or cursor.before):
+        order = key.desc() if cursor.last else key
+        page = list(session.execute(ids_and_keys.order_by(order).limit(per_page)))
+        if cursor.last:
+            page.reverse()
+    total = session.scalar(select(func.count()).select_from(Case).where(*where)) or 0
+    position = 0
+    if page and cursor.last:  # in the same transaction: the rest come before it
+        position = max(0, total - len(page))
+    elif page:
+        before = select(func.count()).select_from(Case).where(*where, key < page[0][1])
+        position = session.scalar(before) or 0
+    return [row[0] for row in page], position, total, past_end
 
 
-def _clamp(page: int, total: int, per_page: int) -> tuple[int, int]:
-    """The page to show for `page` (the last one if it is past the end), and how many."""
-    pages = max(1, math.ceil(total / per_page))
-    return min(max(1, page), pages), pages
-
-
-def _page_ids(
-    session: Session, conditions: list[Any], number: int, per_page: int, total: int
-) -> list[str]:
-    """The ids on page `number`, walking the order index from whichever end is nearer."""
-    offset = (number - 1) * per_page
-    if offset <= total // 2:
-        query = select(Case.id).where(*conditions).order_by(*ORDER)
-        return list(session.scalars(query.offset(offset).limit(per_page)))
-    count = min(per_page, total - offset)
-    from_end = total - offset - count
-    query = select(Case.id).where(*conditions).order_by(*REVERSED)
-    return list(reversed(session.scalars(query.offset(from_end).limit(count)).all()))
-
-
-def _walk(
-    session: Session,
-    conditions: list[Any],
-    found: set[str],
-    number: int,
-    per_page: int,
-    total: int,
-) -> list[str]:
-    """Page `number` of the cases in `found`, in list order, by walking the list's ids
-    from whichever end is nearer and stopping once the page is complete. `total` is how
-    many of `found` the walk can meet."""
-    offset = (number - 1) * per_page
-    skip, take, backwards = offset, per_page, offset > total // 2
-    if backwards:
-        take = min(per_page, total - offset)
-        skip = total - offset - take
-    query = select(Case.id).where(*conditions).order_by(*(REVERSED if backwards else ORDER))
-    picked: list[str] = []
-    seen = 0
-    # Core, not the ORM: this may read every case's id, and only the id is needed.
+def matching(
+    session: Session, key: Any, where: list[Any], found: set[str]
+) -> tuple[list[str], list[str]]:
+    """The keys and ids of the cases in `found` that `where` selects, in list order."""
+    if len(found) <= FEW_MATCHES:
+        query = select(key, Case.id).where(*where, Case.id.in_(sorted(found))).order_by(key)
+        rows = session.execute(query).all()
+        return [row[0] for row in rows], [row[1] for row in rows]
+    keys: list[str] = []
+    ids: list[str] = []
+    query = select(key, Case.id).where(*where).order_by(key)
+    # Core, not the ORM: this reads every listed case's key, and only the key is needed.
     result = session.connection().execute(query.execution_options(yield_per=2000))
     try:
-        for case_id in result.scalars():
+        for case_key, case_id in result:
             if case_id in found:
-                if seen >= skip:
-                    picked.append(case_id)
-                    if len(picked) == take:
-                        break
-                seen += 1
+                keys.append(case_key)
+                ids.append(case_id)
     finally:
         result.close()
-    return picked[::-1] if backwards else picked
+    return keys, ids
+
+
+def _cut(
+    keys: list[str], ids: list[str], cursor: Cursor, per_page: int
+) -> tuple[list[str], int, bool]:
+    """The page at `cursor` of a list already in order: (ids, cases before it, past end)."""
+    start, past_end = 0, False
+    if cursor.after:
+        start = bisect.bisect_right(keys, cursor.after)
+        if start >= len(keys):
+            start, past_end = max(0, len(keys) - per_page), True
+    elif cursor.before:
+        end = bisect.bisect_left(keys, cursor.before)
+        start = max(0, end - per_page) if end else 0
+        return ids[start:end] if end else ids[:per_page], start, False
+    elif cursor.last:
+        start = max(0, len(keys) - per_page)
+    return ids[start : start + per_page], start, past_end
 
 
 def _open_urgent(session: Session, unit: str | None) -> int:
     query = (
         select(func.count())
         .select_from(Case)
-        .where(Case.urgent.is_(True), Case.workflow != "closed")
+        .where(Case.list_key < "1", Case.workflow != "closed")  # urgent: keys starting "0"
     )
     if unit is not None:
         query = query.where(Case.unit == unit)

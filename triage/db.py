@@ -12,6 +12,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from foundation.database import make_engine as make_engine
 from foundation.database import make_sessionmaker as make_sessionmaker
 
+from . import list_keys
+
 __all__ = [
     "AccountRequest",
     "AuditRow",
@@ -44,6 +46,15 @@ class Base(DeclarativeBase):
     pass
 
 
+def _filled(column: str) -> Any:
+    """A column default computing one of a new case's keys from its other columns."""
+
+    def default(context: Any) -> Any:
+        return list_keys.fill(context.get_current_parameters())[column]
+
+    return default
+
+
 class Case(Base):
     __tablename__ = "cases"
 
@@ -70,6 +81,18 @@ class Case(Base):
     severity: Mapped[str | None] = mapped_column(String(16), nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     closed_on: Mapped[datetime.date | None] = mapped_column(Date, nullable=True)
+    #: Who works on the case: an officer's username (a triage officer, or an investigator
+    #: of the case's unit), or None: in the "Unassigned" queue (triage/assignment.py).
+    assignee: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: The reporter's language, as the portal offered it (a code such as "pl"), kept plain
+    #: to filter by, like the category; None for cases stored before migration 0014.
+    lang: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: The list's keyset sort keys and deadline summary (triage/list_keys.py), filled in
+    #: when a case is stored, however it is inserted, and kept by a flush hook.
+    list_key: Mapped[str] = mapped_column(String(64), default=_filled("list_key"))
+    due_key: Mapped[str] = mapped_column(String(80), default=_filled("due_key"))
+    due_on: Mapped[datetime.date] = mapped_column(Date, default=_filled("due_on"))
+    deadlines: Mapped[str] = mapped_column(String(8), default=_filled("deadlines"))
 
 
 class CaseEvent(Base):
@@ -381,3 +404,6 @@ def set_state(session: Any, key: str, value: str) -> None:
         session.add(State(key=key, value=value))
     else:
         row.value = value
+
+
+list_keys.keep_up_to_date(Case, CaseEvent)

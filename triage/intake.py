@@ -104,6 +104,7 @@ def take(
                 "category": document["category"].replace("\x00", "")[:40],
                 "facility": document["facility"].replace("\x00", "")[:200],
                 "urgent": bool(document["urgent"]),
+                "lang": str(document.get("lang") or "").replace("\x00", "")[:16] or None,
                 "received_on": today,
                 "portal_box_pk": crypto.b64u_decode(item.get("box_pk", ""), length=32),
                 "reply_box_pk": reply_box_pk,

@@ -1,5 +1,6 @@
-"""The case list (triage/case_list.py: filters, search, pages) and the dashboard of
-deadlines. Investigators see their unit's cases only."""
+"""The case list (triage/case_list.py: filters, search, keyset pages, the "My cases" and
+"Unassigned" queues) and the dashboard of deadlines. Investigators see their unit's
+cases only. The list's own actions (bulk, CSV) are in triage/queue_pages.py."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import units
-from .case_list import STAGES, Filters, list_cases, parse_page
-from .pages import (
-    officer,
-    render,
-)
+from foundation.languages import LANGUAGES
+
+from . import assignment, labels, units
+from .case_filters import DEADLINE_STATES, SORTS, STAGES, UNASSIGNED, Cursor, Filters
+from .case_list import list_cases
+from .console import Console
+from .db import Officer
+from .notices import Notice
+from .pages import officer, render
 from .replies import PUBLIC_STATES
 
 
@@ -36,25 +40,44 @@ async def dashboard(request: Request) -> Response:
 
 
 async def case_list(request: Request) -> Response:
-    """A page of cases (triage/case_list.py): filters, search, and the urgent count."""
+    """A page of cases (triage/case_list.py): filters, search, queues, the urgent count."""
     console, me = await officer(request, "triage", "investigator")
+    return await list_page(request, console, me)
+
+
+async def list_page(
+    request: Request,
+    console: Console,
+    me: Officer,
+    notice: Notice | None = None,
+    status: int = 200,
+) -> Response:
+    """The list at the address's filters and place; with `notice` (a refused bulk
+    action) shown above it."""
     filters = Filters.from_params(request.query_params)
-    asked = parse_page(request.query_params.get("page"))
+    cursor = Cursor.from_params(request.query_params)
     unit = me.unit if me.role == "investigator" else None
-    page = await run_in_threadpool(lambda: list_cases(console, filters, asked, unit=unit))
-    return render(
-        request,
-        "cases.html",
-        {
-            "page": page,
-            "cases": page.cases,
-            "filters": filters,
-            "units": await run_in_threadpool(units.units, console, include_retired=True),
-            "states": ("received", *PUBLIC_STATES),
-            "stages": STAGES,
-            "today": console._today(),
-        },
-    )
+    page = await run_in_threadpool(lambda: list_cases(console, filters, cursor, unit=unit))
+    context = {
+        "page": page,
+        "cases": page.cases,
+        "filters": filters,
+        "units": await run_in_threadpool(units.units, console, include_retired=True),
+        "assignees": await run_in_threadpool(assignment.assignees, console, unit),
+        "languages": {code: labels.language(code)["text"] for code in LANGUAGES},
+        "deadline_states": DEADLINE_STATES,
+        "sorts": SORTS,
+        "states": ("received", *PUBLIC_STATES),
+        "stages": STAGES,
+        "today": console._today(),
+        "here": filters.link(cursor),
+        "export": filters.link(path="/cases/export.csv"),
+        "mine": Filters(assignee=me.username).link(),
+        "unassigned": Filters(assignee=UNASSIGNED).link(),
+    }
+    if notice is not None:
+        context["notice"] = notice
+    return render(request, "cases.html", context, status)
 
 
 routes = [

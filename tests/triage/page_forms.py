@@ -39,6 +39,10 @@ class PostForm:
     texts: dict[str, str] = field(default_factory=dict)  # text inputs and textareas
     checked: dict[str, str] = field(default_factory=dict)  # checked boxes
     selects: dict[str, Select] = field(default_factory=dict)
+    unticked: list[str] = field(default_factory=list)  # boxes not checked, by name
+    #: The first submit button's (name, value): a browser sends it when the form is sent
+    #: with Enter, as it sends any button clicked.
+    button: tuple[str, str] | None = None
 
     def key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
         """Which form this is on its page, across reloads: where it posts and what it
@@ -60,6 +64,11 @@ class PostForm:
             else:  # a changed value, so that a rename is a rename
                 data[name] = f"{value} {n}".strip() if value else f"Sent twice {n}"
         data.update(self.checked)
+        picks = [name for name in self.unticked if name.startswith("pick-")]
+        if picks:  # the list's bulk form acts on ticked cases: the officer ticks one
+            data[picks[0]] = "yes"
+        if self.button is not None:
+            data[self.button[0]] = self.button[1]
         for name, select in self.selects.items():
             value = select.chosen()
             if not value and select.required:  # the officer must choose: the first choice
@@ -94,8 +103,13 @@ class _Parser(html.parser.HTMLParser):
             elif kind == "checkbox":
                 if "checked" in a:
                     form.checked[name] = a.get("value", "on")
+                else:
+                    form.unticked.append(name)
             elif kind in ("text", "password", "search", ""):
                 form.texts[name] = a.get("value", "")
+        elif tag == "button" and name and form.button is None:
+            if a.get("type", "submit").lower() == "submit":
+                form.button = (name, a.get("value", ""))
         elif tag == "select" and name:
             self._select = form.selects[name] = Select(name, "required" in a)
         elif tag == "option" and self._select is not None:

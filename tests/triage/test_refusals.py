@@ -28,6 +28,7 @@ PURPOSES = {
     "/cases/{case}/referral": "case-referral",
     "/officers/unlock": "unlock",
     "/templates": "templates",
+    "/cases/bulk": "cases-bulk",
 }
 CASE_ACTIONS = ("reveal", "reply", "acknowledge", "assess", "concern", "record", "close")
 CASE_ACTIONS += ("status", "route", "note")
