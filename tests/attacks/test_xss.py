@@ -127,7 +127,8 @@ INSPECT = """() => {
     }
   }
   const forbidden = "iframe, object, embed, frame, frameset, base, math, marquee, xmp, " +
-    "listing, isindex, video, details, style, body meta, body link, " +
+    "listing, isindex, video, details:not(.close-case):not(.referral), style, body meta, " +
+    "body link, " +
     "svg script, svg foreignObject, svg a, svg animate, svg set, svg use, svg image";
   for (const el of document.querySelectorAll(forbidden)) bad.push("<" + el.tagName + ">");
   for (const el of document.querySelectorAll(

@@ -56,12 +56,16 @@ def pages(browser: Browser) -> Iterator[dict[str, Page]]:
 
 
 def comparable(case: dict[str, Any]) -> dict[str, Any]:
-    """The case as shown, without what differs between any two reports (their ids, and
-    their files' ids on the portal) or between the two paths: the server signs its
-    reports (protocol v2), the browser does not yet (docs/protocol.md §19.6)."""
+    """The case as shown, without what differs between any two reports (their ids, the
+    order and moment the console stored each message, and their files' ids on the portal)
+    or between the two paths: the server signs its reports (protocol v2), the browser does
+    not yet (docs/protocol.md §19.6)."""
     kept = {k: v for k, v in case.items() if k not in ("case", "received_on", "signed")}
     kept["messages"] = [
-        {**m, "files": [{k: v for k, v in f.items() if k != "blob_id"} for f in m["files"]]}
+        {
+            **{k: v for k, v in m.items() if k not in ("seq", "at")},
+            "files": [{k: v for k, v in f.items() if k != "blob_id"} for f in m["files"]],
+        }
         for m in case["messages"]
     ]
     return kept

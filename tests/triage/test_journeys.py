@@ -180,7 +180,7 @@ def open_case_with(page: Page, j: Journey, words: str) -> None:
 
 
 def reply(page: Page, j: Journey, text: str) -> None:
-    page.get_by_label(re.compile("^Reply", re.I)).fill(text)
+    page.get_by_role("textbox", name=re.compile("^Reply", re.I)).fill(text)
     page.get_by_role("button", name=re.compile("Send reply", re.I)).click()
     expect(page.get_by_text(re.compile("Reply saved", re.I))).to_be_visible()
     j.shot(page, "console-replied")
