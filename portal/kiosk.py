@@ -27,7 +27,7 @@ from .admission import FOLLOW_UP
 from .categories import KIOSK_CATEGORIES, KIOSK_PLACES, KIOSK_STATUS, KIOSK_WHEN
 from .errors import AlreadySent, Busy, Unacceptable
 from .i18n import LANGUAGES, N_, RTL
-from .pages import render, sealing_scripts, small_form, today, with_database
+from .pages import kiosk_sealing_scripts, render, small_form, today, with_database
 from .security import derive, retry_later
 from .tokens import open_token, purpose_key, seal_token
 from .web import file_report, receipt_page
@@ -132,7 +132,7 @@ async def report_in_browser(request: Request) -> Response:
         "choices": CHOICES,
         "icons": ICONS,
         "facility": request.app.state.settings.kiosk_facility,
-        "scripts": sealing_scripts("kiosk-app.js"),
+        **kiosk_sealing_scripts("kiosk-app.js"),
     }
     return _kiosk(request, "kiosk/app.html", context)
 
@@ -230,7 +230,7 @@ def _follow_up_context(lang: str) -> dict[str, Any]:
     """The code form; with JavaScript, the page reads the answers itself (no code sent)."""
     return {
         "lang": lang,
-        "scripts": sealing_scripts("kiosk-follow-up.js"),
+        **kiosk_sealing_scripts("kiosk-follow-up.js"),
         "statuses": KIOSK_STATUS,
         "limit": MESSAGE_CHARACTERS,
     }
