@@ -111,10 +111,15 @@
     if (button) button.focus();
   }
 
-  function reset() {
+  function reset(event) {
     window.clearTimeout(warnTimer);
     window.clearTimeout(exitTimer);
-    if (warning) warning.hidden = true;
+    // Touching Listen on the warning shows someone is there, but it is not their answer:
+    // the warning stays up (hiding it under the finger would send the tap to whatever is
+    // beneath) until they touch "I am still here".
+    var listening = event && event.target && event.target.closest &&
+      event.target.closest("#idle-warning .listen");
+    if (warning && !listening) warning.hidden = true;
     warnTimer = window.setTimeout(warn, Math.max(0, idle - warnFor));
     exitTimer = window.setTimeout(leave, idle);
   }

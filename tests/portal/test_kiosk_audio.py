@@ -208,6 +208,8 @@ def test_clips_come_only_from_the_portal_itself(kiosk_portal: Portal) -> None:
     assert clip.status_code == 200
     assert clip.headers["content-type"] == "audio/ogg"
     assert "set-cookie" not in clip.headers  # the same file for everyone
+    # Cached like every other static file of the portal's (no-store: nothing stays behind).
+    assert clip.headers["cache-control"] == client.get("/static/kiosk.css").headers["cache-control"]
 
 
 def test_somali_has_no_voice_yet_and_its_listen_control_says_so(kiosk_portal: Portal) -> None:

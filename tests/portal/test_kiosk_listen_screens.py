@@ -292,3 +292,29 @@ def test_a_message_sent_twice_at_the_kiosk_says_so_aloud_and_leads_to_finish(
         assert f'src="{clip("pl", words)}"' in again.text
     assert 'href="/kiosk/exit"' in again.text
     assert 'href="/thread"' not in again.text  # the web pages' own, not the kiosk's
+
+
+# -- the idle warning ------------------------------------------------------------------------
+
+
+@needs_chromium
+@pytest.mark.parametrize("lang", ["en", "ar", "pl"])
+def test_the_idle_warning_can_be_heard_and_stays_up_to_be_answered(
+    kiosk_portal: Portal, listening: Page, lang: str
+) -> None:
+    page = listening
+    _ = CATALOGUES[lang].gettext
+    page.clock.install()
+    page.goto(kiosk_portal.url + f"/kiosk/follow-up?lang={lang}")
+    page.locator("#follow-up-form[data-ready]").wait_for(state="attached")
+    warning = page.get_by_role("alertdialog")
+    page.clock.fast_forward(71_000)  # 19 s before the screen clears: the warning is up
+    expect(warning).to_be_visible()
+    warning.get_by_role("button", name=_("Listen"), exact=True).click()
+    idle = "Are you still there? The screen will clear in 20 seconds."
+    page.clock.run_for(100)  # the clip plays in real time; the page's timers wait
+    assert played(page, 1) == [clip(lang, idle)]
+    expect(warning).to_be_visible()  # listening is not an answer: the question stays
+    warning.get_by_role("button", name=_("I am still here")).click()
+    expect(warning).to_be_hidden()
+    assert page.url.endswith(f"/kiosk/follow-up?lang={lang}")
