@@ -29,7 +29,7 @@ from foundation.headers import SecurityHeadersMiddleware
 from foundation.languages import N_
 from foundation.templates import make_templates
 
-from . import api, kiosk_audio, thread_view, web
+from . import api, kiosk_audio, kiosk_error, thread_view, web
 from .errors import ClientGone, Unavailable
 from .i18n import current_language, load_catalogues
 from .i18n import install as install_translations
@@ -62,10 +62,13 @@ def render_error(
     extra: dict[str, object] | None = None,
 ) -> Response:
     """One renderer for every error: JSON under /api/ (with any `extra` fields the error
-    carries, such as the chain's `head`), the error page elsewhere."""
+    carries, such as the chain's `head`), the kiosk's own page under /kiosk, the error
+    page elsewhere."""
     if request.url.path.startswith("/api/"):
         body = {"error": code, "message": message, **(extra or {})}
         return JSONResponse(body, status_code=status)
+    if kiosk_error.is_kiosk(request):  # the kiosk's own page, in every language, heard
+        return kiosk_error.error_page(request, status)
     templates: Jinja2Templates = request.app.state.templates
     language = current_language.set(page_language(request))
     try:

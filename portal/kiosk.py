@@ -30,7 +30,7 @@ from foundation.tokens import open_token, purpose_key, seal_token
 from . import once, store, thread_view
 from .admission import FOLLOW_UP
 from .errors import AlreadySent, Busy
-from .pages import render, sealing_scripts, today, with_database
+from .pages import kiosk_sealing_scripts, render, today, with_database
 from .security import derive, retry_later
 from .web import file_report, receipt_page
 
@@ -134,7 +134,7 @@ async def report_in_browser(request: Request) -> Response:
         "choices": CHOICES,
         "icons": ICONS,
         "facility": request.app.state.settings.kiosk_facility,
-        "scripts": sealing_scripts("kiosk-app.js"),
+        **kiosk_sealing_scripts("kiosk-app.js"),
     }
     return _kiosk(request, "kiosk/app.html", context)
 
@@ -232,7 +232,7 @@ def _follow_up_context(lang: str) -> dict[str, Any]:
     """The code form; with JavaScript, the page reads the answers itself (no code sent)."""
     return {
         "lang": lang,
-        "scripts": sealing_scripts("kiosk-follow-up.js"),
+        **kiosk_sealing_scripts("kiosk-follow-up.js"),
         "statuses": KIOSK_STATUS,
         "limit": MESSAGE_CHARACTERS,
     }

@@ -83,25 +83,29 @@ SHARED = (
     "The oversight body has it.",
     "Your code was shown only once, and nobody can show it again. "
     "If you did not keep it, you can make a new report.",
+    "This message was already sent",
+    "This page was sent before, so your message was not sent a second time.",
 )
 _TEMPLATE_STRING = re.compile(r"""_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
 
 
 def kiosk_messages() -> list[str]:
     """Every message the kiosk shows that can be spoken: its templates' strings, its
-    questions, answers, statuses and errors, and the kiosk wording of shared pages.
+    questions, answers, statuses and errors, its error page's, and the kiosk wording of
+    shared pages.
     Strings with a %(placeholder)s (the progress line, an answer's date) are left out:
     their words change with each page."""
     found: set[str] = set(SHARED)
     for template in sorted((HERE / "templates" / "kiosk").glob("*.html")):
         for double, single in _TEMPLATE_STRING.findall(template.read_text("utf-8")):
             found.add(ast.literal_eval(f'"{double}"') if double else single)
-    tree = ast.parse((HERE / "kiosk.py").read_text("utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "N_" and node.args:
-            value = node.args[0]
-            if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                found.add(value.value)
+    for module in ("kiosk.py", "kiosk_error.py"):  # the kiosk's screens and its error page
+        tree = ast.parse((HERE / module).read_text("utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "N_" and node.args:
+                value = node.args[0]
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    found.add(value.value)
     for table in (KIOSK_CATEGORIES, KIOSK_PLACES, KIOSK_WHEN, KIOSK_STATUS):
         found.update(table.values())
     return sorted(text for text in found if "%(" not in text)

@@ -91,6 +91,16 @@ def sealing_scripts(page_script: str) -> tuple[str, ...]:
     return (*_SEALING_LIBRARY, page_script)
 
 
+def kiosk_sealing_scripts(page_script: str) -> dict[str, tuple[str, ...]]:
+    """A kiosk page that seals in the browser: its own script runs as the page loads, and
+    the sealing library (1.4 MB, its WebAssembly compiled as it runs) is loaded by the page
+    only when the reporter moves towards the step that needs it (`LanthornKiosk.crypto` in
+    kiosk.js), so no screen waits for it. kiosk/base.html names each file with its
+    Subresource Integrity hash, which the page sets on the script it adds; `render` gives
+    the page the same policy as any page that seals."""
+    return {"scripts": (page_script,), "crypto": _SEALING_LIBRARY}
+
+
 def page_language(request: Request) -> str:
     """The language the reader chose with the links at the foot of every page; English
     until they choose."""

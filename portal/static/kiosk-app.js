@@ -2,11 +2,13 @@
 // this page's memory, the report sealed here with lanthorn-protocol.js and sent to the
 // portal's JSON API as ciphertext. No history entries, no storage: leaving (kiosk.js) replaces
 // the page, and with it every answer, key and receipt.
+// The sealing library is loaded by kiosk.js (LanthornKiosk.crypto) once the first answer is
+// touched, not with the page, so the first screen and its Listen button wait for nothing.
 (function () {
   "use strict";
   var app = document.getElementById("kiosk-app");
-  if (!app || !window.LanthornProtocol || !window.LanthornReceipt) return;
-  var P = window.LanthornProtocol;
+  var K = window.LanthornKiosk;
+  if (!app || !K || !window.WebAssembly) return;
   var steps = Array.prototype.slice.call(app.querySelectorAll("section.step"));
   var order = steps.map(function (s) { return s.getAttribute("data-step"); });
   var answers = {};   // step -> value (and "describe" -> text); never leaves this page
@@ -40,6 +42,7 @@
     var name = step.getAttribute("data-step");
     step.querySelectorAll("button.choice").forEach(function (button) {
       button.addEventListener("click", function () {
+        K.crypto().catch(function () {});  // ready long before Send; Send waits if not
         step.querySelectorAll("button.choice").forEach(function (b) { b.classList.remove("chosen"); });
         button.classList.add("chosen");
         answers[name] = button.value;
@@ -90,9 +93,10 @@
     refused.forEach(function (p) { p.hidden = true; });
     // The oversight fingerprint this kiosk's deployment pinned (kiosk.js), if any: keys
     // that do not lead to it are refused before anything is sealed.
-    var pinned = window.LanthornKiosk ? window.LanthornKiosk.pin : null;
-    P.ready
-      .then(function () { return P.fetchConfig(); })
+    var pinned = K.pin;
+    var P = null;
+    K.crypto()
+      .then(function (protocol) { P = protocol; return P.fetchConfig(); })
       .then(function (config) {
         return P.submitReport({ config: config, fields: fields, files: [], pin: pinned });
       })

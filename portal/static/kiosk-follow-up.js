@@ -7,8 +7,9 @@
 (function () {
   "use strict";
   var form = document.getElementById("follow-up-form");
-  var P = window.LanthornProtocol;
-  if (!form || !P || !window.WebAssembly) return;
+  var K = window.LanthornKiosk;
+  if (!form || !K || !window.WebAssembly) return;
+  var P = null; // LanthornProtocol, once kiosk.js has loaded it (K.crypto): not with the page
   var start = document.getElementById("follow-up");
   var answers = document.getElementById("answers");
   var write = document.getElementById("write");
@@ -43,7 +44,7 @@
   // The oversight fingerprint this kiosk's deployment pinned (kiosk.js reads it from the
   // address the kiosk browser was started with; deploy/kiosk/README.md), or null.
   function pin() {
-    return window.LanthornKiosk ? window.LanthornKiosk.pin : null;
+    return K.pin;
   }
 
   // What the checks found, in the kiosk's words: a warning in the place of each item that
@@ -99,17 +100,31 @@
     return error && error.status === 401 ? "unknown" : "failed";
   }
 
+  // The sealing library starts loading as soon as the code is being typed: it is ready long
+  // before the last of twenty numbers. "Show answers" waits for it if it is not.
+  var field = form.querySelector("#receipt");
+  function prepare() { K.crypto().catch(function () {}); }
+  field.addEventListener("focus", prepare);
+  field.addEventListener("input", prepare);
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    var field = form.querySelector("#receipt");
-    var typed = P.normaliseReceipt(field.value);
-    if (!typed.ok) { problem(typed.problem); return; }
-    problem("");
     button.disabled = true;
-    opening.hidden = false;
+    var typed = null;
     var config = null;
-    P.ready
-      .then(function () { return P.fetchConfig(); })
+    K.crypto()
+      .then(function (protocol) {
+        P = protocol;
+        typed = P.normaliseReceipt(field.value);
+        if (!typed.ok) {
+          var mistake = new Error("a typing mistake in the code");
+          mistake.typing = typed.problem;  // "length" or "check": said on this screen
+          throw mistake;
+        }
+        problem("");
+        opening.hidden = false;
+        return P.fetchConfig();
+      })
       .then(function (got) {
         config = got;
         P.oversightOf(config, pin());  // keys this kiosk does not trust: stop before deriving
@@ -124,7 +139,7 @@
       .then(show)
       .catch(function (error) {
         forget();
-        problem(reason(error));
+        problem(error && error.typing ? error.typing : reason(error));
       })
       .then(function () { button.disabled = false; opening.hidden = true; });
   });

@@ -83,15 +83,30 @@
     }
   }
 
+  function listenButton(audio) {
+    var button = makeButton(audio.getAttribute("data-listen"), audio.getAttribute("aria-label"));
+    if (audio.classList.contains("listen-screen")) button.classList.add("listen-screen");
+    button.addEventListener("click", function () { play(audio); });
+    audio.removeAttribute("controls");  // and so it is not turned into a button twice
+    audio.hidden = true;
+    audio.parentNode.insertBefore(button, audio);
+  }
+
+  function listenButtons(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("audio[data-listen][controls]"), listenButton);
+  }
+
   function setUp() {
-    Array.prototype.forEach.call(document.querySelectorAll("audio[data-listen]"), function (audio) {
-      var button = makeButton(audio.getAttribute("data-listen"), audio.getAttribute("aria-label"));
-      if (audio.classList.contains("listen-screen")) button.classList.add("listen-screen");
-      button.addEventListener("click", function () { play(audio); });
-      audio.removeAttribute("controls");
-      audio.hidden = true;
-      audio.parentNode.insertBefore(button, audio);
-    });
+    listenButtons(document);
+    // What the page's own scripts add later (the follow-up's warning in the place of a
+    // message that did not verify) gets its button too.
+    new MutationObserver(function (changes) {
+      changes.forEach(function (change) {
+        Array.prototype.forEach.call(change.addedNodes, function (node) {
+          if (node.nodeType === 1) listenButtons(node);
+        });
+      });
+    }).observe(document.body, { childList: true, subtree: true });
     Array.prototype.forEach.call(document.querySelectorAll("button[data-read]"), function (button) {
       button.hidden = false;
       button.addEventListener("click", function () { readDigits(button); });

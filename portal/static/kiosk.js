@@ -12,8 +12,46 @@
   var pinned = /^#pin=([0-9A-Za-z-]{20,24})$/.exec(window.location.hash);
   var carried = pinned ? window.location.hash : "";
   function carry(url) { return carried ? url.split("#")[0] + carried : url; }
+  // The sealing library (libsodium.js, lanthorn-protocol.js, the receipt screen) is not
+  // loaded with the page: the first screen would wait for 1.4 MB of script and its
+  // WebAssembly. The page names each file with its integrity hash (<meta
+  // name="lanthorn-crypto">); crypto() adds them one after another, each pinned by that
+  // hash, and resolves with LanthornProtocol once it is ready. The pages call it when the
+  // reporter moves towards sealing, and again before they seal. A file that fails (a
+  // changed file is refused by its hash) is tried again on the next call; nothing is sent
+  // without it.
+  var loading = null;
+  var ran = 0;  // how many of the files have run
+  function addScript(entry) {
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = entry[0];
+      script.integrity = entry[1];
+      script.async = false;
+      script.addEventListener("load", function () { ran += 1; resolve(); });
+      script.addEventListener("error", function () {
+        script.remove();
+        reject(new Error("a sealing script did not load: " + entry[0]));
+      });
+      document.head.appendChild(script);
+    });
+  }
+  function loadCrypto() {
+    if (loading) return loading;
+    var files = Array.prototype.map.call(
+      document.querySelectorAll('meta[name="lanthorn-crypto"]'),
+      function (meta) { return meta.getAttribute("content").split(" "); });
+    loading = files.slice(ran).reduce(function (before, entry) {
+      return before.then(function () { return addScript(entry); });
+    }, Promise.resolve()).then(function () {
+      if (!window.LanthornProtocol) throw new Error("the sealing library is not here");
+      return window.LanthornProtocol.ready.then(function () { return window.LanthornProtocol; });
+    });
+    loading.catch(function () { loading = null; });
+    return loading;
+  }
   Object.defineProperty(window, "LanthornKiosk", {
-    value: Object.freeze({ pin: pinned ? pinned[1] : null }), enumerable: true
+    value: Object.freeze({ pin: pinned ? pinned[1] : null, crypto: loadCrypto }), enumerable: true
   });
   if (carried) {
     document.querySelectorAll("form[action]").forEach(function (form) {
@@ -73,10 +111,15 @@
     if (button) button.focus();
   }
 
-  function reset() {
+  function reset(event) {
     window.clearTimeout(warnTimer);
     window.clearTimeout(exitTimer);
-    if (warning) warning.hidden = true;
+    // Touching Listen on the warning shows someone is there, but it is not their answer:
+    // the warning stays up (hiding it under the finger would send the tap to whatever is
+    // beneath) until they touch "I am still here".
+    var listening = event && event.target && event.target.closest &&
+      event.target.closest("#idle-warning .listen");
+    if (warning && !listening) warning.hidden = true;
     warnTimer = window.setTimeout(warn, Math.max(0, idle - warnFor));
     exitTimer = window.setTimeout(leave, idle);
   }

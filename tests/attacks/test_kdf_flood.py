@@ -30,7 +30,7 @@ import httpx
 import pytest
 
 import crypto
-from portal import security
+from portal import kiosk_audio, security
 from portal.i18n import load_catalogues
 from tests.portal.conftest import Portal, PortalFactory
 from tests.portal.forms import (
@@ -270,6 +270,9 @@ def test_a_flood_of_abandoned_follow_ups_neither_delays_a_report_nor_costs_an_ar
         busy = KIOSK_FOLLOW_UP_BUSY if door is KIOSK else FOLLOW_UP_BUSY
         assert welsh.gettext(busy) != busy  # translated, and shown in the reader's language
         assert all(welsh.gettext(busy) in a.text for a in answers)
+        if door is KIOSK:  # and at the kiosk it can be heard, in Welsh (issue 19)
+            heard = f'src="{kiosk_audio.clip_url("cy", busy)}"'
+            assert all(heard in a.text for a in answers)
         assert held.count(set(flood_receipts)) == 1
 
         # A report sent now, without JavaScript, goes ahead of every waiting follow-up.
@@ -408,6 +411,8 @@ def test_a_kiosk_report_past_the_bound_comes_back_to_send_again(
     polish = load_catalogues()["pl"]
     assert polish.gettext(KIOSK_REPORT_NOT_SENT) != KIOSK_REPORT_NOT_SENT
     assert polish.gettext(KIOSK_REPORT_NOT_SENT) in refused.text
+    # It can be heard: the busy sentence's own clip, in Polish, beside it (issue 19).
+    assert f'src="{kiosk_audio.clip_url("pl", KIOSK_REPORT_NOT_SENT)}"' in refused.text
     assert 'class="quick-exit"' in refused.text  # still the kiosk's screen, with Exit now
     assert "Spice" in refused.text  # the answers are all there, to send again
 

@@ -347,6 +347,7 @@ def test_a_backup_of_an_older_schema_is_loaded_at_it_and_upgraded(
         # Schema 0004 holds nothing of the signed conversation (0009): the reporters' keys
         # and the chains are gone with it, and come back with the next items.
         v2 = ("signed", "sign_key_mismatch", "warnings")
+
         # Nor the moment each item was stored, to the millisecond (0015): the timeline
         # orders such items by their sequence instead.
         def untimed(shown: dict[str, Any]) -> dict[str, Any]:
