@@ -10,6 +10,7 @@ identifier that can be tied to a case without the reporter's own secrets.
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 
@@ -160,11 +161,44 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
-    # Pre-ping replaces connections a database restart closed; the connect timeout bounds
-    # how long a request waits for a server that does not answer (libpq waits forever).
+    # The connect timeout bounds how long a request waits for a server that does not
+    # answer (libpq waits forever).
     if "connect_timeout" not in url:
         kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection left unused longer than this is pinged before a request uses it.
+PING_AFTER_IDLE_SECONDS = 2.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Replace pooled connections a database restart closed, as `pool_pre_ping` does, but
+    ping only a connection that has sat unused in the pool for a while.
+
+    Under load every connection goes back and out again within milliseconds, and a ping
+    before each use was one round trip more per request (issue 20). A connection used a
+    moment ago is used without one: if the database restarted in that moment, the request
+    meets the closed connection, is answered 503 like those in flight at the restart, and
+    SQLAlchemy then invalidates every connection of the pool, so the next request opens a
+    new one. A connection that sat idle is pinged, and replaced if the ping fails.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned")
+        if returned is None or time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+            return  # just opened, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("a pooled connection did not answer a ping") from exc
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
