@@ -45,6 +45,35 @@ def per_call(fn: Callable[[], object], budget: float, repeats: int) -> float:
     return statistics.median(samples)
 
 
+def per_call_in_turn(
+    fns: Mapping[str, Callable[[], object]], budget: float, repeats: int
+) -> dict[str, float]:
+    """`per_call` for several functions, their batches run in turn (a, b, a, b, …) so that
+    a baseline and what it is compared with share the same window."""
+    sizes = {}
+    for name, fn in fns.items():  # warm up, and find each one's batch size
+        fn()
+        n = 1
+        while True:
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            elapsed = time.perf_counter() - start
+            if elapsed >= min(0.01, budget / repeats / 2):
+                break
+            n *= 2
+        sizes[name] = max(1, int(n * (budget / repeats) / elapsed))
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            n = sizes[name]
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - start) / n)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def throughput(fn: Callable[[], int], repeats: int) -> float:
     """Median bytes per second; `fn` does one whole run and returns the bytes it processed."""
     samples = []
