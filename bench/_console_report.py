@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from _report import fmt_mib, fmt_ms, fmt_rate, fmt_seconds, table
-from _timing import percentile
+from _timing import fmt_tail, percentile, tail
+from _verdict import against_limit
 
 
 @dataclass
@@ -23,8 +24,12 @@ class Timed:
         return percentile(self.samples, 50)
 
     @property
-    def p99(self) -> float:
-        return percentile(self.samples, 99)
+    def tail(self) -> tuple[str, float]:
+        """("p99", value) from 1,000 samples or more, else ("max of N", the maximum)."""
+        return tail(self.samples)
+
+    def tail_text(self) -> str:
+        return fmt_tail(self.samples)
 
 
 @dataclass
@@ -41,30 +46,14 @@ class SizeResult:
     rss_ready: int = 0
     rss_after: int = 0
     hwm: int = 0
-    synced: int = 0
+    synced: int = 0  # new reports found in the console's database, content checked
+    sync_expected: int = 0  # reports sent to the portal for this sync
     sync_seconds: float = 0.0
     open_rate: float = 0.0  # crypto.open_document per second, this process
     pages: list[Timed] = field(default_factory=list)
     searches: list[Timed] = field(default_factory=list)
     floor: float = 0.0  # GET /static/console.css, kept alive
     failures: list[str] = field(default_factory=list)
-
-
-#: Fewer samples than this make no p99: the case list's tables show the slowest instead.
-P99_SAMPLES = 1000
-
-
-def tail(timed: Timed, attribute: str = "pages") -> float:
-    """The case list's p99, or its slowest sample when there are too few for a p99."""
-    if attribute == "pages" and len(timed.samples) < P99_SAMPLES:
-        return max(timed.samples)
-    return timed.p99
-
-
-def tail_text(timed: Timed) -> str:
-    if len(timed.samples) < P99_SAMPLES:
-        return f"{fmt_ms(max(timed.samples))} (max of {len(timed.samples):,})"
-    return fmt_ms(timed.p99)
 
 
 def fmt_ratio(value: float) -> str:
@@ -113,8 +102,12 @@ def report(backend: str, results: list[SizeResult]) -> str:
                 fmt_seconds(r.sync_seconds),
                 f"**{fmt_rate(r.synced / r.sync_seconds if r.sync_seconds else 0)}**",
                 fmt_rate(r.open_rate),
-                f"{(r.synced / r.sync_seconds) / r.open_rate:.3f}" if r.sync_seconds else "—",
-                "yes" if r.synced == max(1, r.size // 10) and r.sync_seconds <= 30 else "no",
+                (
+                    f"{against_limit(r.synced / r.sync_seconds, r.open_rate, 'sync'):.3f}"
+                    if r.sync_seconds
+                    else "—"
+                ),
+                "yes" if r.synced == r.sync_expected and r.sync_seconds <= 30 else "no",
             )
         )
     out.append("### Sync\n")
@@ -122,7 +115,7 @@ def report(backend: str, results: list[SizeResult]) -> str:
         table(
             (
                 "cases before",
-                "new items",
+                "new reports (read back)",
                 "time",
                 "items/s",
                 "`open_document`/s",
@@ -169,10 +162,12 @@ def report(backend: str, results: list[SizeResult]) -> str:
                         f"{r.cases:,}",
                         timed.detail,
                         fmt_ms(timed.p50),
-                        tail_text(timed) if attribute == "pages" else fmt_ms(timed.p99),
+                        timed.tail_text(),
                         fmt_ms(timed.limit),
-                        fmt_ratio(timed.p50 / timed.limit),
-                        "yes" if tail(timed, attribute) <= goal else "**no**",
+                        # The request does the limit's work and more: below 1.0, the
+                        # limit was measured in a slower moment than the requests.
+                        fmt_ratio(1 / against_limit(timed.limit, timed.p50, timed.label)),
+                        "yes" if timed.tail[1] <= goal else "**no**",
                     )
                 )
         limit = "bare SELECT" if attribute == "pages" else "sets + SELECT"
@@ -180,8 +175,8 @@ def report(backend: str, results: list[SizeResult]) -> str:
         out.append(
             table(
                 ("request", "cases", "page" if attribute == "pages" else "matches", "p50",
-                 "p99", limit, "p50 ÷ limit",
-                 f"p99 ≤ {goal * 1000:.0f} ms"),
+                 "p99 (or max of N)", limit, "p50 ÷ limit",
+                 f"p99 (or max) ≤ {goal * 1000:.0f} ms"),
                 rows,
             )
         )  # fmt: skip

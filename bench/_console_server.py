@@ -72,7 +72,12 @@ def running_console(
     command += ["--portal", portal_url]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own command, absolute path
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            # Its own process group, our session: see bench/_server.py (autogroup).
+            command,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            process_group=0,
         )
     server = ConsoleServer(f"http://127.0.0.1:{port}", process, log_path)
     try:
@@ -95,7 +100,7 @@ def running_console(
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)  # its own session: only ours
+                    os.killpg(process.pid, signal.SIGKILL)  # its own process group: only ours
                 process.wait(timeout=10)
 
 

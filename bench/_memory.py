@@ -14,10 +14,10 @@ import time
 import tracemalloc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from _report import KIB
+from _report import KIB, fmt_mib
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -144,6 +144,30 @@ class MemoryReport:
     # The worst one-process growth while the request body was still arriving; the caller
     # narrows it when it knows when that was.
     streaming_growth: int
+    #: Each process's absolute peak RSS (the larger of the samples and its VmHWM), by
+    #: role: what a memory limit on the machine is about, where growth is about the file.
+    peaks: dict[str, int] = field(default_factory=dict)
+
+    def peaks_text(self) -> str:
+        """`server 70.1 MiB, worker 1 105.3 MiB, …; all 281.0 MiB`."""
+        each = ", ".join(f"{role} {fmt_mib(rss)}" for role, rss in self.peaks.items())
+        return f"{each}; all {fmt_mib(self.peak_total)}" if each else "—"
+
+
+def roles(root: int, pids: Iterable[int]) -> dict[int, str]:
+    """Names for a server's processes: `server` (the one started), `worker N` (uvicorn's
+    workers, children started through multiprocessing), `helper N` (anything else)."""
+    named, workers, helpers = {}, 0, 0
+    for pid in sorted(pids):
+        if pid == root:
+            named[pid] = "server"
+        elif "spawn_main" in command_line(pid) and "resource_tracker" not in command_line(pid):
+            workers += 1
+            named[pid] = f"worker {workers}"
+        else:
+            helpers += 1
+            named[pid] = f"helper {helpers}"
+    return named
 
 
 class TreeSampler:
@@ -228,6 +252,10 @@ class TreeSampler:
                     growths.append(hwm - self._reset_rss[pid])
             hwm_growth = max(growths, default=0)
         worst = max((self.peak.get(pid, 0) - b for pid, b in self.baseline.items()), default=0)
+        peaks = {
+            role: max(self.peak.get(pid, 0), _status_bytes(pid, "VmHWM") or 0)
+            for pid, role in roles(self.root, self.pids).items()
+        }
         self.report = MemoryReport(
             processes=len(self.pids),
             samples=self.samples,
@@ -239,4 +267,5 @@ class TreeSampler:
             server_cpu=cpu_seconds(self.pids) - self._cpu_start,
             client_cpu=time.process_time() - self._client_cpu_start,
             streaming_growth=worst,
+            peaks=peaks,
         )

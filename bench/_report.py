@@ -102,8 +102,25 @@ def _memory_total() -> str:
     return "unknown" if total is None else fmt_size(int(total.split()[0]) * KIB)
 
 
+def priority() -> str:
+    """Niceness and autogroup, which decide what a load average means for this run: with
+    autogroup on, each session shares the cores equally whatever its niceness."""
+    try:
+        autogroup = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip()
+    except OSError:
+        autogroup = "?"
+    state = {"0": "off", "1": "on"}.get(autogroup, "unknown")
+    return f"nice {os.getpriority(os.PRIO_PROCESS, 0)}; the kernel's autogroup scheduling {state}"
+
+
+def load_average() -> str:
+    """The 1, 5 and 15-minute load averages: on a quiet machine, well under 1 at the start."""
+    return ", ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
 def machine_header(extra: Iterable[tuple[str, str]], cpu_features: bool = False) -> str:
-    """The machine and software the figures were measured on, then the script's `extra` rows."""
+    """The machine and software the figures were measured on, how busy the machine was as
+    the run began, then the script's `extra` rows."""
     now = datetime.datetime.now().astimezone()
     cpu = _proc_field("/proc/cpuinfo", "model name") or platform.processor() or platform.machine()
     rows = [("date", now.strftime("%Y-%m-%d %H:%M %Z")), ("CPU", cpu)]
@@ -114,6 +131,8 @@ def machine_header(extra: Iterable[tuple[str, str]], cpu_features: bool = False)
         ("memory", _memory_total()),
         ("OS", f"{platform.system()} {platform.release()} {platform.machine()}"),
         ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
+        ("load average at the start (1, 5, 15 min)", load_average()),
+        ("this benchmark's priority", priority()),
         *extra,
     ]
     return table(("machine", ""), rows, numeric=False)

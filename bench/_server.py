@@ -41,6 +41,8 @@ class Portal:
     config: dict[str, Any]
     #: The oversight signing key the portal names (protocol v2).
     oversight_sign: crypto.SigningKey
+    #: Where the portal stores what it accepts, for reading it back (bench/_readback.py).
+    database_url: str = ""
 
     @property
     def salt(self) -> bytes:
@@ -90,7 +92,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         pass
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # its own session: only what we started
+        os.killpg(process.pid, signal.SIGKILL)  # its own process group: only what we started
     process.wait(timeout=10)
 
 
@@ -145,13 +147,26 @@ def running_portal(
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                # A process group of its own (to stop it and its workers together), but
+                # the benchmark's session: with the kernel's autogroup scheduling, a new
+                # session would get its own equal share of the cores, and a ratio of the
+                # server's rate to a limit measured in this process would measure the
+                # scheduler instead.
+                process_group=0,
             )
         url = f"http://127.0.0.1:{port}"
         try:
             config = _wait_until_up(url, process, log_path, workers)
             yield Portal(
-                url, data_dir, process, log_path, oversight, console, config, oversight_sign
+                url,
+                data_dir,
+                process,
+                log_path,
+                oversight,
+                console,
+                config,
+                oversight_sign,
+                database_url or f"sqlite+pysqlite:///{(data_dir / 'portal.db').resolve()}",
             )
         finally:
             progress("stopping the server, deleting the temporary directory")

@@ -55,21 +55,23 @@ function done(summary, latency, requests)
     c = c + thread:get("created")
     o = o + thread:get("other")
   end
-  io.write(string.format("LANTHORN created=%d other=%d errors=%d p50=%d p99=%d max=%d\n",
+  io.write(string.format(
+    "LANTHORN created=%d other=%d errors=%d p50=%d p99=%d max=%d duration=%d\n",
     c, o, summary.errors.connect + summary.errors.read + summary.errors.write
       + summary.errors.status + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max))
+    latency:percentile(50), latency:percentile(99), latency.max, summary.duration))
 end
 """
 _RESULT = re.compile(
-    r"LANTHORN created=(\d+) other=(\d+) errors=(\d+) p50=(\d+) p99=(\d+) max=(\d+)"
+    r"LANTHORN created=(\d+) other=(\d+) errors=(\d+) p50=(\d+) p99=(\d+) max=(\d+) "
+    r"duration=(\d+)"
 )
 
 
 @dataclass(frozen=True)
 class WrkResult:
     connections: int
-    seconds: float
+    seconds: float  # as wrk measured it, first request to last answer: not the nominal -d
     created: int
     other: int  # non-201 answers, and GETs sent after the bodies ran out
     errors: int
@@ -104,9 +106,9 @@ def run_wrk(url: str, bodies: Sequence[bytes], connections: int, seconds: int) -
     match = _RESULT.search(done.stdout)
     if done.returncode != 0 or match is None:
         raise RuntimeError(f"wrk failed:\n{done.stdout}{done.stderr}")
-    created, other, errors, p50, p99, worst = map(int, match.groups())
+    created, other, errors, p50, p99, worst, duration = map(int, match.groups())
     return WrkResult(
-        connections, float(seconds), created, other, errors, p50 / 1e6, p99 / 1e6, worst / 1e6
+        connections, duration / 1e6, created, other, errors, p50 / 1e6, p99 / 1e6, worst / 1e6
     )
 
 

@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import importlib.util
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -430,7 +429,6 @@ def header(settings: Settings, database: str, chosen: dict[str, str], root: Path
     http = "httptools" if importlib.util.find_spec("httptools") else "h11 (pure Python)"
     packages = ("starlette", "uvicorn", "httpx", "SQLAlchemy", "PyNaCl")
     phases = ", ".join(f"({p.key}) {p.title}" for p in settings.phases)
-    load = ", ".join(f"{n:.2f}" for n in os.getloadavg())
     return machine_header(
         [
             ("packages", ", ".join(f"{p} {version(p.lower())}" for p in packages)),
@@ -468,25 +466,12 @@ def header(settings: Settings, database: str, chosen: dict[str, str], root: Path
                 "caps per server process",
                 f"RSS {fmt_size(settings.rss_cap)}, {settings.fd_cap} open file descriptors",
             ),
-            ("load average at the start", load),
-            ("this benchmark's priority", priority()),
             (
                 "mode",
                 "quick (smoke run: short phases, few attackers)" if settings.quick else "full",
             ),
         ]
     )
-
-
-def priority() -> str:
-    """Niceness and autogroup, which decide what a load average means for this run: with
-    autogroup on, each session shares the cores equally whatever its niceness."""
-    try:
-        autogroup = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip()
-    except OSError:
-        autogroup = "?"
-    state = {"0": "off", "1": "on"}.get(autogroup, "unknown")
-    return f"nice {os.getpriority(os.PRIO_PROCESS, 0)}; the kernel's autogroup scheduling {state}"
 
 
 def honest_table(kind: str, stats: dict[tuple[str, str], Stats], windows: Sequence[Window]) -> str:

@@ -21,6 +21,15 @@ import crypto
 _ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _TEMP_PREFIX = ".tmp-"
 
+#: How much of a blob is written before the kernel is asked to start writing it to disk.
+#: Without this, a 1 GiB upload left up to 1 GiB of dirty pages for `commit`'s fsync,
+#: which then stalled the answer for seconds at disk speed; with it, the disk works
+#: while the rest of the body streams in, and the fsync finds little left to do. It
+#: changes nothing about durability: `commit` still fsyncs the file and the directory
+#: before the blob gets its id.
+WRITEBACK_BYTES = 8 * 1024 * 1024
+_START_WRITEBACK = getattr(os, "POSIX_FADV_DONTNEED", None)
+
 
 def new_blob_id() -> str:
     return crypto.b64u_encode(secrets.token_bytes(16))
@@ -54,11 +63,31 @@ class PendingBlob:
         fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._file: BinaryIO = os.fdopen(fd, "wb")
         self.size = 0
+        self._written_back = 0  # bytes the kernel has been asked to write to disk
 
     def write(self, data: bytes) -> None:
         if data:
             self._file.write(data)
             self.size += len(data)
+            if self.size - self._written_back >= WRITEBACK_BYTES:
+                self._start_writeback()
+
+    def _start_writeback(self) -> None:
+        """Ask the kernel to start writing what is written so far, without waiting.
+
+        On Linux, POSIX_FADV_DONTNEED starts writeback of the range's dirty pages and
+        drops the pages already clean: the ciphertext does not crowd the page cache
+        either (the portal never reads a blob back while receiving it)."""
+        if _START_WRITEBACK is None:
+            return
+        self._file.flush()
+        os.posix_fadvise(
+            self._file.fileno(),
+            self._written_back,
+            self.size - self._written_back,
+            _START_WRITEBACK,
+        )
+        self._written_back = self.size
 
     def close(self) -> None:
         """Write out what is buffered and close the file; nothing more will be written."""

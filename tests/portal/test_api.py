@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import crypto
+from portal import blobstore
 from tests.conftest import CHEAP_KDF
 
 from .clients import OCTETS, Reporter, SignedAuth, report_v2, stored_blob
@@ -112,6 +113,19 @@ def test_report_with_attachments_reaches_the_console_byte_for_byte(portal: Porta
     opened = console.open(item)
     assert opened == document
     assert item["blob_ids"] == [a["blob_id"] for a in opened["attachments"]]
+    assert [console.attachment(a) for a in opened["attachments"]] == files
+
+
+def test_an_attachment_written_back_to_disk_while_it_streams_arrives_whole(
+    portal: Portal,
+) -> None:
+    """The portal asks the kernel to start writing every few MiB of an upload (so the
+    fsync before the answer has little left): what the console gets is still exact."""
+    files = [os.urandom(blobstore.WRITEBACK_BYTES * 2 + 123_457)]
+    with portal.client() as client:
+        _keys, _case, _document = file_report(portal, client, files)
+    console = portal.console()
+    opened = console.open(console.outbox()["items"][0])
     assert [console.attachment(a) for a in opened["attachments"]] == files
 
 
