@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from . import replies
 from .console import Console
@@ -95,6 +96,19 @@ def assign(console: Console, case_ids: Iterable[str], username: str | None) -> i
         console.audit_many(session, entries)
         session.commit()
     return len(entries)
+
+
+def after_routing(console: Console, session: Session, case: Case) -> None:
+    """In the routing's own transaction: an investigator assigned to `case` whose unit it
+    has just left is no longer its assignee (they could not even open it), and the audit
+    log says so; a triage officer stays assigned."""
+    if case.assignee is None:
+        return
+    officer = session.get(Officer, case.assignee)
+    if officer is not None and officer.role == "investigator" and officer.unit != case.unit:
+        detail = {"to": None, "from": case.assignee, "why": "routed"}
+        console.audit_many(session, [("assign", case.id, detail)])
+        case.assignee = None
 
 
 def acknowledge_many(console: Console, case_ids: Iterable[str]) -> int:

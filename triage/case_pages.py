@@ -22,6 +22,7 @@ from foundation.errors import Forbidden, NotFound
 from foundation.forms import small_form
 
 from . import (
+    assignment,
     custody,
     labels,
     links,
@@ -311,6 +312,7 @@ def _route(console: Console, case_id: str, unit: str, reason: str) -> None:
         if case is None:
             raise ConsoleError("there is no such case")
         case.unit, case.workflow = unit, "routed"
+        assignment.after_routing(console, session, case)
         console._event(session, case_id, "routed", {"unit": unit, "reason": reason.strip()[:500]})
         console.audit(session, "route", case_id, unit=unit, reason=reason.strip()[:500])
         session.commit()

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import crypto
-from portal import blobstore
+from foundation import blobstore
 from tests.conftest import CHEAP_KDF
 
 from .clients import OCTETS, Reporter, SignedAuth, report_v2, stored_blob

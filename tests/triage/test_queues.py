@@ -18,6 +18,7 @@ from triage.case_export import COLUMNS
 from triage.db import Case, Item, Outgoing
 
 from .conftest import Site, case_ids, enrol
+from .officer_pages import action_fields
 from .page_forms import post_forms
 
 _ROW = re.compile(r'<td><a href="/cases/([A-Z0-9]+)">')
@@ -110,6 +111,35 @@ def test_an_investigator_is_assigned_only_cases_routed_to_their_unit(site: Site)
         assert answer.status_code == 422
         assert "is not an active triage officer or investigator" in answer.text
     assert ivy.post("/cases/bulk", data={"action": "assign"}).status_code == 403
+
+
+def test_routing_a_case_elsewhere_unassigns_the_investigator_who_can_no_longer_open_it(
+    site: Site,
+) -> None:
+    [case] = reports(site, 1)
+    tess, _ = enrol(site, "tess", "triage")
+    ivy, _ = enrol(site, "ivy", "investigator", "counter_corruption")
+
+    def route(unit: str) -> None:
+        page = tess.get(f"/cases/{case}").text
+        fields = {"unit": unit, "reason": "the matter is theirs"}
+        answer = tess.post(
+            f"/cases/{case}/route", data={**action_fields(page, f"/cases/{case}/route"), **fields}
+        )
+        assert answer.status_code == 303
+
+    route("counter_corruption")
+    assert bulk(tess, [case], "assign", "ivy")[0].status_code == 303
+    assert listed(ivy, "/cases?assignee=ivy") == [case]
+    route("police_liaison")
+    assert listed(tess, "/cases?assignee=-") == [case]  # unassigned again, for the new unit
+    assert ivy.get(f"/cases/{case}").status_code in (403, 404)
+    last = entries(site, "assign")[-1]
+    assert (last["case"], last["to"], last["from"], last["why"]) == (case, None, "ivy", "routed")
+    # A triage officer follows the case wherever it is routed: they read every case.
+    assert bulk(tess, [case], "assign", "tess")[0].status_code == 303
+    route("counter_corruption")
+    assert listed(tess, "/cases?assignee=tess") == [case]
 
 
 def test_acknowledging_several_cases_acts_once_however_often_it_is_sent(site: Site) -> None:
