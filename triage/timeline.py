@@ -79,16 +79,24 @@ def build(
     # were written with the replies, in the same order (a reply, then the outcome notice).
     authors = [e.officer for e, _ in opened if e.kind in (*_SHOWN_AS_ITEMS, "closed")]
     replies = 0
+    received = datetime.date.fromisoformat(shown["received_on"])
     for message in shown["messages"]:
         seq, at = message["seq"], message["at"]
         on = datetime.date.fromisoformat(message["on"])
         title = labels.word(labels.ITEMS, message["kind"])
         entry = {**message, "on": on, "who": None, "title": title}
+        key = (on, at if at is not None else -1, 0, seq)
+        if message["kind"] == "report":
+            # What happened starts with the report, on the day the portal received it,
+            # even when the console was given steps dated before it stored the item (the
+            # demo's fictional history, a console restored from an older backup).
+            on = entry["on"] = min(on, received)
+            key = (datetime.date.min, -1, -1, seq)
         if message["kind"] == "reply":
             author = message.get("by") or (authors[replies] if replies < len(authors) else None)
             entry["who"] = who(author)
             replies += 1
-        entries.append(((on, at if at is not None else -1, 0, seq), entry))
+        entries.append((key, entry))
     for event, detail in opened:
         if event.kind in _SHOWN_AS_ITEMS:
             continue

@@ -112,3 +112,35 @@ def test_a_template_refused_keeps_what_was_typed(site: Site) -> None:
     assert "Words kept" in refused.text
     empty = _post(triage, "/templates", "/templates", ADD, lang="en", title="", text="x")
     assert empty.status_code == 422
+
+
+def test_the_report_opens_the_timeline_even_when_steps_are_dated_before_its_sync(
+    site: Site,
+) -> None:
+    """A case the console was given with its history (the demo's fictional cases, a
+    console restored from an older backup) has steps dated days before the report item
+    it stored: the report still comes first, on the day the portal received it."""
+    import datetime
+
+    from sqlalchemy import update
+
+    from triage.db import Case, CaseEvent
+
+    submit_report(site.portal.client())
+    site.console.sync(site.portal.url)
+    [case_id] = case_ids(site.console)
+    site.console.acknowledge(case_id)
+    earlier = datetime.date.today() - datetime.timedelta(days=20)
+    with site.console.sessions() as session:
+        session.execute(update(Case).where(Case.id == case_id).values(received_on=earlier))
+        session.execute(
+            update(CaseEvent)
+            .where(CaseEvent.case_id == case_id)
+            .values(on=earlier + datetime.timedelta(days=1))
+        )
+        session.commit()
+    triage, _ = enrol(site, "tess", "triage")
+    text = visible_text(triage.get(f"/cases/{case_id}").text)
+    timeline = text[text.index("Timeline") :].replace(" ,", ",")
+    assert timeline.index("Report,") < timeline.index("Acknowledged,")
+    assert f"Report, {earlier.day} {earlier:%B %Y}" in timeline
