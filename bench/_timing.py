@@ -23,11 +23,11 @@ def median_time(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(samples)
 
 
-def per_call(fn: Callable[[], object], budget: float, repeats: int) -> float:
-    """Median seconds per call of `fn` over `repeats` batches lasting about `budget` in all."""
-    fn()  # warm up
+def _batch_size(fn: Callable[[], object], budget: float, repeats: int) -> int:
+    """How many calls of `fn` make one batch: long enough to time, and `repeats` batches
+    lasting about `budget` in all."""
     n = 1
-    while True:  # find a batch size that lasts long enough to time
+    while True:
         start = time.perf_counter()
         for _ in range(n):
             fn()
@@ -35,7 +35,13 @@ def per_call(fn: Callable[[], object], budget: float, repeats: int) -> float:
         if elapsed >= min(0.01, budget / repeats / 2):
             break
         n *= 2
-    n = max(1, int(n * (budget / repeats) / elapsed))
+    return max(1, int(n * (budget / repeats) / elapsed))
+
+
+def per_call(fn: Callable[[], object], budget: float, repeats: int) -> float:
+    """Median seconds per call of `fn` over `repeats` batches lasting about `budget` in all."""
+    fn()  # warm up
+    n = _batch_size(fn, budget, repeats)
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -53,16 +59,7 @@ def per_call_in_turn(
     sizes = {}
     for name, fn in fns.items():  # warm up, and find each one's batch size
         fn()
-        n = 1
-        while True:
-            start = time.perf_counter()
-            for _ in range(n):
-                fn()
-            elapsed = time.perf_counter() - start
-            if elapsed >= min(0.01, budget / repeats / 2):
-                break
-            n *= 2
-        sizes[name] = max(1, int(n * (budget / repeats) / elapsed))
+        sizes[name] = _batch_size(fn, budget, repeats)
     samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
