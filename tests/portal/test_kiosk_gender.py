@@ -60,3 +60,13 @@ def test_the_arabic_kiosk_does_not_speak_to_a_man(message: str) -> None:
 def test_the_urdu_kiosk_does_not_say_you_can_to_one_gender(message: str) -> None:
     text = CATALOGUES["ur"].gettext(message)
     assert not URDU_YOU_GENDERED.search(text), f"{text!r} marks the reader's gender"
+
+
+#: Punjabi "you can", "you want" agree with the reader's gender too ("ਸਕਦੇ ਹੋ" to a man).
+PUNJABI_YOU_GENDERED = re.compile(r"ਤੁਸੀਂ[^।?]*(?:ਸਕਦੇ|ਸਕਦੀਆਂ|ਸਕਦੀ|ਚਾਹੁੰਦੇ|ਚਾਹੁੰਦੀਆਂ|ਚਾਹੁੰਦੀ) ਹੋ")
+
+
+@pytest.mark.parametrize("message", kiosk_audio.kiosk_messages())
+def test_the_punjabi_kiosk_does_not_say_you_can_to_one_gender(message: str) -> None:
+    text = CATALOGUES["pa"].gettext(message)
+    assert not PUNJABI_YOU_GENDERED.search(text), f"{text!r} marks the reader's gender"
