@@ -25,7 +25,7 @@ from _cases import PRISONS
 from _console_report import SizeResult, Timed
 from _report import progress
 from _timing import per_call
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from triage.case_filters import Cursor, Filters, conditions
 from triage.console import Console
@@ -51,7 +51,6 @@ VIEWS = {
     "investigator (one unit)": "",
 }
 _NEXT = re.compile(r'<a href="([^"]+)" rel="next">')
-_TOTAL = re.compile(r"Cases [\d,]+–[\d,]+ of ([\d,]+)")
 #: Which cases get an assignee and a language, by the second and third letters of
 #: their (random) id: about a tenth and a third.
 _ASSIGN = (  # TRIAGE, spelt out
@@ -88,8 +87,8 @@ def list_section(
             client, unit = investigator, UNIT
         path = "/cases" + (f"?{query}" if query else "")
         first = client.get(path).text
-        found = _TOTAL.search(first)
-        total = int(found.group(1).replace(",", "")) if found else 0
+        filters = Filters.from_params(dict(urllib.parse.parse_qsl(query)))
+        total = count(console, filters, unit)  # the page says "more than 1,000" past it
         pages = max(1, -(-total // 50))
         middle, walked, walk_times = path, 1, []
         progress(f"{result.size:,}: {label}: following Next to page {pages // 2 + 1} of {pages}")
@@ -100,7 +99,6 @@ def list_section(
             page = client.get(middle).text
             walked += 1
         last = path + ("&" if query else "?") + "at=last"
-        filters = Filters.from_params(dict(urllib.parse.parse_qsl(query)))
         for where, address in (("first", path), ("middle", middle), ("last", last)):
             progress(f"{result.size:,}: {label}, {where} page: GET × {samples}")
             times = sample(client, address, samples, _listed)
@@ -119,6 +117,13 @@ def list_section(
 
 def _listed(page: str) -> bool:
     return "<table" in page
+
+
+def count(console: Console, filters: Filters, unit: str | None) -> int:
+    """How many cases the view lists, counted in full by the database."""
+    where = conditions(filters, unit, console._today())
+    with console.engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(Case).where(*where)) or 0
 
 
 def bare_page(console: Console, filters: Filters, cursor: Cursor, unit: str | None = None) -> float:

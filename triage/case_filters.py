@@ -37,6 +37,7 @@ UNASSIGNED = "-"
 #: The language filter for cases stored without one (before migration 0014).
 UNKNOWN = "-"
 _KEY = re.compile(r"[0-9A-Za-z._-]{1,96}")
+_POSITION = re.compile(r"[0-9]{1,9}")
 _CHOICES = {"deadline": DEADLINE_STATES, "urgent": {"yes": "", "no": ""}, "sort": SORTS}
 
 
@@ -92,27 +93,34 @@ _PARAMS = {name: name for name in Filters.__dataclass_fields__} | {"text": "q"}
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where a page starts: after a key, before one, at the end, or (none) at the start."""
+    """Where a page starts: after a key, before one, at the end, or (none) at the start;
+    with `n`, how many cases the link's page has before it, as the officer last saw
+    (triage/case_list.py: it spares a count; it says where, not what, is shown)."""
 
     after: str = ""
     before: str = ""
     last: bool = False
+    n: int | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> Cursor:
-        """Anything that is not a key means the first page."""
+        """Anything that is not a key means the first page; a position that is not a
+        number is left out (the page's position is then counted)."""
         after, before = params.get("after", ""), params.get("before", "")
+        n = params.get("n", "")
+        position = int(n) if _POSITION.fullmatch(n) else None
         if after and _KEY.fullmatch(after):
-            return cls(after=after)
+            return cls(after=after, n=position)
         if before and _KEY.fullmatch(before):
-            return cls(before=before)
+            return cls(before=before, n=position)
         return cls(last=params.get("at") == "last")
 
     def query(self) -> dict[str, str]:
+        position = {} if self.n is None else {"n": str(self.n)}
         if self.after:
-            return {"after": self.after}
+            return {"after": self.after} | position
         if self.before:
-            return {"before": self.before}
+            return {"before": self.before} | position
         return {"at": "last"} if self.last else {}
 
 

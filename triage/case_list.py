@@ -5,8 +5,15 @@ Cases are listed urgent first, then newest first, then by id, or soonest deadlin
 page is "the 50 cases after (or before) this key", read from an index (migration 0014)
 as quickly on the last page as on the first: nothing is skipped by offset. A link
 carries the key of the row it continues from, so a case added or removed while an
-officer pages through does not make the walk skip or repeat any other. "Cases 51–100
-of 1,234" comes from two counts on the same index.
+officer pages through does not make the walk skip or repeat any other.
+
+"Cases 51–100 of 1,234": the list counts its cases only up to `COUNT_LIMIT`, and past it
+says "of more than 1,000", as large issue trackers do, so that no page costs a count of
+the whole table (a count of 100,000 cases took PostgreSQL longer than the list's 50 ms
+budget). A page's position (51) travels in the links that lead to it (`Cursor.n`, the
+number of cases before it); a link without it, typed or old, has the cases before its
+page counted, up to the same limit. The position a link carries is the one the officer
+saw: if cases were added or removed meanwhile it may be off by as many, never the list.
 
 A search (`Filters.text`) asks the in-memory index (`triage.search`) which cases hold the
 words, then lists those cases in the same order, with the same filters and the same rule
@@ -18,7 +25,7 @@ many) and the page is cut from them by the same cursor.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -29,11 +36,22 @@ from .console import Console
 from .db import Case
 from .search import Progress
 
-__all__ = ["FEW_MATCHES", "PER_PAGE", "STAGES", "Cursor", "Filters", "Page", "list_cases"]
+__all__ = [
+    "COUNT_LIMIT",
+    "FEW_MATCHES",
+    "PER_PAGE",
+    "STAGES",
+    "Cursor",
+    "Filters",
+    "Page",
+    "list_cases",
+]
 
 PER_PAGE = 50
 #: Up to this many matches are sorted by the database (`WHERE id IN …`).
 FEW_MATCHES = 1000
+#: The list counts up to this many cases; past it, it says "more than 1,000".
+COUNT_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -41,38 +59,51 @@ class Page:
     """One page of the list, and where it stands in the whole."""
 
     cases: list[Case]
-    position: int  # how many cases of the list come before this page
+    #: How many cases of the list come before this page; None: more than `limit`.
+    position: int | None
+    #: How many cases the list holds, counted up to `limit` + 1 (`over`: more than that).
     total: int
-    open_urgent: int  # urgent cases not closed, visible to this officer, whatever the filters
+    #: Urgent cases not closed, visible to this officer, whatever the filters (counted
+    #: up to `limit` + 1 too).
+    open_urgent: int
     filters: Filters = field(default_factory=Filters)
     building: Progress | None = None  # the search index is not ready yet
     past_end: bool = False  # the cursor pointed past the list's end: this is its last page
+    has_next: bool = False
+    has_previous: bool = False
+    limit: int = COUNT_LIMIT
+    per_page: int = PER_PAGE
 
     @property
-    def first(self) -> int:
-        return self.position + 1 if self.cases else 0
+    def over(self) -> bool:
+        """The list holds more cases than it counted."""
+        return self.total > self.limit
 
     @property
-    def last(self) -> int:
-        return self.position + len(self.cases)
+    def urgent_over(self) -> bool:
+        return self.open_urgent > self.limit
 
     @property
-    def has_previous(self) -> bool:
-        return self.position > 0
+    def first(self) -> int | None:
+        if not self.cases:
+            return 0
+        return None if self.position is None else self.position + 1
 
     @property
-    def has_next(self) -> bool:
-        return self.last < self.total
+    def last(self) -> int | None:
+        return None if self.position is None else self.position + len(self.cases)
 
     def key(self, case: Case) -> str:
         return str(case.due_key if self.filters.sort == "deadline" else case.list_key)
 
     def link(self, where: str) -> str:
         """The address of the "first", "previous", "next" or "last" page."""
+        known = self.position is not None
         if where == "previous" and self.cases:
-            return self.filters.link(Cursor(before=self.key(self.cases[0])))
+            n = max(0, (self.position or 0) - self.per_page) if known else None
+            return self.filters.link(Cursor(before=self.key(self.cases[0]), n=n))
         if where == "next" and self.cases:
-            return self.filters.link(Cursor(after=self.key(self.cases[-1])))
+            return self.filters.link(Cursor(after=self.key(self.cases[-1]), n=self.last))
         return self.filters.link(Cursor(last=True) if where == "last" else None)
 
 
@@ -83,10 +114,12 @@ def list_cases(
     *,
     unit: str | None = None,
     per_page: int = PER_PAGE,
+    limit: int = COUNT_LIMIT,
 ) -> Page:
     """The page at `cursor` of the cases `filters` select, for an officer who sees only
-    `unit`'s cases (investigators) or every case (`unit` None). Audited as "list cases",
-    or as "search" with the number of results (never the words searched for)."""
+    `unit`'s cases (investigators) or every case (`unit` None), counted up to `limit`.
+    Audited as "list cases", or as "search" with the number of results (never the words
+    searched for)."""
     cursor = cursor or Cursor()
     where = conditions(filters, unit, console._today())
     found: set[str] | None = None
@@ -94,56 +127,86 @@ def list_cases(
         found = console.search.find(filters.text)
         if found is None:  # still building after unsealing
             with console.sessions() as session:
-                urgent = _open_urgent(session, unit)
-            return Page([], 0, 0, urgent, filters, console.search.progress())
+                urgent = _open_urgent(session, unit, limit)
+            building = console.search.progress()
+            return Page([], 0, 0, urgent, filters, building, limit=limit, per_page=per_page)
     key = filters.key_column()
     with console.sessions() as session:
         if found is None:
-            ids, position, total, past_end = _keyset(session, key, where, cursor, per_page)
+            walked = _keyset(session, key, where, cursor, per_page, limit)
+            ids, position, total, past_end, more = walked
         else:
             keys, matched = matching(session, key, where, found)
             ids, position, past_end = _cut(keys, matched, cursor, per_page)
             total = len(keys)
+            more = (position + len(ids) < total, position > 0)
         rows = session.scalars(select(Case).where(Case.id.in_(ids)).order_by(key)).all()
-        urgent = _open_urgent(session, unit)
+        urgent = _open_urgent(session, unit, limit)
         if filters.text:
             console.audit(session, "search", results=total)
         else:
             console.audit(session, "list cases")
         session.commit()
-    return Page(list(rows), position, total, urgent, filters, None, past_end)
+    page = Page(list(rows), position, total, urgent, filters, None, past_end, *more, limit)
+    return replace(page, per_page=per_page)
 
 
 def _keyset(
-    session: Session, key: Any, where: list[Any], cursor: Cursor, per_page: int
-) -> tuple[list[str], int, int, bool]:
-    """(ids on the page, cases before it, total, past the end) from the database."""
+    session: Session, key: Any, where: list[Any], cursor: Cursor, per_page: int, limit: int
+) -> tuple[list[str], int | None, int, bool, tuple[bool, bool]]:
+    """(ids on the page, cases before it, total, past the end, (more after it, more
+    before it)) from the database, every count stopping past `limit`. One row beyond
+    the page is read to tell whether there is more that way."""
     ids_and_keys = select(Case.id, key).where(*where)
     past_end = False
+    after = before = True  # is there a case after the page, before it
     if cursor.after:
-        rows = session.execute(ids_and_keys.where(key > cursor.after).order_by(key).limit(per_page))
+        rows = session.execute(
+            ids_and_keys.where(key > cursor.after).order_by(key).limit(per_page + 1)
+        )
         page = list(rows)
+        after = len(page) > per_page
         if not page:  # everything after it was removed, or the key is made up
             past_end = True
             cursor = Cursor(last=True)
     elif cursor.before:
-        query = ids_and_keys.where(key < cursor.before).order_by(key.desc()).limit(per_page)
-        page = list(session.execute(query))[::-1]
+        query = ids_and_keys.where(key < cursor.before).order_by(key.desc())
+        page = list(session.execute(query.limit(per_page + 1)))[::-1]
+        before = len(page) > per_page
         if not page:
             cursor = Cursor()
+        elif not before:  # the page reaches the start of the list
+            cursor = Cursor(before=cursor.before, n=0)
     if not (cursor.after or cursor.before):
         order = key.desc() if cursor.last else key
-        page = list(session.execute(ids_and_keys.order_by(order).limit(per_page)))
+        page = list(session.execute(ids_and_keys.order_by(order).limit(per_page + 1)))
         if cursor.last:
             page.reverse()
-    total = session.scalar(select(func.count()).select_from(Case).where(*where)) or 0
-    position = 0
-    if page and cursor.last:  # in the same transaction: the rest come before it
-        position = max(0, total - len(page))
-    elif page:
-        before = select(func.count()).select_from(Case).where(*where, key < page[0][1])
-        position = session.scalar(before) or 0
-    return [row[0] for row in page], position, total, past_end
+            before, after = len(page) > per_page, False
+        else:
+            before, after = False, len(page) > per_page
+    page = page[1:] if len(page) > per_page and (cursor.before or cursor.last) else page
+    page = page[:per_page]
+    total = _count(session, where, limit)
+    position: int | None = 0
+    if page and (cursor.after or cursor.before) and cursor.n is not None:
+        position = cursor.n  # as the link that led here said
+    elif page and cursor.last and total <= limit:
+        position = total - len(page)
+    elif page and (cursor.after or cursor.before or cursor.last):
+        position = _count(session, [*where, key < page[0][1]], limit)
+        position = None if position > limit else position
+    if position is not None and total <= limit:
+        position = max(0, min(position, total - len(page)))
+    if position == 0:
+        before = False
+    return [row[0] for row in page], position, total, past_end, (after, before)
+
+
+def _count(session: Session, where: list[Any], limit: int) -> int:
+    """How many cases `where` selects, counted up to `limit` + 1 (and no further)."""
+    some = select(Case.id).where(*where).limit(limit + 1).subquery()
+    return session.scalar(select(func.count()).select_from(some)) or 0
 
 
 def matching(
@@ -187,12 +250,9 @@ def _cut(
     return ids[start : start + per_page], start, past_end
 
 
-def _open_urgent(session: Session, unit: str | None) -> int:
-    query = (
-        select(func.count())
-        .select_from(Case)
-        .where(Case.list_key < "1", Case.workflow != "closed")  # urgent: keys starting "0"
-    )
+def _open_urgent(session: Session, unit: str | None, limit: int) -> int:
+    """Urgent cases not closed that the officer sees, counted up to `limit` + 1."""
+    where = [Case.list_key < "1", Case.workflow != "closed"]  # urgent: keys starting "0"
     if unit is not None:
-        query = query.where(Case.unit == unit)
-    return session.scalar(query) or 0
+        where.append(Case.unit == unit)
+    return _count(session, where, limit)

@@ -7,6 +7,7 @@ skip nor repeat any other case."""
 from __future__ import annotations
 
 import datetime
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -199,6 +200,53 @@ def test_next_visits_every_case_once_in_order_and_previous_reverses_it(
         if not page.has_previous:
             break
         page = list_cases(console, filters, Cursor(before=page.key(page.cases[0])), per_page=size)
+    assert backwards == want
+
+
+def cursor_of(link: str) -> Cursor:
+    """The cursor an officer's browser sends back when the link is followed."""
+    return Cursor.from_params(dict(urllib.parse.parse_qsl(link.partition("?")[2])))
+
+
+@PROPERTIES
+@given(cases=st.lists(specs(), max_size=40).map(unique),
+       filters=filters_strategy.map(lambda f: replace(f, text="")),
+       size=st.integers(1, 7), limit=st.integers(1, 12))  # fmt: skip
+def test_links_carry_the_position_and_the_counts_stop_past_the_limit(
+    pair: tuple[Portal, Console], cases: list[Spec], filters: Filters, size: int, limit: int
+) -> None:
+    """Counted up to `limit` only, the list still says exactly where each page stands
+    when walked by its own links, both ways, and "more than" when there are more."""
+    _, console = pair
+    start_over(console, cases)
+    want = expected(console, cases, filters)
+    seen: list[str] = []
+    page = list_cases(console, filters, Cursor(), per_page=size, limit=limit)
+    while True:
+        assert page.total == min(len(want), limit + 1)
+        assert page.over == (len(want) > limit)
+        assert page.first == (len(seen) + 1 if page.cases else 0)
+        assert page.has_previous == bool(seen)
+        seen += [c.id for c in page.cases]
+        if not page.has_next:
+            break
+        link = page.link("next")
+        page = list_cases(console, filters, cursor_of(link), per_page=size, limit=limit)
+    assert seen == want
+    backwards: list[str] = []
+    page = list_cases(console, filters, cursor_of(page.link("last")), per_page=size, limit=limit)
+    while True:
+        backwards = [c.id for c in page.cases] + backwards
+        before = len(want) - len(backwards)
+        if page.position is None:  # not carried, and too many before it to count
+            assert before > limit
+        else:
+            assert page.position == before
+        assert page.has_previous == (before > 0)
+        if not page.has_previous:
+            break
+        link = page.link("previous")
+        page = list_cases(console, filters, cursor_of(link), per_page=size, limit=limit)
     assert backwards == want
 
 

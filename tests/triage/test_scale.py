@@ -24,7 +24,7 @@ from sqlalchemy import insert, inspect
 from tests.portal.conftest import Portal
 from tests.portal.forms import open_thread, receipt_of, send_message, submit_report
 from tests.portal.test_leaks import database_rows
-from triage.case_list import FEW_MATCHES, PER_PAGE, Cursor, Filters, list_cases
+from triage.case_list import COUNT_LIMIT, FEW_MATCHES, PER_PAGE, Cursor, Filters, list_cases
 from triage.console import Console
 from triage.db import Case, Item
 from triage.retention import purge_expired
@@ -114,6 +114,42 @@ def test_the_list_pages_through_every_case_once_in_order(site: Site) -> None:
     assert 'rel="prev"' in last
     assert 'rel="next"' not in last
     assert listed(last) == in_list_order(site.console, ids)[-PER_PAGE:]
+
+
+def test_past_a_thousand_cases_the_list_says_more_than_and_still_where_each_page_is(
+    site: Site,
+) -> None:
+    """No page counts the whole table: past COUNT_LIMIT the list says "more than", and
+    a page reached by the list's own links still says exactly which cases it shows."""
+    ids = add_cases(site.console, COUNT_LIMIT + 2 * PER_PAGE + 7)
+    order = in_list_order(site.console, ids)
+    client, _ = enrol(site, "tess", "triage")
+    first = client.get("/cases").text
+    assert f"Cases 1–{PER_PAGE} of more than 1,000." in first
+    assert "More than 1,000 urgent cases</strong>" not in first  # 116 are urgent
+    assert f"{len(ids) // 10 + 1} urgent cases</strong>" in first
+    path = html.unescape(re.findall(r'<a href="([^"]+)" rel="next">', first)[0])
+    assert "n=50" in path
+    second = client.get(path).text
+    assert "Cases 51–100 of more than 1,000." in second
+    assert listed(second) == order[PER_PAGE : 2 * PER_PAGE]
+    last = client.get("/cases?at=last").text
+    assert f"The last {PER_PAGE} cases of more than 1,000." in last
+    assert listed(last) == order[-PER_PAGE:]
+    back = html.unescape(re.findall(r'<a href="([^"]+)" rel="prev">', last)[0])
+    before_last = client.get(back).text  # 1,007 cases before it: more than it counts
+    assert f"{PER_PAGE} cases, after the first 1,000, of more than 1,000." in before_last
+    assert listed(before_last) == order[-2 * PER_PAGE : -PER_PAGE]
+    back = html.unescape(re.findall(r'<a href="([^"]+)" rel="prev">', before_last)[0])
+    third_last = client.get(back).text  # 957 before it: counted
+    assert "Cases 958–1,007 of more than 1,000." in third_last
+    assert listed(third_last) == order[-3 * PER_PAGE : -2 * PER_PAGE]
+    for position in ("", "x", "-1", "1e3", "٣"):  # a link without a position: counted
+        typed = client.get(path.replace("n=50", f"n={position}")).text
+        assert "Cases 51–100 of more than 1,000." in typed
+    tampered = client.get(path.replace("n=50", "n=700")).text  # says where, not what
+    assert "Cases 701–750 of more than 1,000." in tampered
+    assert listed(tampered) == order[PER_PAGE : 2 * PER_PAGE]
 
 
 def test_a_link_past_the_end_shows_the_last_page_and_says_so(site: Site) -> None:
@@ -337,6 +373,7 @@ def test_the_list_indexes_exist(pair: tuple[Portal, Console]) -> None:
     names = {index["name"] for index in inspect(console.engine).get_indexes("cases")}
     assert {"ix_cases_list_key", "ix_cases_due_key", "ix_cases_unit_list_key"} <= names
     assert {"ix_cases_assignee_list_key", "ix_cases_lang_due_key"} <= names
+    assert "ix_cases_due_on_list_key" in names  # "due within a week" without a full scan
 
 
 def test_the_command_line_lists_all_or_the_first_n(pair: tuple[Portal, Console]) -> None:

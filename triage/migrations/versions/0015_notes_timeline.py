@@ -3,7 +3,7 @@
 case's timeline orders what happened on one day (triage/timeline.py).
 
 Revision ID: 0015
-Revises: 0013 (0014 once the case list's migration is merged: the lead re-links it)
+Revises: 0014
 """
 
 from __future__ import annotations
