@@ -17,9 +17,10 @@ from typing import Any
 from . import case_commands, maintenance, setup_commands, unit_commands
 from .client import PortalError
 from .console import Console, default_officer
-from .keys import threshold, unseal
+from .keys import unseal
 from .passphrase_prompts import unseal_passphrases
 from .settings import ConsoleError, TriageSettings
+from .vault import threshold
 
 
 def _unseal(settings: TriageSettings) -> Console:

@@ -9,7 +9,7 @@ import getpass
 import os
 import sys
 
-from .keys import passphrase_problem
+from .vault import passphrase_problem
 
 ENV_PASSPHRASES = "LANTHORN_UNSEAL_PASSPHRASES"
 ENV_NEW_PASSPHRASES = "LANTHORN_NEW_PASSPHRASES"

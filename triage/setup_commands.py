@@ -11,7 +11,7 @@ from typing import Any
 import crypto
 
 from .console import Console, default_officer, prepare_database
-from .keys import key_ceremony, rewrap, threshold, unseal
+from .keys import key_ceremony, rewrap, unseal
 from .officers import add_officer
 from .passphrase_prompts import (
     ENV_NEW_PASSPHRASES,
@@ -20,6 +20,7 @@ from .passphrase_prompts import (
     env_passphrases,
 )
 from .settings import ConsoleError, TriageSettings
+from .vault import threshold
 
 
 def init(settings: TriageSettings, officers: int, k: int) -> int:
