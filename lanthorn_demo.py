@@ -29,10 +29,11 @@ from portal.cli import initialise, read_oversight_keys, read_public_key, set_ove
 from portal.settings import CONFIG_FILE
 from triage.app import create_app
 from triage.console import Console, prepare_database
-from triage.keys import OVERSIGHT_FILE, VAULT_FILE, key_ceremony, unseal
+from triage.keys import OVERSIGHT_FILE, key_ceremony, unseal
 from triage.officers import enrol_for_demo, officers
 from triage.seed import seed_demo
 from triage.settings import TriageSettings
+from triage.vault import VAULT_FILE
 
 DEMO_PASSPHRASES = (
     "demo officer one lantern",

@@ -86,6 +86,24 @@ def test_neither_app_imports_the_other(package: str, never: set[str]) -> None:
     assert {module: names for module, names in reaching.items() if names} == {}
 
 
+#: The most lines a module of the console or of `foundation` may have: the house keeps
+#: modules short (about 400 lines), each named for what it serves.
+MAX_MODULE_LINES = 420
+
+
+@pytest.mark.parametrize("package", ["triage", "foundation"])
+def test_modules_are_short(package: str) -> None:
+    """A module of the console (`triage/`, its migrations included) or of `foundation/`
+    longer than `MAX_MODULE_LINES` is split by what it serves (issue 18). Only these two
+    are held to it: `portal/` is not yet (portal/store.py has 639 lines, and kiosk.py,
+    openapi.py and followup.py are over too), nor `crypto/` or the scripts at the top."""
+    lines = {
+        str(path.relative_to(ROOT)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
+    assert {module: n for module, n in lines.items() if n > MAX_MODULE_LINES} == {}
+
+
 def test_public_surface_is_pinned() -> None:
     assert sorted(crypto.__all__) == sorted(set(crypto.__all__))
     for name in crypto.__all__:

@@ -42,9 +42,10 @@ from . import (
     notify_pages,
     officer_pages,
     pages,
+    password_gate,
     queue_pages,
     refusals,
-    signin,
+    signin_lockout,
     sync_pages,
     template_pages,
     unit_pages,
@@ -152,8 +153,8 @@ def create_app(
     app.state.sync_every = sync_every
     app.state.notify_every = notify.EVERY
     app.state.hasher = hasher
-    app.state.password_gate = signin.PasswordGate()  # Argon2id checks at once, and waiting
-    app.state.remembered = signin.Remembered()  # sign-in failures of names not officers
+    app.state.password_gate = password_gate.PasswordGate()  # Argon2id checks at once, and waiting
+    app.state.remembered = signin_lockout.Remembered()  # sign-in failures of names not officers
     app.state.unseal_lock = asyncio.Lock()
     app.state.unseal_failures = []  # refused unseal attempts, audited at unsealing
     app.state.notices = Notices()  # what an action did, shown by the page it redirects to

@@ -48,9 +48,10 @@ from foundation.blobstore import BlobStore
 
 from .archive import PUBLIC_FILES, ArchiveWriter, BackupError
 from .console import Console
-from .keys import KEYS_FILE, VAULT_FILE
+from .keys import KEYS_FILE
 from .migrations import VERSION_TABLE, current_revision
 from .sync_lock import one_sync_at_a_time
+from .vault import VAULT_FILE
 
 Progress = Callable[[str], None]
 #: Asked for k, returns k officers' passphrases (prompted, or from the environment).

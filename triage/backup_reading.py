@@ -31,8 +31,9 @@ from .backup import (
     quiet,
     row_line,
 )
-from .keys import KEYS_FILE, open_keys, unwrap
+from .keys import KEYS_FILE, open_keys
 from .migrations import revisions
+from .vault import unwrap
 
 _MAX_KEYS_FILE = 1 << 20
 

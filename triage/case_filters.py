@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .db import Case
-from .search import MAX_QUERY_CHARS
+from .search_words import MAX_QUERY_CHARS
 
 #: A case's stage in the workflow (triage/workflow.py and docs/design.md §3), in order.
 STAGES = ("new", "acknowledged", "assessed", "routed", "investigating", "closed")

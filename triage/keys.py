@@ -5,9 +5,10 @@ sealed to, and the Ed25519 signing key every reply, status change and outcome no
 signed with), the console's Ed25519 key (it signs sync requests) and a random vault key.
 The private keys are stored sealed under the vault key in `DATA/keys.sealed`; the vault
 key is wrapped k-of-n under the officers' passphrases in `DATA/vault.json` (see
-crypto.vault). Nothing on the disk opens without k passphrases. The public halves go to
-`public/`: `oversight.json` (both oversight keys, their fingerprint and the rollover
-statements, for the portal), `oversight.pub` (the box key alone) and `console.pub`.
+triage/vault.py and crypto.vault). Nothing on the disk opens without k passphrases. The
+public halves go to `public/`: `oversight.json` (both oversight keys, their fingerprint
+and the rollover statements, for the portal), `oversight.pub` (the box key alone) and
+`console.pub`.
 
 `rotate_oversight_key` replaces both oversight keys (a new generation), signs a rollover
 statement with the old and the new signing key, and keeps every earlier box key in
@@ -34,26 +35,11 @@ from nacl.secret import SecretBox
 import crypto
 
 from .settings import ConsoleError, TriageSettings
+from .vault import VAULT_FILE, check_new_officers, unwrap, wrapped_vault_key
 
-VAULT_FILE = "vault.json"
 KEYS_FILE = "keys.sealed"
 #: The oversight public keys, fingerprint and rollovers the portal serves (§19.1).
 OVERSIGHT_FILE = "oversight.json"
-MIN_PASSPHRASE_CHARS = 16
-
-
-def passphrase_problem(passphrase: str, others: Sequence[str] = ()) -> str | None:
-    """Why a passphrase is too weak to guard every report, or None if it will do."""
-    if len(passphrase) < MIN_PASSPHRASE_CHARS:
-        return (
-            f"it has {len(passphrase)} characters; use at least {MIN_PASSPHRASE_CHARS} "
-            "(four or more unrelated words are easy to remember and hard to guess)"
-        )
-    if len(set(passphrase.replace(" ", ""))) < 6:
-        return "it repeats too few different characters"
-    if passphrase in others:
-        return "another officer already chose it; every passphrase must be different"
-    return None
 
 
 @dataclass(frozen=True, repr=False)
@@ -274,19 +260,6 @@ def _replace_private(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def check_new_officers(passphrases: Sequence[str], threshold: int) -> None:
-    """Refuse a weak, repeated or impossible set of officers' passphrases, with a reason."""
-    for i, passphrase in enumerate(passphrases):
-        problem = passphrase_problem(passphrase, passphrases[:i])
-        if problem:
-            raise ConsoleError(f"passphrase {i + 1} is too weak: {problem}.")
-    if not 1 <= threshold <= len(passphrases) <= crypto.MAX_OFFICERS:
-        raise ConsoleError(
-            f"need 1 <= threshold ({threshold}) <= officers ({len(passphrases)}) <= "
-            f"{crypto.MAX_OFFICERS}"
-        )
-
-
 def rewrap(
     settings: TriageSettings, unsealed: Unsealed, passphrases: Sequence[str], threshold: int
 ) -> None:
@@ -362,41 +335,9 @@ def reload_keys(settings: TriageSettings, unsealed: Unsealed) -> Unsealed | None
     return current
 
 
-def threshold(settings: TriageSettings) -> int:
-    return _wrapped(settings).threshold
-
-
-def _wrapped(settings: TriageSettings) -> crypto.WrappedVaultKey:
-    path = settings.data_dir / VAULT_FILE
-    if not path.is_file():
-        raise ConsoleError(
-            f"{settings.data_dir} is not an initialised console (no {VAULT_FILE}). "
-            "Run: lanthorn triage init --data DIR"
-        )
-    try:
-        return crypto.WrappedVaultKey.from_json(path.read_bytes())
-    except crypto.CryptoError:
-        raise ConsoleError(f"{path} is damaged: restore it from a backup.") from None
-
-
-def unwrap(
-    wrapped: crypto.WrappedVaultKey, passphrases: Sequence[str], what: str, *, hint: str = ""
-) -> bytes:
-    """The vault key from k passphrases; a clear error, naming `what`, if they do not open it."""
-    try:
-        return crypto.unwrap_vault_key(wrapped, list(passphrases))
-    except ValueError as exc:
-        raise ConsoleError(str(exc)) from None
-    except crypto.CryptoError:
-        raise ConsoleError(
-            f"these {len(passphrases)} passphrases do not unseal {what}. Each officer "
-            "should type their own passphrase again; which one is wrong cannot be told." + hint
-        ) from None
-
-
 def unseal(settings: TriageSettings, passphrases: Sequence[str]) -> Unsealed:
     """Open the vault with k passphrases; a clear error if they do not open it."""
-    vault_key = unwrap(_wrapped(settings), passphrases, "the console")
+    vault_key = unwrap(wrapped_vault_key(settings), passphrases, "the console")
     try:
         unsealed = open_keys(vault_key, (settings.data_dir / KEYS_FILE).read_bytes())
     except (OSError, crypto.CryptoError):

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from foundation.forms import small_form
 from foundation.tokens import open_token, purpose_key, seal_token
 
-from . import account_news, signin
+from . import account_news, password_gate, signin, signin_codes, signin_lockout
 from .db import OfficerSession
 from .notices import see_other
 from .officers import (
@@ -63,10 +63,10 @@ async def login_submit(request: Request) -> Response:
         return response
 
     def locked(until: int) -> Response:
-        return refuse(signin.locked_message(until, now), 429, until - now)
+        return refuse(signin_lockout.locked_message(until, now), 429, until - now)
 
     if await run_in_threadpool(signin.is_officer, console, username):
-        until = await run_in_threadpool(signin.locked_until, console, username, now)
+        until = await run_in_threadpool(signin_lockout.locked_until, console, username, now)
     else:
         until = state.remembered.locked_until(username, now)
     if until:
@@ -82,11 +82,11 @@ async def login_submit(request: Request) -> Response:
             form.get("code", ""),
             state.hasher,
             now,
-            signin.browser_of(request),
+            signin_codes.browser_of(request),
         )
-    except signin.Busy:
-        return refuse(signin.BUSY, 503, signin.RETRY_AFTER)
-    except signin.ClientGone:
+    except password_gate.Busy:
+        return refuse(password_gate.BUSY, 503, password_gate.RETRY_AFTER)
+    except password_gate.ClientGone:
         return Response(status_code=400)  # nobody is there to read it
     if outcome.locked_until:
         return locked(outcome.locked_until)
@@ -103,7 +103,7 @@ async def login_submit(request: Request) -> Response:
                         "sign-in locked",
                         officer=username,
                         failures=outcome.failures,
-                        seconds=signin.lock_seconds(outcome.failures),
+                        seconds=signin_lockout.lock_seconds(outcome.failures),
                     )
                 session.commit()
 

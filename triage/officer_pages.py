@@ -11,7 +11,7 @@ from starlette.routing import Route
 from foundation.errors import Forbidden
 from foundation.forms import small_form
 
-from . import approvals, refusals, signin, units
+from . import approvals, refusals, signin_lockout, units
 from .console import Console
 from .notices import Notice
 from .officers import (
@@ -37,7 +37,9 @@ async def officers_page(
         "officers.html",
         {
             "officers": await run_in_threadpool(officers, console),
-            "locks": await run_in_threadpool(signin.locks, console, int(request.app.state.clock())),
+            "locks": await run_in_threadpool(
+                signin_lockout.locks, console, int(request.app.state.clock())
+            ),
             "roles": ROLES,
             "units": await run_in_threadpool(units.units, console),  # new investigators' units
             "unit_names": await run_in_threadpool(units.units, console, include_retired=True),
@@ -126,13 +128,13 @@ async def officers_submit(request: Request) -> Response:
 
 
 async def unlock_submit(request: Request) -> Response:
-    """Lift an officer's sign-in lock (triage/signin.py), audited with the failures."""
+    """Lift an officer's sign-in lock (triage/signin_lockout.py), audited with the failures."""
     console, _ = await officer(request, "admin")
     form = await small_form(request, "unlock")
     username = form.get("username", "")
 
     async def work(acting: Console) -> Notice | str:
-        if not await run_in_threadpool(signin.unlock, acting, username):
+        if not await run_in_threadpool(signin_lockout.unlock, acting, username):
             raise ConsoleError(f"{username or 'that officer'} is not locked")
         return f"{username} can sign in again."
 

@@ -44,10 +44,11 @@ from . import labels
 from . import units as units_module
 from .console import Console
 from .db import CaseEvent, Item
+from .not_strippable import NotStrippable
 from .redaction import Redactor, identity_passages
 from .redaction import ReferralError as ReferralError  # what export_referral raises
 from .referral_pdf import render_pdf
-from .strip import NotStrippable, strip_file
+from .strip import strip_file
 
 FORMAT = "lanthorn-referral/1"
 _UNSAFE_NAME = re.compile(r"[^\w.-]+")

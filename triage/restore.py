@@ -38,9 +38,10 @@ from .backup import Contents, Passphrases, Progress, console_tables, quiet
 from .backup_reading import Reading, open_backup, read_backup
 from .console import Console
 from .db import make_engine
-from .keys import KEYS_FILE, VAULT_FILE, open_keys, write_public_files, write_public_key
+from .keys import KEYS_FILE, open_keys, write_public_files, write_public_key
 from .migrations import upgrade
 from .settings import TriageSettings
+from .vault import VAULT_FILE
 
 
 def _database_error(exc: SQLAlchemyError) -> BackupError:

@@ -7,11 +7,8 @@ reveals nothing. Instead, once the console is unsealed, `SearchIndex` opens ever
 word, mapped to the cases whose text holds it. Nothing of it is ever written to the
 database or to a file, and it is gone when the process stops.
 
-What is indexed: a report's description, who (subjects), witnesses, where (location and
-prison), when (occurred); the text of messages and replies; attachment file names. Never
-the reporter's identity section: finding a case by the name its reporter disclosed would
-reveal the identity without the audited "reveal". Words are normalised the same way in
-the index and in a query (`words`): NFKC, case folded, accents folded (é → e, ł → l).
+What is indexed, and how words are normalised alike in the index and in a query, is in
+triage/search_words.py.
 
 A query matches the cases holding every one of its words; the last word also matches the
 words it begins (`PREFIX_MIN` characters or more), so "laund" finds "laundry".
@@ -19,6 +16,7 @@ words it begins (`PREFIX_MIN` characters or more), so "laund" finds "laundry".
 The index follows the database, whichever process wrote to it (`lanthorn triage sync`
 from a timer, replies, the retention purge): before each search it reads the items added
 since it last looked, and forgets the cases purged since (their words leave memory too).
+A row that commits late is not missed (triage/table_tail.py).
 
 Memory: one array of 4-byte case numbers per word (kept sorted, so a rare word is checked
 against a common one by bisection), one array of word numbers per case (to forget a case),
@@ -28,13 +26,10 @@ and the vocabulary itself. `memory()` estimates the total.
 from __future__ import annotations
 
 import bisect
-import re
 import sys
 import threading
-import time
-import unicodedata
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,70 +39,13 @@ from sqlalchemy.orm import Session, sessionmaker
 import crypto
 
 from .db import CaseEvent, Item
+from .search_words import item_text, normalise, query_terms, words
+from .table_tail import Tail
 
 #: The last word of a query matches longer words from this many characters on.
 PREFIX_MIN = 3
-#: Longer "words" (encoded data, long URLs) are not indexed.
-MAX_WORD = 40
-#: A query uses at most this many words, and this many characters.
-MAX_QUERY_WORDS = 12
-MAX_QUERY_CHARS = 200
 #: Items read and opened per database round trip while building.
 BATCH = 1000
-#: How long a missing sequence number may still turn up (a PostgreSQL transaction that
-#: took its number before a later one but committed after it).
-HOLE_SECONDS = 600.0
-MAX_HOLES = 1000
-
-_FIELDS = ("description", "subjects", "witnesses", "location", "facility", "occurred", "text")
-# Combining accents as Latin, Greek and Cyrillic letters decompose into them. Other marks
-# (Arabic, Bengali, Gurmukhi vowel signs and the like) are part of their words and stay.
-_ACCENTS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-_LETTERS = str.maketrans(
-    {"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ı": "i", "ŀ": "l", "æ": "ae", "œ": "oe", "þ": "th"}
-)
-
-
-def _mark_ranges() -> str:
-    """A regex character class body for every combining mark in the BMP."""
-    ranges: list[tuple[int, int]] = []
-    for code in range(0x300, 0x10000):
-        if unicodedata.category(chr(code)).startswith("M"):
-            if ranges and ranges[-1][1] == code - 1:
-                ranges[-1] = (ranges[-1][0], code)
-            else:
-                ranges.append((code, code))
-    return "".join(f"\\u{a:04x}-\\u{b:04x}" if a != b else f"\\u{a:04x}" for a, b in ranges)
-
-
-_WORD = re.compile(f"[\\w{_mark_ranges()}]+")
-
-
-def normalise(text: str) -> str:
-    """`text` as the index sees it: NFKC, case folded, accents folded."""
-    if text.isascii():
-        return text.lower()
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    folded = _ACCENTS.sub("", unicodedata.normalize("NFD", folded)).translate(_LETTERS)
-    return unicodedata.normalize("NFC", folded)
-
-
-def words(text: str) -> list[str]:
-    """The normalised words of `text`, in order."""
-    return [word for word in _WORD.findall(normalise(text)) if len(word) <= MAX_WORD]
-
-
-def item_text(content: Any) -> str:
-    """The searchable text of one opened item (see the module docstring for what)."""
-    document = content.get("document") if isinstance(content, dict) else None
-    if not isinstance(document, dict):
-        return ""
-    parts = [document[f] for f in _FIELDS if isinstance(document.get(f), str)]
-    attachments = document.get("attachments")
-    for descriptor in attachments if isinstance(attachments, list) else ():
-        if isinstance(descriptor, dict) and isinstance(descriptor.get("name"), str):
-            parts.append(descriptor["name"])
-    return "\n".join(parts)
 
 
 @dataclass(frozen=True)
@@ -117,34 +55,6 @@ class Progress:
     ready: bool
     done: int
     total: int
-
-
-class _Tail:
-    """Which rows of a table (by `seq`) have been read: a high-water mark, plus the
-    numbers below it that were missing when it moved (they may still commit)."""
-
-    def __init__(self) -> None:
-        self.seq = 0
-        self.holes: dict[int, float] = {}
-
-    def condition(self, column: Any) -> Any:
-        now = time.monotonic()
-        self.holes = {s: t for s, t in self.holes.items() if now - t < HOLE_SECONDS}
-        if self.holes:
-            return (column > self.seq) | column.in_(sorted(self.holes))
-        return column > self.seq
-
-    def saw(self, seqs: Iterable[int]) -> None:
-        now = time.monotonic()
-        for seq in sorted(seqs):
-            if seq in self.holes:
-                del self.holes[seq]
-            elif seq > self.seq:
-                if seq - self.seq <= MAX_HOLES:  # a wider gap is not transactions in flight
-                    self.holes.update((missing, now) for missing in range(self.seq + 1, seq))
-                self.seq = seq
-        while len(self.holes) > MAX_HOLES:  # the oldest go first (insertion order)
-            del self.holes[next(iter(self.holes))]
 
 
 class SearchIndex:
@@ -173,8 +83,8 @@ class SearchIndex:
         self._numbers: dict[str, int] = {}  # case id → case number
         self._case_ids: list[str] = []  # case number → case id
         self._case_words: list[array[int]] = []  # case number → its word numbers
-        self._items = _Tail()
-        self._purges = _Tail()
+        self._items = Tail()
+        self._purges = Tail()
 
     # -- building ----------------------------------------------------------------------
 
@@ -327,7 +237,7 @@ class SearchIndex:
             self.build()
         if self._state != "ready":
             return None
-        terms = list(dict.fromkeys(words(query[:MAX_QUERY_CHARS])))[:MAX_QUERY_WORDS]
+        terms = query_terms(query)
         if not terms:
             return set()
         self.refresh()
@@ -370,7 +280,7 @@ class SearchIndex:
         """The cases (by number) holding each word of `query`, as Python sets: what the
         benchmark intersects for the least a search could cost."""
         with self._lock:
-            terms = list(dict.fromkeys(words(query[:MAX_QUERY_CHARS])))[:MAX_QUERY_WORDS]
+            terms = query_terms(query)
             return [set(found) for found in self._candidates(terms)]
 
     def _prefixed(self, prefix: str) -> list[int]:

@@ -17,13 +17,14 @@ from foundation.errors import Forbidden
 from foundation.forms import small_form
 
 from .console import Console
-from .keys import threshold, unseal
+from .keys import unseal
 from .notices import see_other
 from .pages import (
     audit,
     render,
 )
 from .settings import ConsoleError
+from .vault import threshold
 
 log = logging.getLogger("lanthorn.console")
 

@@ -26,7 +26,7 @@ from tests.portal.conftest import Portal, PortalFactory
 from tests.portal.forms import hidden_fields, open_thread, receipt_of, submit_report
 from tests.triage.conftest import Site, token
 from tests.triage.page_forms import NOT_ACTIONS
-from triage.signin import Remembered, SignInGuard
+from triage.signin_lockout import Remembered, SignInGuard
 
 from .conftest import Desk
 from .forms import CONSOLE_FORMS, PORTAL_FORMS, Form, mint, send
@@ -127,7 +127,7 @@ def test_no_portal_form_input_causes_a_5xx_or_a_hang(intake: Intake, data: st.Da
 
 
 def forget_sign_ins(site: Site) -> None:
-    """Every failure, lock and used code forgotten (triage/signin.py)."""
+    """Every failure, lock and used code forgotten (triage/signin_lockout.py)."""
     with site.console.sessions() as session:
         session.execute(delete(SignInGuard))
         session.commit()

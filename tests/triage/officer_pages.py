@@ -24,7 +24,7 @@ _USED_LOCK = threading.Lock()
 
 def fresh_code(secret: str) -> str:
     """A TOTP code for signing in, of a time step these helpers have not used yet for
-    `secret`: a code signs in once (triage/signin.py), and the console accepts the step
+    `secret`: a code signs in once (triage/signin_codes.py), and the console accepts the step
     before now and the one after (clock drift), so three sign-ins within 30 seconds take
     the last step's code, then now's, then the next one's; past that, this waits for the
     next step (a wait, never an assertion). The last step's code is used only while the

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 import crypto
 from tests.portal.conftest import Portal
 from tests.portal.forms import submit_report
-from triage import cli
+from triage import case_commands
 from triage.backup import make_backup
 from triage.case_pages import _route
 from triage.console import Console, prepare_database
@@ -162,7 +162,7 @@ def test_officers_words_are_sealed_in_the_audit_log_and_the_chain_still_names_a_
     with pytest.raises(crypto.AuditChainBroken) as broken:
         console.verify_audit()
     assert broken.value.index == index["route"]
-    assert cli.audit_verify(console) == 1
+    assert case_commands.audit_verify(console) == 1
     assert f"AUDIT LOG BROKEN at entry {index['route'] + 1}" in capsys.readouterr().err
 
 

@@ -18,7 +18,7 @@ from foundation.categories import KIOSK_PLACES, KIOSK_WHEN
 from foundation.languages import LANGUAGES
 from portal.db import Item as PortalItem
 from tests.portal.forms import open_thread, receipt_of, send_message, submit_report
-from triage import cli, labels
+from triage import case_commands, labels
 
 from .conftest import Site, api_report, case_ids, enrol, set_clocks
 from .page_forms import post_forms, visible_text
@@ -99,13 +99,13 @@ def test_the_command_line_says_it_in_words_and_keeps_values_in_json(
     site.console.sync(site.portal.url)
     [case_id] = case_ids(site.console)
     site.console.set_public_status(case_id, "in_review")
-    cli.show(site.console, case_id, as_json=False, reveal=False)
-    cli.cases(site.console, as_json=False)
+    case_commands.show(site.console, case_id, as_json=False, reveal=False)
+    case_commands.cases(site.console, as_json=False)
     words = capsys.readouterr().out
     assert "Being looked into" in words
     assert "Third party: someone reporting for a person inside" in words
     assert not MACHINE_VALUE.findall(words), MACHINE_VALUE.findall(words)
-    cli.show(site.console, case_id, as_json=True, reveal=False)
+    case_commands.show(site.console, case_id, as_json=True, reveal=False)
     values = json.loads(capsys.readouterr().out)
     assert (values["status"], values["channel"], values["lang"]) == (
         "in_review",

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from PIL import ImageCms
 
-from triage.strip import FORMATS, NotStrippable, strip
+from triage.not_strippable import NotStrippable
+from triage.strip import FORMATS, strip
 
 WHEN = "2025-03-04T05:06:07Z"
 #: What the corpus says about its maker; none of it may be in a copy.

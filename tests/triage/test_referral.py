@@ -20,11 +20,12 @@ from pypdf import PdfReader
 
 from tests.portal.conftest import Portal
 from tests.portal.forms import submit_report
-from triage import strip as strip_module
+from triage import strip_pictures
 from triage.console import Console
+from triage.not_strippable import NotStrippable
 from triage.redaction import identity_passages
 from triage.referral import ReferralError, export_referral
-from triage.strip import NotStrippable, strip
+from triage.strip import strip
 
 from .conftest import Site, case_ids, enrol
 from .officer_pages import action_fields
@@ -408,7 +409,10 @@ def test_damaged_pictures_are_not_copied_rather_than_half_stripped() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=400), st.sampled_from([b"\xff\xd8\xff", strip_module._PNG, b"ftyp"]))
+@given(
+    st.binary(max_size=400),
+    st.sampled_from([b"\xff\xd8\xff", strip_pictures.PNG_SIGNATURE, b"ftyp"]),
+)
 def test_any_bytes_either_strip_or_are_refused_cleanly(tail: bytes, head: bytes) -> None:
     data = (b"\x00\x00\x00\x10" + head if head == b"ftyp" else head) + tail
     try:

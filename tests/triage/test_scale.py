@@ -28,7 +28,7 @@ from triage.case_list import COUNT_LIMIT, FEW_MATCHES, PER_PAGE, Cursor, Filters
 from triage.console import Console
 from triage.db import Case, Item
 from triage.retention import purge_expired
-from triage.search import words
+from triage.search_words import words
 
 from .conftest import PASSPHRASES, Site, enrol
 from .test_retention import TODAY, closed_case, new_case

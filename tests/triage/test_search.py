@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from triage.search import MAX_WORD, item_text, normalise, words
+from triage.search_words import MAX_WORD, item_text, normalise, words
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ from argon2 import PasswordHasher
 from foundation.serving import UVICORN_OPTIONS
 from tests.portal.conftest import Portal
 from tests.serving import serving
-from triage import signin
+from triage import password_gate, signin_lockout
 from triage.app import create_app
 from triage.console import Console
 from triage.officers import add_officer
@@ -207,7 +207,7 @@ def test_parallel_guesses_with_the_right_password_are_stopped_by_the_lockout(
     assert len(answers) == len(guesses)
     assert {a.status_code for a in answers} <= {422, 429, 503}
     # However many came at once, no more passwords were checked than the count allows.
-    assert watched.started - before <= signin.FREE_FAILURES
+    assert watched.started - before <= signin_lockout.FREE_FAILURES
     assert any(a.status_code == 429 and LOCKED in a.text for a in answers)
 
     # The officer, with the right code now, is told the account is locked, and until when;
@@ -241,18 +241,18 @@ def test_parallel_guesses_with_the_right_password_are_stopped_by_the_lockout(
 
 
 def test_the_lock_grows_with_each_failure_and_is_stored() -> None:
-    assert [signin.lock_seconds(n) for n in range(1, signin.FREE_FAILURES)] == [0] * (
-        signin.FREE_FAILURES - 1
-    )
-    delays = [signin.lock_seconds(n) for n in range(signin.FREE_FAILURES, 20)]
-    assert delays[0] == signin.FIRST_LOCK
+    assert [signin_lockout.lock_seconds(n) for n in range(1, signin_lockout.FREE_FAILURES)] == [
+        0
+    ] * (signin_lockout.FREE_FAILURES - 1)
+    delays = [signin_lockout.lock_seconds(n) for n in range(signin_lockout.FREE_FAILURES, 20)]
+    assert delays[0] == signin_lockout.FIRST_LOCK
     assert delays == sorted(delays)
-    assert max(delays) == signin.LONGEST_LOCK
+    assert max(delays) == signin_lockout.LONGEST_LOCK
 
 
 def test_a_lock_outlives_a_restart(site: Site, watched: Watched) -> None:
     secret = enrolled(site, "tess", "triage")
-    for code in wrong_codes(secret, signin.FREE_FAILURES):
+    for code in wrong_codes(secret, signin_lockout.FREE_FAILURES):
         assert post_login(site.client(), "tess", PASSWORD, code).status_code == 422
     again = create_app(site.console.settings, hasher=watched)  # a new process, or worker
     again.state.console = site.console
@@ -267,9 +267,9 @@ def test_an_unknown_name_locks_like_a_real_one(site: Site) -> None:
     """Whether a name exists is not told by the lock either."""
     answers = [
         post_login(site.client(), "nobody", PASSWORD, "123456").status_code
-        for _ in range(signin.FREE_FAILURES + 1)
+        for _ in range(signin_lockout.FREE_FAILURES + 1)
     ]
-    assert answers == [422] * signin.FREE_FAILURES + [429]
+    assert answers == [422] * signin_lockout.FREE_FAILURES + [429]
 
 
 # -- finding 4: password checks are bounded --------------------------------------------------
@@ -369,13 +369,13 @@ def test_a_flood_of_abandoned_sign_ins_leaves_an_honest_officer_able_to_sign_in(
     watched.heavy = PasswordHasher(time_cost=1, memory_cost=ARGON2_KIB, parallelism=1)
     flood = Flood(site.url, requests)
     try:
-        refused = FLOOD - signin.SLOTS - signin.WAITING
-        until(lambda: flood.read() >= refused and watched.started - before == signin.SLOTS)
+        refused = FLOOD - password_gate.SLOTS - password_gate.WAITING
+        until(lambda: flood.read() >= refused and watched.started - before == password_gate.SLOTS)
         answers = list(flood.answers.values())
         assert [a.status for a in answers] == [503] * refused
-        assert {a.retry_after for a in answers} == {str(signin.RETRY_AFTER)}
+        assert {a.retry_after for a in answers} == {str(password_gate.RETRY_AFTER)}
         assert all("Too many sign-ins" in a.text for a in answers)
-        assert watched.started - before == signin.SLOTS  # the rest wait, or were refused
+        assert watched.started - before == password_gate.SLOTS  # the rest wait, or were refused
         gate = site.app.state.password_gate  # type: ignore[attr-defined]
 
         # Every client goes away: the waiting ones give up their places, and nothing is
