@@ -38,6 +38,11 @@ _DROPPED = {"width", "height", "color"}
 _PICTURE = Markup(
     '<svg class="icon" width="{0}" height="{0}" aria-hidden="true"><use href="#icon-{1}"/></svg>'
 )
+#: Around the page's symbols: a block that is never shown (kiosk.css), nor read out.
+_SYMBOLS = (
+    Markup('<svg class="icon-symbols" width="0" height="0" aria-hidden="true">'),
+    Markup("</svg>"),
+)
 
 _page: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
     "kiosk_page_icons", default=None
@@ -95,6 +100,11 @@ def icon(name: str, size: int = 48) -> Markup:
     """A decorative picture: hidden from screen readers (the words beside it are the
     name of what it sits in), and sized before it is drawn, so nothing moves."""
     uses_icon(name)
+    return _picture(name, size)
+
+
+@functools.cache
+def _picture(name: str, size: int) -> Markup:
     return _PICTURE.format(size, name)
 
 
@@ -103,9 +113,8 @@ def icon_symbols() -> Markup:
     used = _page.get()
     if not used:
         return Markup("")
-    symbols = Markup("").join(symbol(name) for name in sorted(used))
-    attributes = {"class": "icon-symbols", "width": "0", "height": "0", "aria-hidden": "true"}
-    return _markup("svg", attributes, symbols)
+    start, end = _SYMBOLS
+    return start + Markup("").join(symbol(name) for name in sorted(used)) + end
 
 
 def install(env: Any) -> None:
