@@ -342,10 +342,15 @@ def submit_section(
 KIOSK_SCREEN = "/kiosk/report?lang=pl"
 KIOSK_GOAL_MS = 300
 #: The screen is ready to be heard once its page has loaded and its question's clip can
-#: play through: the clip is fetched as a Listen tap fetches it (preload="none" until
-#: then), so this is the whole cost of hearing the screen, less the person's own delay.
+#: play through: the clip is fetched as a Listen tap fetches it (the page makes its <audio>,
+#: preload="none", when Listen is first touched: kiosk-listen.js), so this is the whole cost
+#: of hearing the screen, less the person's own delay.
 KIOSK_READY = """async () => {
-  const audio = document.querySelector(".step:not([hidden]) audio[data-listen]");
+  const listen = document.querySelector(".step:not([hidden]) button.listen-screen[data-clip]");
+  const audio = document.createElement("audio");
+  audio.hidden = true;
+  audio.src = listen.getAttribute("data-clip");
+  listen.after(audio);
   await new Promise((resolve, reject) => {
     audio.addEventListener("canplaythrough", resolve, { once: true });
     audio.addEventListener("error", () => reject(new Error("the clip did not load")));

@@ -102,8 +102,30 @@
     audio.parentNode.insertBefore(button, audio);
   }
 
+  // A Listen control the page left to this script (kiosk/_listen.html, `listen_by_script`):
+  // the same button, and its clip's <audio>, in the same place, made when Listen is first
+  // touched. Until then the page has no media element to make for it.
+  function laterButton(holder) {
+    var button = makeButton(holder.getAttribute("data-listen"), holder.getAttribute("aria-label"));
+    if (holder.classList.contains("listen-screen")) button.classList.add("listen-screen");
+    button.setAttribute("data-clip", holder.getAttribute("data-clip"));
+    var audio = null;
+    button.addEventListener("click", function () {
+      if (!audio) {
+        audio = document.createElement("audio");
+        audio.preload = "none";
+        audio.hidden = true;
+        audio.src = button.getAttribute("data-clip");
+        button.parentNode.insertBefore(audio, button.nextSibling);
+      }
+      play(audio);
+    });
+    holder.parentNode.replaceChild(button, holder);
+  }
+
   function listenButtons(root) {
     Array.prototype.forEach.call(root.querySelectorAll("audio[data-listen][controls]"), listenButton);
+    Array.prototype.forEach.call(root.querySelectorAll("span.listen[data-clip]"), laterButton);
   }
 
   function setUp() {

@@ -162,7 +162,8 @@ def test_every_kiosk_page_defines_the_pictures_it_draws_and_fetches_none(
             assert_drawn_picture(parsed, image)
         # The shapes of what it draws, once each; and the speaker that kiosk-listen.js
         # draws on the Listen buttons it makes, where there is a clip to make one for.
-        wanted = drawn | ({"speaker"} if re.search(r"<audio[^>]* data-listen=", page) else set())
+        listen = re.search(r'<audio[^>]* data-listen=|<span class="listen[^>]* data-clip=', page)
+        wanted = drawn | ({"speaker"} if listen else set())
         assert sorted(parsed.symbols) == sorted(f"icon-{name}" for name in wanted), where
         assert "img" not in parsed.tags, where  # no picture costs a request
         assert " style=" not in page, where  # the policy has no 'unsafe-inline' for styles
