@@ -29,7 +29,7 @@ from foundation.headers import SecurityHeadersMiddleware
 from foundation.languages import N_
 from foundation.templates import make_templates
 
-from . import api, kiosk_audio, kiosk_error, thread_view, web
+from . import api, kiosk_audio, kiosk_error, kiosk_icons, thread_view, web
 from .errors import ClientGone, Unavailable
 from .i18n import current_language, load_catalogues
 from .i18n import install as install_translations
@@ -183,6 +183,7 @@ def create_app(
     # the about page and the receipt advice, left to right in every language.
     templates.env.globals["fingerprint"] = thread_view.display(thread_view.fingerprint(settings))
     kiosk_audio.install(templates.env)  # the kiosk's Listen controls (kiosk/_listen.html)
+    kiosk_icons.install(templates.env)  # the kiosk's pictures, drawn in its pages
     app = Starlette(
         routes=[
             *api.routes,

@@ -134,6 +134,7 @@ async def report_in_browser(request: Request) -> Response:
         "choices": CHOICES,
         "icons": ICONS,
         "facility": request.app.state.settings.kiosk_facility,
+        "listen_by_script": True,  # its Listen controls' <audio> made when touched
         **kiosk_sealing_scripts("kiosk-app.js"),
     }
     return _kiosk(request, "kiosk/app.html", context)

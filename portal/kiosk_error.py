@@ -17,6 +17,7 @@ from foundation.languages import LANGUAGES, N_, RTL
 
 from .i18n import current_language
 from .kiosk import IDLE_SECONDS
+from .kiosk_icons import page_pictures
 from .security import KIOSK_CSP
 
 #: The words, the same for every error: nothing the kiosk sent was kept (no failing
@@ -43,9 +44,10 @@ def error_page(request: Request, status: int) -> Response:
     }
     language = current_language.set("en")  # the page's frame; each block has its own
     try:
-        response: Response = request.app.state.templates.TemplateResponse(
-            request, "kiosk/error.html", context, status_code=status
-        )
+        with page_pictures():
+            response: Response = request.app.state.templates.TemplateResponse(
+                request, "kiosk/error.html", context, status_code=status
+            )
     finally:
         current_language.reset(language)
     response.headers["Content-Security-Policy"] = KIOSK_CSP

@@ -17,6 +17,7 @@ from foundation.csrf import cookie_secure
 from foundation.languages import LANGUAGES, N_
 
 from .i18n import current_language
+from .kiosk_icons import page_pictures
 from .security import BROWSER_CRYPTO_CSP, KIOSK_CRYPTO_CSP, KIOSK_CSP
 from .store import utc_day
 
@@ -149,9 +150,10 @@ def render(
     ctx = {"csrf": lambda purpose: csrf.token(request, purpose), **(context or {})}
     language = current_language.set(str(ctx.get("lang") or page_language(request)))
     try:  # TemplateResponse renders at once, in the language set here
-        response: Response = request.app.state.templates.TemplateResponse(
-            request, template, ctx, status_code=status
-        )
+        with page_pictures():  # the kiosk's pictures, drawn in the page (kiosk_icons)
+            response: Response = request.app.state.templates.TemplateResponse(
+                request, template, ctx, status_code=status
+            )
     finally:
         current_language.reset(language)
     if ctx.get("scripts"):

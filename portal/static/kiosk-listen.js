@@ -25,20 +25,30 @@
     if (played && played.catch) played.catch(function () {});
   }
 
-  function makeButton(label, name, icon) {
+  // The speaker picture, drawn from its shapes at the end of the page (kiosk/_listen.html
+  // notes it there for every control this script replaces): decorative, so hidden from
+  // screen readers, and sized before it is drawn.
+  function speaker() {
+    var svg = "http://www.w3.org/2000/svg";
+    var picture = document.createElementNS(svg, "svg");
+    picture.setAttribute("class", "icon");
+    picture.setAttribute("width", "40");
+    picture.setAttribute("height", "40");
+    picture.setAttribute("aria-hidden", "true");
+    var use = document.createElementNS(svg, "use");
+    use.setAttribute("href", "#icon-speaker");
+    picture.appendChild(use);
+    return picture;
+  }
+
+  function makeButton(label, name) {
     var button = document.createElement("button");
     button.type = "button";
     button.className = "listen";
     if (name) button.setAttribute("aria-label", name);
-    var image = document.createElement("img");
-    image.className = "icon";
-    image.src = "/static/icons/" + (icon || "speaker") + ".svg";
-    image.alt = "";
-    image.width = 40;
-    image.height = 40;
     var words = document.createElement("span");
     words.textContent = label;
-    button.appendChild(image);
+    button.appendChild(speaker());
     button.appendChild(words);
     return button;
   }
@@ -92,8 +102,30 @@
     audio.parentNode.insertBefore(button, audio);
   }
 
+  // A Listen control the page left to this script (kiosk/_listen.html, `listen_by_script`):
+  // the same button, and its clip's <audio>, in the same place, made when Listen is first
+  // touched. Until then the page has no media element to make for it.
+  function laterButton(holder) {
+    var button = makeButton(holder.getAttribute("data-listen"), holder.getAttribute("aria-label"));
+    if (holder.classList.contains("listen-screen")) button.classList.add("listen-screen");
+    button.setAttribute("data-clip", holder.getAttribute("data-clip"));
+    var audio = null;
+    button.addEventListener("click", function () {
+      if (!audio) {
+        audio = document.createElement("audio");
+        audio.preload = "none";
+        audio.hidden = true;
+        audio.src = button.getAttribute("data-clip");
+        button.parentNode.insertBefore(audio, button.nextSibling);
+      }
+      play(audio);
+    });
+    holder.parentNode.replaceChild(button, holder);
+  }
+
   function listenButtons(root) {
     Array.prototype.forEach.call(root.querySelectorAll("audio[data-listen][controls]"), listenButton);
+    Array.prototype.forEach.call(root.querySelectorAll("span.listen[data-clip]"), laterButton);
   }
 
   function setUp() {

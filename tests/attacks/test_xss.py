@@ -129,8 +129,17 @@ INSPECT = """() => {
   const forbidden = "iframe, object, embed, frame, frameset, base, math, marquee, xmp, " +
     "listing, isindex, video, details:not(.close-case):not(.referral), style, body meta, " +
     "body link, " +
-    "svg script, svg foreignObject, svg a, svg animate, svg set, svg use, svg image";
+    "svg script, svg foreignObject, svg a, svg animate, svg set, svg image";
   for (const el of document.querySelectorAll(forbidden)) bad.push("<" + el.tagName + ">");
+  // The kiosk's pictures (portal/kiosk_icons.py): <svg class="icon"><use href="#icon-NAME">
+  // and nothing else, drawing a <symbol> of the page's own. Any other <use> is someone else's.
+  for (const el of document.querySelectorAll("svg use")) {
+    const href = el.getAttribute("href") || "";
+    const ours = el.parentElement.matches("svg.icon") && /^#icon-[a-z-]+$/.test(href) &&
+      el.getAttributeNames().join() === "href" && el.childElementCount === 0 &&
+      document.querySelector("svg.icon-symbols > symbol" + href) !== null;
+    if (!ours) bad.push("<use> " + href.slice(0, 40));
+  }
   for (const el of document.querySelectorAll(
     "template:not(#reply-template):not(#warning-template), body noscript"))
     bad.push("<" + el.tagName + ">");

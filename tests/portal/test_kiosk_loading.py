@@ -6,6 +6,7 @@ each with its integrity hash, and loads them when the reporter moves towards sea
 first answer, the first number of a code). What a reporter notices: the first screen has
 everything it shows without them, and the report is still sealed in the page. What an
 attacker notices: a changed library is still refused by its hash, and then nothing is sent.
+Nor does the first screen make an <audio> for each of its Listen buttons before one is touched.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, Request, Route, expect
 
-from portal.kiosk import CHOICES, STEPS
+from portal import kiosk_audio
+from portal.kiosk import CHOICES, QUESTIONS, STEPS
 from portal.sri import sri
 from tests.conftest import needs_chromium
 
@@ -66,6 +68,26 @@ def test_the_first_screen_loads_without_the_sealing_library(
     )
     for path in LIBRARY:
         assert [f"/static/{path}", sri(path)] in pinned
+
+
+def test_the_first_screen_makes_no_audio_until_listen_is_touched(
+    kiosk_portal: Portal, page: Page
+) -> None:
+    # Every <audio> costs the page time to make, and most Listen buttons are never touched:
+    # the page that works only with its scripts makes each when its Listen is first touched.
+    seen = requests_of(page)
+    page.goto(kiosk_portal.url + "/kiosk/report?lang=en", wait_until="load")
+    settle(page)
+    assert page.locator("audio").count() == 0
+    assert not [r.url for r in seen if "/static/audio/" in r.url]
+    listen = page.locator(".step:visible").get_by_role("button", name="Listen", exact=True)
+    listen.first.click()
+    made = page.locator(".step:visible audio")
+    expect(made).to_have_count(1)
+    assert made.get_attribute("src") == kiosk_audio.clip_url("en", QUESTIONS["category"])
+    assert made.get_attribute("autoplay") is None
+    listen.first.click()  # again: the same clip from its start, not a second element
+    expect(page.locator("audio")).to_have_count(1)
 
 
 def test_the_code_screen_loads_the_library_only_when_a_code_is_typed(
