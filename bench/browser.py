@@ -278,7 +278,9 @@ def verify_submissions(portal: Portal, count: int, size: int) -> str | None:
     if len(items) != count:
         return f"{len(items)} reports in the outbox, expected {count}"
     for item in items:
-        report = crypto.open_document(crypto.b64u_decode(item["sealed"]), portal.oversight)
+        report = crypto.open_document(
+            crypto.b64u_decode(item["sealed"]), portal.oversight, versions=(1, 2)
+        )
         (attachment,) = report["attachments"]
         if (attachment["size"], attachment["sha256"]) != (size, expected):
             return "a sealed descriptor's size or SHA-256 differs from the file's"
