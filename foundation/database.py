@@ -7,8 +7,11 @@ is shared.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -17,6 +20,7 @@ from sqlalchemy.orm import sessionmaker
 
 #: How long to wait for the database server to accept a connection (PostgreSQL).
 CONNECT_TIMEOUT_SECONDS = 10
+T = TypeVar("T")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -43,6 +47,34 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+class DatabaseThreads:
+    """The threads in which one worker process's requests use the database: `size` of
+    them, so at most `size` requests reach it at once (each with its pooled connection)
+    and the others wait their turn in order, in a queue where waiting costs nothing,
+    not in threads of their own that would fight over the interpreter lock.
+
+    The database is reached synchronously; this keeps it off the event loop. A plain
+    executor of its own hands work to a thread and back for a third to a half of the CPU
+    of Starlette's `run_in_threadpool` behind a semaphore, which this replaces: that
+    hand-off was about a sixth of a worker's CPU per API report in a profile
+    (docs/benchmarks.md, issue 20).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="database")
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """`work()` in one of the threads, once it is its turn, with this task's context
+        variables. If the awaiting request is cancelled, work not yet started is dropped;
+        work already running finishes, and is never run twice."""
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, context.run, work)
+
+    def close(self) -> None:
+        """Wait for work in progress to end (before the engine's pool is closed)."""
+        self._executor.shutdown(wait=True)
 
 
 class DatabaseUnavailable(Exception):
