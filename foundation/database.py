@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import select
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 #: How long to wait for the database server to accept a connection (PostgreSQL).
@@ -38,11 +39,34 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
-    # Pre-ping replaces connections a database restart closed; the connect timeout bounds
-    # how long a request waits for a server that does not answer (libpq waits forever).
+    # The connect timeout bounds how long a request waits for a server that does not
+    # answer (libpq waits forever).
     if "connect_timeout" not in url:
         kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "checkout", replace_if_closed)
+    return engine
+
+
+def replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Before a pooled PostgreSQL connection is used: replace it if the server closed it
+    (a restart, `pg_terminate_backend`, an idle timeout), so that the first request after
+    a database restart is served, not refused.
+
+    An idle connection has nothing to read: the server sends nothing unasked but on its
+    way out (an error, then the end of the stream), or, rarely, a notice or a changed
+    setting. So one look at its socket, without waiting, tells a live connection from
+    one the server has closed, with no round trip; anything waiting there replaces it
+    (`DisconnectionError`: SQLAlchemy opens a new one in its place). This takes the place
+    of SQLAlchemy's pre-ping, a `SELECT 1` sent before every use, which cost each request
+    a round trip and the database a statement (docs/benchmarks.md, issue 20).
+    """
+    if dbapi_connection.closed:
+        raise DisconnectionError("the connection is closed")
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)
+    if poller.poll(0):
+        raise DisconnectionError("the server closed the connection, or sent it something")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
