@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import socket
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -79,3 +80,33 @@ UVICORN_OPTIONS: dict[str, object] = {
     "http": NoDelayHttpToolsProtocol,
     "loop": "uvloop",
 }
+
+
+#: glibc's `mallopt` parameters: M_TRIM_THRESHOLD and M_MMAP_THRESHOLD (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+#: Allocations under this come from the heap, not from a fresh mapping of their own.
+MMAP_THRESHOLD = 4 * 1024 * 1024
+#: Free memory at the top of the heap that is kept rather than given back at once.
+TRIM_THRESHOLD = 16 * 1024 * 1024
+
+
+def keep_freed_buffers() -> bool:
+    """Let this process's allocator reuse the memory of large buffers it has freed.
+
+    A streamed upload passes through buffers of 64 KiB to a few hundred KiB (uvicorn's
+    body buffer, httptools' pieces, the portal's chunks), one set after another. With
+    glibc's dynamic defaults, each was mapped, or the heap grown, afresh and given back
+    to the kernel when freed, so every chunk faulted its pages in again: a seventh of a
+    worker's CPU during a 1 GiB upload went to page faults (docs/benchmarks.md, issue
+    20). Fixed thresholds keep them in the heap, at the cost of up to TRIM_THRESHOLD of
+    freed memory held per arena. Nothing happens where `mallopt` does not exist (not
+    glibc); returns whether both were set.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    )

@@ -26,6 +26,7 @@ from foundation.database import DatabaseThreads, make_engine, make_sessionmaker
 from foundation.errors import ContainErrorsMiddleware, WebError
 from foundation.headers import SecurityHeadersMiddleware
 from foundation.languages import N_
+from foundation.serving import keep_freed_buffers
 from foundation.templates import make_templates
 
 from . import api, kiosk_audio, kiosk_error, thread_view, web
@@ -246,4 +247,5 @@ def app_from_environment() -> Starlette:
     """The factory `lanthorn portal serve` hands to uvicorn (one call per worker)."""
     import os
 
+    keep_freed_buffers()
     return create_app(PortalSettings.load(Path(os.environ["LANTHORN_DATA"])), migrate=False)
