@@ -360,7 +360,9 @@ def sweep_text(settings: Settings, portal: Portal, bound: KdfBound, database: st
         "The rate is 201s ÷ the time wrk measured, not the nominal duration; "
         '"server CPU per request" = user + system time of every server process during the '
         "wrk run ÷ the requests answered, the figure to compare code paths by on a shared "
-        "machine. Latencies "
+        'machine; "database CPU per request" the same for the PostgreSQL backends serving '
+        "the portal's database (from /proc: a server on this machine; — on SQLite). "
+        "Latencies "
         "are wrk's, from sending the request to the end of the answer. After each row, "
         "every report answered 201 is read back from the database (count, and the SHA-256 "
         'of its stored sealed bytes against what was sent): "lost" is printed only from '
