@@ -12,6 +12,7 @@ import time
 import pytest
 
 from foundation.database import DatabaseThreads
+from tests.conftest import run_coroutine
 
 LABEL: contextvars.ContextVar[str] = contextvars.ContextVar("label", default="")
 
@@ -35,7 +36,7 @@ def test_no_more_than_size_run_at_once_and_each_gets_its_own_result() -> None:
         return await asyncio.gather(*(threads.run(lambda n=n: work(n)) for n in range(10)))
 
     try:
-        assert asyncio.run(main()) == [n * n for n in range(10)]
+        assert run_coroutine(main()) == [n * n for n in range(10)]
     finally:
         threads.close()
     assert most == 2
@@ -49,7 +50,7 @@ def test_an_error_reaches_the_request_that_asked() -> None:
 
     try:
         with pytest.raises(LookupError, match="no such case"):
-            asyncio.run(threads.run(fail))
+            run_coroutine(threads.run(fail))
     finally:
         threads.close()
 
@@ -62,7 +63,7 @@ def test_work_runs_with_the_requests_context_variables() -> None:
         return await threads.run(LABEL.get)
 
     try:
-        assert asyncio.run(main()) == "this request"
+        assert run_coroutine(main()) == "this request"
     finally:
         threads.close()
 
@@ -83,7 +84,7 @@ def test_a_cancelled_request_that_waits_its_turn_never_runs() -> None:
             await second
 
     try:
-        asyncio.run(main())
+        run_coroutine(main())
     finally:
         threads.close()
     assert ran == []
