@@ -15,6 +15,7 @@ from _browser import FORM_FIELDS
 from _kdf_bound import Bracketed, KdfBound
 from _load import LoadResult, run_steady
 from _memory import cpu_seconds, process_tree
+from _postgres import BackendCpu
 from _readback import ReadBack, last_item, read_back_opened, read_back_reports, sent_reports
 from _report import fmt_ms, fmt_rate, progress, table
 from _server import Portal
@@ -102,8 +103,10 @@ def api_sweep(
         progress(f"sweep, API: wrk, {count} connections for {seconds} s")
         pids = process_tree(portal.process.pid)
         cpu_before = cpu_seconds(pids)
-        result = run_wrk(portal.url, bodies, count, seconds)
+        with BackendCpu(portal.database_url) as database:
+            result = run_wrk(portal.url, bodies, count, seconds)
         server_cpu = cpu_seconds(pids) - cpu_before
+        answered = max(result.created + result.other, 1)
         results[count] = result
         expected_rate = max(expected_rate, result.rate)
         progress(f"sweep, API: reading back {result.created:,} reports from the database")
@@ -118,12 +121,14 @@ def api_sweep(
                 fmt_ms(result.p50),
                 fmt_ms(result.p99),
                 fmt_ms(result.max),
-                fmt_ms(server_cpu / max(result.created + result.other, 1)),
+                fmt_ms(server_cpu / answered),
+                "—" if database.seconds is None else fmt_ms(database.seconds / answered),
                 f"{read.lost:,}" if read.ok else checked(read, f"API sweep, {count} connections"),
             ]
         )
     headers = ["connections", "201 Created", "other answers / socket errors", "measured time"]
-    headers += ["reports/s", "p50", "p99", "max", "server CPU per request", "lost (read back)"]
+    headers += ["reports/s", "p50", "p99", "max", "server CPU per request"]
+    headers += ["database CPU per request", "lost (read back)"]
     return table(headers, rows), results
 
 

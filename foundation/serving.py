@@ -1,5 +1,6 @@
 """How uvicorn serves either app: no access log (it would record addresses and times), no
-Server or Date header, httptools with Nagle's algorithm off, and a cap on connections.
+Server or Date header, httptools with Nagle's algorithm off on uvloop's event loop, and a
+cap on connections.
 
 `lanthorn portal serve` and `lanthorn triage serve` both run with `UVICORN_OPTIONS` and
 `uvicorn_log_config()`, and so do the tests that serve an app.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import socket
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -66,11 +68,45 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
 
 
 #: How uvicorn runs either app: no access log (it would record addresses and times), and
-#: no Server or Date header. Tests serve the apps with the same options.
+#: no Server or Date header. The event loop is uvloop's (libuv, in C), named rather than
+#: left to uvicorn's "auto", which would fall back to asyncio's silently if it were
+#: missing: asyncio's loop cost the portal more CPU per API report (docs/benchmarks.md,
+#: issue 20). Tests serve the apps with the same options.
 UVICORN_OPTIONS: dict[str, object] = {
     "access_log": False,
     "server_header": False,
     "date_header": False,
     "proxy_headers": False,
     "http": NoDelayHttpToolsProtocol,
+    "loop": "uvloop",
 }
+
+
+#: glibc's `mallopt` parameters: M_TRIM_THRESHOLD and M_MMAP_THRESHOLD (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+#: Allocations under this come from the heap, not from a fresh mapping of their own.
+MMAP_THRESHOLD = 4 * 1024 * 1024
+#: Free memory at the top of the heap that is kept rather than given back at once.
+TRIM_THRESHOLD = 16 * 1024 * 1024
+
+
+def keep_freed_buffers() -> bool:
+    """Let this process's allocator reuse the memory of large buffers it has freed.
+
+    A streamed upload passes through buffers of 64 KiB to a few hundred KiB (uvicorn's
+    body buffer, httptools' pieces, the portal's chunks), one set after another. With
+    glibc's dynamic defaults, each was mapped, or the heap grown, afresh and given back
+    to the kernel when freed, so every chunk faulted its pages in again: a seventh of a
+    worker's CPU during a 1 GiB upload went to page faults (docs/benchmarks.md, issue
+    20). Fixed thresholds keep them in the heap, at the cost of up to TRIM_THRESHOLD of
+    freed memory held per arena. Nothing happens where `mallopt` does not exist (not
+    glibc); returns whether both were set.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -23,10 +22,11 @@ from starlette.templating import Jinja2Templates
 from foundation.blobstore import BlobStore
 from foundation.bodies import BodyPace
 from foundation.csrf import Csrf
-from foundation.database import make_engine, make_sessionmaker
+from foundation.database import DatabaseThreads, make_engine, make_sessionmaker
 from foundation.errors import ContainErrorsMiddleware, WebError
 from foundation.headers import SecurityHeadersMiddleware
 from foundation.languages import N_
+from foundation.serving import keep_freed_buffers
 from foundation.templates import make_templates
 
 from . import api, kiosk_audio, kiosk_error, kiosk_icons, thread_view, web
@@ -169,12 +169,14 @@ def create_app(
     sessions = make_sessionmaker(engine)
     blobs = BlobStore(settings.blob_dir)
     purger = Purger(settings, sessions, blobs, clock)
+    db_threads = DatabaseThreads(settings.db_concurrency)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with purger.running():
             yield
         await app.state.kdf_gate.close()
+        db_threads.close()
         engine.dispose()
 
     templates = portal_templates()
@@ -227,7 +229,7 @@ def create_app(
     app.state.nonces = DatabaseNonceStore(sessions, clock)
     app.state.csrf = Csrf(settings.secret.reveal())
     app.state.kdf_gate = kdf_gate(settings)
-    app.state.db_gate = asyncio.Semaphore(settings.db_concurrency)
+    app.state.db_threads = db_threads
     app.state.throttle = ReceiptThrottle(clock)
     return app
 
@@ -246,4 +248,5 @@ def app_from_environment() -> Starlette:
     """The factory `lanthorn portal serve` hands to uvicorn (one call per worker)."""
     import os
 
+    keep_freed_buffers()
     return create_app(PortalSettings.load(Path(os.environ["LANTHORN_DATA"])), migrate=False)

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from babel.numbers import format_decimal
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 import crypto
 from foundation.csrf import cookie_secure
+from foundation.database import DatabaseThreads
 from foundation.languages import LANGUAGES, N_
 
 from .i18n import current_language
@@ -61,13 +61,11 @@ T = TypeVar("T")
 
 
 async def with_database(request: Request, work: Callable[[], T]) -> T:
-    """Run `work()`, which uses the database, in a worker thread once it is this
-    request's turn: at most `db_concurrency` at once in this process (`DatabaseGate`).
-
-    The database is reached synchronously; this keeps it off the event loop.
-    """
-    async with request.app.state.db_gate:
-        return await run_in_threadpool(work)
+    """Run `work()`, which uses the database, in one of this worker's database threads
+    once it is this request's turn: at most `db_concurrency` at once in this process
+    (`foundation.database.DatabaseThreads`)."""
+    threads: DatabaseThreads = request.app.state.db_threads
+    return await threads.run(work)
 
 
 async def in_session(request: Request, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:

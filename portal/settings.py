@@ -136,9 +136,10 @@ class PortalSettings:
     #: at once with a 503 and `Retry-After`. 0: 8 and 2 per slot (`kdf_waiting`).
     kdf_reports_waiting: int = 0
     kdf_follow_ups_waiting: int = 0
-    #: How many requests may use the database at once in each worker process. More
-    #: wait their turn in the event loop, where waiting costs nothing, rather than in
-    #: threads that would fight for the interpreter lock and pooled connections.
+    #: How many requests may use the database at once in each worker process: its
+    #: database threads (`foundation.database.DatabaseThreads`). More wait their turn in
+    #: a queue, where waiting costs nothing, rather than in threads that would fight for
+    #: the interpreter lock and pooled connections.
     db_concurrency: int = 4
     #: A reporter's follow-up session ends after this long without a request.
     session_idle_seconds: int = 15 * 60

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -168,7 +169,7 @@ def test_postgres_stopped_mid_load_gives_503_with_retry_after_then_recovers(
     for canary in intake.unanswered:
         [sent] = [s for s in load.sent if s.canary == canary]
         assert sent.statuses[-1] == 503, sent.statuses
-    assert intake.reports == sum(s.accepted for s in everything)
+    assert intake.reports == sum(s.accepted for s in everything) + len(intake.unanswered)
     with httpx.Client(base_url=portal.url, timeout=60) as follow_up:
         for sent in everything:
             if sent.accepted:
@@ -178,6 +179,40 @@ def test_postgres_stopped_mid_load_gives_503_with_retry_after_then_recovers(
     assert "database unavailable: OperationalError" in log
     assert "internal error" not in log
     assert "Traceback" not in log
+
+
+def test_after_a_database_restart_the_first_requests_are_served_not_refused(
+    postgres: PrivatePostgres,
+    console: Console,
+    serve_portal: Callable[[Console, str], ServedPortal],
+) -> None:
+    """Every pooled connection dies with the database; none of them may reach a request.
+    Each worker sees that the server closed them as it hands them out (no round trip:
+    foundation.database.replace_if_closed) and connects again, so the first reports
+    after the restart, with a file and without, are stored (201), and the thread of one
+    sent before can be read: no 503 once the database is back."""
+    portal = serve_portal(console, postgres.url)
+    with httpx.Client(base_url=portal.url, timeout=60) as client:
+        keys = PortalKeys.fetch(client)
+        prefix = run_prefix()
+
+        def one(n: int) -> Sent:
+            with httpx.Client(base_url=portal.url, timeout=60) as own:
+                return send_api(own, keys, f"{prefix}B{n}")
+
+        with ThreadPoolExecutor(16) as pool:  # fill both workers' pools
+            before = list(pool.map(one, range(32)))
+        assert all(sent.accepted for sent in before)
+        postgres.stop("immediate")
+        postgres.start()
+        after = [
+            send_api(client, keys, f"{prefix}A{n}", files=[b"a file"] * (n % 2)) for n in range(12)
+        ]
+        assert [sent.statuses[-1] for sent in after] == [201] * 12
+        thread = client.get("/api/v1/thread", auth=reporter_auth(before[0], keys))
+        assert thread.status_code == 200
+    assert portal.starts == 1
+    assert "database unavailable" not in portal.log()
 
 
 T = TypeVar("T")
