@@ -1,6 +1,5 @@
 """How uvicorn serves either app: no access log (it would record addresses and times), no
-Server or Date header, httptools with Nagle's algorithm off on uvloop's event loop, and a
-cap on connections.
+Server or Date header, httptools with Nagle's algorithm off, and a cap on connections.
 
 `lanthorn portal serve` and `lanthorn triage serve` both run with `UVICORN_OPTIONS` and
 `uvicorn_log_config()`, and so do the tests that serve an app.
@@ -68,17 +67,13 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
 
 
 #: How uvicorn runs either app: no access log (it would record addresses and times), and
-#: no Server or Date header. The event loop is uvloop's (libuv, in C), named rather than
-#: left to uvicorn's "auto", which would fall back to asyncio's silently if it were
-#: missing: asyncio's loop cost the portal more CPU per API report (docs/benchmarks.md,
-#: issue 20). Tests serve the apps with the same options.
+#: no Server or Date header. Tests serve the apps with the same options.
 UVICORN_OPTIONS: dict[str, object] = {
     "access_log": False,
     "server_header": False,
     "date_header": False,
     "proxy_headers": False,
     "http": NoDelayHttpToolsProtocol,
-    "loop": "uvloop",
 }
 
 
