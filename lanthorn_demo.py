@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -70,12 +71,35 @@ def _wait_for(url: str, seconds: float = 60) -> bool:
     return False
 
 
+def _ports_in_use(*ports: int) -> list[int]:
+    """Those of `ports` that something on this machine already listens on (or holds)."""
+    taken = []
+    for port in ports:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                taken.append(port)
+    return taken
+
+
 def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def run_demo(data: str | None, port: int) -> int:
     os.umask(0o077)  # the demo's keys and databases are for this user only
+    taken = _ports_in_use(port, port + 1)
+    if taken:
+        print(
+            f"Port {' and '.join(map(str, taken))} on 127.0.0.1 is already in use: the demo "
+            f"needs {port} for the portal and {port + 1} for the console.\n"
+            "Stop what uses it (an earlier demo still running?), or choose other ports:\n"
+            f"  ./scripts/demo --port {port + 10}",
+            file=sys.stderr,
+        )
+        return 2
     data_dir = Path(data or "demo-data").resolve()
     settings = TriageSettings.from_env(str(data_dir / "console"))
     portal_dir = data_dir / "portal"
@@ -149,7 +173,7 @@ Ctrl-C stops both.
             log_config=uvicorn_log_config(),
             **UVICORN_OPTIONS,  # type: ignore[arg-type]
         )
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run()  # a port taken meanwhile: uvicorn says so, exits 3
     except KeyboardInterrupt:
         pass
     finally:
