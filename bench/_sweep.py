@@ -43,6 +43,13 @@ def checked(read: ReadBack, what: str) -> str:
     return read.line()
 
 
+def _kinds(result: LoadResult) -> str:
+    """What the failures were, e.g. " (HTTP 503 ×14)": a refusal is not a crash."""
+    if not result.failures:
+        return ""
+    return " (" + ", ".join(f"{k} ×{n:,}" for k, n in result.failures.most_common()) + ")"
+
+
 def html_sweep(
     portal: Portal,
     clients: Sequence[int],
@@ -70,7 +77,7 @@ def html_sweep(
         rows.append(
             [
                 str(count),
-                f"{result.ok} / {failures}",
+                f"{result.ok} / {failures}" + _kinds(result),
                 f"**{fmt_rate(result.rate)}**",
                 window.text(),
                 f"{ratio:.2f}",

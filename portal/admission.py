@@ -32,7 +32,7 @@ FOLLOW_UP = "follow-up"
 CLASSES = (REPORT, FOLLOW_UP)
 
 #: Default bounds on waiting requests, per Argon2id slot (docs/operations.md says why).
-REPORTS_WAITING_PER_SLOT = 8
+REPORTS_WAITING_PER_SLOT = 16
 FOLLOW_UPS_WAITING_PER_SLOT = 2
 
 K = TypeVar("K", bound=Hashable)
