@@ -115,6 +115,12 @@ def api_sweep(
         server_cpu = cpu_seconds(pids) - cpu_before
         answered = max(result.created + result.other, 1)
         results[count] = result
+        if result.other:  # a GET after the bodies ran out, or a refusal: not the steady state
+            fail(
+                f"API sweep at {count} connections: {result.other:,} answers were not 201 "
+                "(wrk ran out of pre-built reports, or the portal refused some), so the rate "
+                "and latencies mix in other requests"
+            )
         expected_rate = max(expected_rate, result.rate)
         progress(f"sweep, API: reading back {result.created:,} reports from the database")
         read = read_back_reports(portal.database_url, sent_reports(bodies), result.created)

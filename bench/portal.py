@@ -339,7 +339,7 @@ def sweep_text(settings: Settings, portal: Portal, bound: KdfBound, database: st
         settings.sweep,
         settings.sweep_seconds,
         lambda: api_body(portal),
-        1500.0,
+        3000.0,
     )
     notes = (
         "HTML: each client thread GETs the form and POSTs it, back to back, server-side "
