@@ -169,12 +169,12 @@ def test_the_workers_share_the_cores_for_argon2id_by_default(
     settings = PortalSettings.load(tmp_path / "data", environ)
     assert settings.kdf_concurrency == expected
     assert settings.db_concurrency == 4
-    # Reports and follow-ups may wait 8 and 2 per slot, unless the administrator says.
-    assert settings.kdf_waiting() == {"report": 8 * expected, "follow-up": 2 * expected}
+    # Reports and follow-ups may wait 16 and 2 per slot, unless the administrator says.
+    assert settings.kdf_waiting() == {"report": 16 * expected, "follow-up": 2 * expected}
     chosen = {**environ, "LANTHORN_KDF_CONCURRENCY": "3", "LANTHORN_DB_CONCURRENCY": "6"}
     settings = PortalSettings.load(tmp_path / "data", chosen)
     assert (settings.kdf_concurrency, settings.db_concurrency) == (3, 6)
-    assert settings.kdf_waiting() == {"report": 24, "follow-up": 6}
+    assert settings.kdf_waiting() == {"report": 48, "follow-up": 6}
     chosen = {"LANTHORN_KDF_REPORTS_WAITING": "40", "LANTHORN_KDF_FOLLOW_UPS_WAITING": "1"}
     settings = PortalSettings.load(tmp_path / "data", chosen)
     assert settings.kdf_waiting() == {"report": 40, "follow-up": 1}
