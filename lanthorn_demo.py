@@ -93,7 +93,8 @@ def run_demo(data: str | None, port: int) -> int:
     taken = _ports_in_use(port, port + 1)
     if taken:
         print(
-            f"Port {' and '.join(map(str, taken))} on 127.0.0.1 is already in use: the demo "
+            f"{'Ports' if len(taken) > 1 else 'Port'} {' and '.join(map(str, taken))} on "
+            f"127.0.0.1 {'are' if len(taken) > 1 else 'is'} already in use: the demo "
             f"needs {port} for the portal and {port + 1} for the console.\n"
             "Stop what uses it (an earlier demo still running?), or choose other ports:\n"
             f"  ./scripts/demo --port {port + 10}",

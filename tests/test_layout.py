@@ -287,6 +287,19 @@ def test_the_demo_says_which_port_is_taken_and_starts_nothing(tmp_path: Path) ->
     assert f"Port {port + 1} on 127.0.0.1 is already in use" in result.stderr
     assert f"./scripts/demo --port {port + 10}" in result.stderr
     assert not (tmp_path / "demo").exists()  # nothing was set up for a demo that cannot run
+    with socket.socket() as first, socket.socket() as second:
+        first.bind(("127.0.0.1", port))
+        second.bind(("127.0.0.1", port + 1))
+        first.listen()
+        second.listen()
+        result = subprocess.run(
+            [LANTHORN, "demo", "--data", str(tmp_path / "demo"), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert f"Ports {port} and {port + 1} on 127.0.0.1 are already in use" in result.stderr
 
 
 def run_cli_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
