@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import subprocess
 import sys
@@ -273,32 +274,27 @@ def test_the_demo_says_which_port_is_taken_and_starts_nothing(tmp_path: Path) ->
     import socket
 
     port = _free_port_pair()
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", port + 1))
-        holder.listen()
-        result = subprocess.run(
-            [LANTHORN, "demo", "--data", str(tmp_path / "demo"), "--port", str(port)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+
+    def demo_beside(*taken: int) -> subprocess.CompletedProcess[str]:
+        with contextlib.ExitStack() as holders:
+            for number in taken:
+                holder = holders.enter_context(socket.socket())
+                holder.bind(("127.0.0.1", number))
+                holder.listen()
+            return subprocess.run(
+                [LANTHORN, "demo", "--data", str(tmp_path / "demo"), "--port", str(port)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+
+    result = demo_beside(port + 1)
     assert result.returncode == 2
     assert f"Port {port + 1} on 127.0.0.1 is already in use" in result.stderr
     assert f"./scripts/demo --port {port + 10}" in result.stderr
     assert not (tmp_path / "demo").exists()  # nothing was set up for a demo that cannot run
-    with socket.socket() as first, socket.socket() as second:
-        first.bind(("127.0.0.1", port))
-        second.bind(("127.0.0.1", port + 1))
-        first.listen()
-        second.listen()
-        result = subprocess.run(
-            [LANTHORN, "demo", "--data", str(tmp_path / "demo"), "--port", str(port)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+    result = demo_beside(port, port + 1)
     assert f"Ports {port} and {port + 1} on 127.0.0.1 are already in use" in result.stderr
 
 
