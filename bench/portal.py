@@ -52,6 +52,7 @@ from _transfers import transfers_section
 from _verdict import exit_status
 
 import crypto
+from foundation.serving import UVICORN_OPTIONS
 
 CHEAP_KDF = crypto.KdfParams(t=1, m_kib=8)  # client-side keys for the JSON API phase
 
@@ -104,7 +105,7 @@ class Settings:
 
 def header(settings: Settings, temp_root: Path, database: str, chosen: dict[str, str]) -> str:
     http = "httptools" if importlib.util.find_spec("httptools") else "h11 (pure Python)"
-    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    loop = UVICORN_OPTIONS["loop"]
     packages = ("starlette", "uvicorn", "httpx", "python-multipart", "SQLAlchemy", "PyNaCl")
     return machine_header(
         [
@@ -118,7 +119,7 @@ def header(settings: Settings, temp_root: Path, database: str, chosen: dict[str,
                     else f"{database}, a database of its own on the same machine"
                 ),
             ),
-            ("uvicorn HTTP / loop", f"{http} / {loop}"),  # what uvicorn's `auto` picks here
+            ("uvicorn HTTP / loop", f"{http} / {loop}"),
             ("settings", ", ".join(f"`{k}={v}`" for k, v in chosen.items()) or "defaults"),
             ("clients", f"{settings.clients} threads in this process, one `httpx.Client` each"),
             ("mode", "quick (smoke run: small sizes, few requests)" if settings.quick else "full"),
