@@ -92,11 +92,11 @@ def run_demo(data: str | None, port: int) -> int:
     os.umask(0o077)  # the demo's keys and databases are for this user only
     taken = _ports_in_use(port, port + 1)
     if taken:
+        ports, are, them = ("Ports", "are", "them") if len(taken) > 1 else ("Port", "is", "it")
         print(
-            f"{'Ports' if len(taken) > 1 else 'Port'} {' and '.join(map(str, taken))} on "
-            f"127.0.0.1 {'are' if len(taken) > 1 else 'is'} already in use: the demo "
-            f"needs {port} for the portal and {port + 1} for the console.\n"
-            "Stop what uses it (an earlier demo still running?), or choose other ports:\n"
+            f"{ports} {' and '.join(map(str, taken))} on 127.0.0.1 {are} already in use: "
+            f"the demo needs {port} for the portal and {port + 1} for the console.\n"
+            f"Stop what uses {them} (an earlier demo still running?), or choose other ports:\n"
             f"  ./scripts/demo --port {port + 10}",
             file=sys.stderr,
         )
